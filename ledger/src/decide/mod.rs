@@ -1,0 +1,74 @@
+//! Pure deciders and evolvers for the session, approval and break-glass streams.
+//!
+//! `decide(state, command, now)` says which events a command produces, or why it is refused;
+//! `evolve(state, event)` folds one recorded event into the state. No I/O, clock or randomness:
+//! the caller reads the stream, folds it, decides, and appends at the seq it read.
+//! Terminal states absorb every later event, so even a forged event cannot reopen them.
+
+pub mod approval;
+pub mod breakglass;
+pub mod session;
+
+use chrono::{DateTime, Utc};
+
+use crate::event::Event;
+
+/// Why a command was refused. Variants map one-to-one to API errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("the {0} does not exist")]
+    NotFound(&'static str),
+    #[error("the {0} already exists")]
+    AlreadyExists(&'static str),
+    #[error("the {what} is {status}, so it cannot be {action}")]
+    InvalidState { what: &'static str, status: &'static str, action: &'static str },
+    #[error("credentials can only be issued after an allow decision")]
+    NotGranted,
+    #[error("requesters cannot decide their own requests")]
+    SelfApproval,
+    #[error("only the requester can cancel a request")]
+    NotRequester,
+    #[error("this approver has already decided")]
+    AlreadyDecided,
+    #[error("the {0} has expired")]
+    Expired(&'static str),
+    #[error("the {0} has not expired yet")]
+    NotExpired(&'static str),
+    #[error("the command is malformed: {0}")]
+    Invalid(&'static str),
+}
+
+/// A stream's state machine.
+pub trait Aggregate: Default + Clone {
+    /// What a caller asks of the stream.
+    type Command;
+
+    /// The events `command` produces at `now`, or why it is refused.
+    fn decide(&self, command: &Self::Command, now: DateTime<Utc>) -> Result<Vec<Event>, DomainError>;
+
+    /// The state after `event`.
+    fn evolve(self, event: &Event) -> Self;
+
+    /// The state after every event of a stream, in order.
+    fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
+        events.into_iter().fold(Self::default(), Self::evolve)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod harness {
+    //! Given/when/then for deciders.
+    use super::*;
+
+    pub struct Given<A: Aggregate>(A);
+
+    pub fn given<A: Aggregate>(events: &[Event]) -> Given<A> {
+        Given(A::fold(events))
+    }
+
+    impl<A: Aggregate> Given<A> {
+        pub fn when(self, command: A::Command, now: DateTime<Utc>) -> Result<Vec<Event>, DomainError> {
+            self.0.decide(&command, now)
+        }
+    }
+}

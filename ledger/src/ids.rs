@@ -1,0 +1,313 @@
+//! Identifiers parsed once at the edge: ULID ids, profile names, ARNs and stream keys.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use ulid::Ulid;
+
+/// Why a string is not a valid identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("{kind} must be a 26-character ULID")]
+    NotUlid { kind: &'static str },
+    #[error("profile names are 1-64 characters of letters, digits, '_', '.', '-' and start with a letter or digit")]
+    BadProfile,
+    #[error("{kind} must be an ARN (arn:<partition>:<service>:...) of printable ASCII, at most 2048 characters")]
+    BadArn { kind: &'static str },
+    #[error("unknown stream key {0:?}: expected SESSION#, APPROVAL#, BREAKGLASS#, POLICY# or GUARD#")]
+    BadStreamKey(String),
+}
+
+macro_rules! ulid_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Ulid);
+
+        impl $name {
+            /// A fresh id (time-ordered, random tail).
+            pub fn generate() -> Self {
+                Self(Ulid::new())
+            }
+            /// Wraps an existing ULID.
+            pub const fn from_ulid(ulid: Ulid) -> Self {
+                Self(ulid)
+            }
+            /// The underlying ULID.
+            pub const fn ulid(self) -> Ulid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                if s.len() != 26 {
+                    return Err(IdError::NotUlid { kind: $kind });
+                }
+                Ulid::from_string(s).map(Self).map_err(|_| IdError::NotUlid { kind: $kind })
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+ulid_id!(
+    /// One credential session: the vend that opened it and every refresh after.
+    SessionId, "session id"
+);
+ulid_id!(
+    /// One approval request.
+    ApprovalId, "approval id"
+);
+ulid_id!(
+    /// One break-glass invocation.
+    BreakGlassId, "break-glass id"
+);
+ulid_id!(
+    /// One ledger event; retries of an append carry the same id.
+    EventId, "event id"
+);
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $validate:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The validated string.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                let validate: fn(&str) -> Result<(), IdError> = $validate;
+                validate(s)?;
+                Ok(Self(s.to_owned()))
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A profile name: `[A-Za-z0-9][A-Za-z0-9_.-]{0,63}`, equal to its SSM parameter's last segment.
+    Profile,
+    |s| {
+        let mut chars = s.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+        let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if first_ok && rest_ok && s.len() <= 64 {
+            Ok(())
+        } else {
+            Err(IdError::BadProfile)
+        }
+    }
+);
+
+string_id!(
+    /// An IAM role ARN (`arn:<partition>:iam::<account>:role/<path/name>`).
+    RoleArn,
+    |s| validate_arn(s, "role ARN", |rest| rest.starts_with("iam:") && rest.contains(":role/"))
+);
+
+string_id!(
+    /// The ARN of a calling principal as AWS authenticated it.
+    PrincipalArn,
+    |s| validate_arn(s, "principal ARN", |_| true)
+);
+
+fn validate_arn(s: &str, kind: &'static str, shape: fn(&str) -> bool) -> Result<(), IdError> {
+    let printable = s.bytes().all(|b| (0x21..0x7f).contains(&b));
+    let rest = s.strip_prefix("arn:").and_then(|r| r.split_once(':')).map(|(_, r)| r);
+    match rest {
+        Some(rest) if printable && s.len() <= 2048 && shape(rest) => Ok(()),
+        _ => Err(IdError::BadArn { kind }),
+    }
+}
+
+/// The actor of an event: a caller's principal ARN, or the system itself (sweeps, expiry).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Actor {
+    Principal(PrincipalArn),
+    System,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::Principal(arn) => f.write_str(arn.as_str()),
+            Actor::System => f.write_str("system"),
+        }
+    }
+}
+
+impl FromStr for Actor {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        if s == "system" {
+            Ok(Actor::System)
+        } else {
+            s.parse().map(Actor::Principal)
+        }
+    }
+}
+
+/// The key of one ledger stream: the unit of ordering and of the hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StreamKey {
+    Session(SessionId),
+    Approval(ApprovalId),
+    BreakGlass(BreakGlassId),
+    Policy(Profile),
+    /// Serialises break-glass invocations of one principal for one profile.
+    BreakGlassGuard { profile: Profile, principal: PrincipalArn },
+}
+
+impl fmt::Display for StreamKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamKey::Session(id) => write!(f, "SESSION#{id}"),
+            StreamKey::Approval(id) => write!(f, "APPROVAL#{id}"),
+            StreamKey::BreakGlass(id) => write!(f, "BREAKGLASS#{id}"),
+            StreamKey::Policy(p) => write!(f, "POLICY#{p}"),
+            StreamKey::BreakGlassGuard { profile, principal } => {
+                write!(f, "GUARD#breakglass#{profile}#{principal}")
+            }
+        }
+    }
+}
+
+impl FromStr for StreamKey {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let bad = || IdError::BadStreamKey(s.chars().take(120).collect());
+        let (kind, rest) = s.split_once('#').ok_or_else(bad)?;
+        match kind {
+            "SESSION" => rest.parse().map(StreamKey::Session).map_err(|_| bad()),
+            "APPROVAL" => rest.parse().map(StreamKey::Approval).map_err(|_| bad()),
+            "BREAKGLASS" => rest.parse().map(StreamKey::BreakGlass).map_err(|_| bad()),
+            "POLICY" => rest.parse().map(StreamKey::Policy).map_err(|_| bad()),
+            "GUARD" => {
+                let rest = rest.strip_prefix("breakglass#").ok_or_else(bad)?;
+                let (profile, principal) = rest.split_once('#').ok_or_else(bad)?;
+                Ok(StreamKey::BreakGlassGuard {
+                    profile: profile.parse().map_err(|_| bad())?,
+                    principal: principal.parse().map_err(|_| bad())?,
+                })
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl Serialize for StreamKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for StreamKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_names_follow_the_documented_charset() {
+        for good in ["dev", "prod-admin", "a", "A1_b.c-d", &"x".repeat(64)] {
+            assert!(good.parse::<Profile>().is_ok(), "{good}");
+        }
+        for bad in ["", "-dev", ".dev", "../etc", "dev/x", "dev\n", "dév", "dev ", &"x".repeat(65), "prod\u{0430}"] {
+            assert_eq!(bad.parse::<Profile>(), Err(IdError::BadProfile), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stream_keys_round_trip_through_their_wire_form() {
+        let keys = [
+            StreamKey::Session(SessionId::generate()),
+            StreamKey::Approval(ApprovalId::generate()),
+            StreamKey::BreakGlass(BreakGlassId::generate()),
+            StreamKey::Policy("prod".parse().unwrap()),
+            StreamKey::BreakGlassGuard {
+                profile: "prod".parse().unwrap(),
+                principal: "arn:aws:iam::111122223333:user/oncall".parse().unwrap(),
+            },
+        ];
+        for key in keys {
+            assert_eq!(key.to_string().parse::<StreamKey>().unwrap(), key);
+        }
+        assert!("SESSION#nope".parse::<StreamKey>().is_err());
+        assert!("ROOT#x".parse::<StreamKey>().is_err());
+    }
+
+    #[test]
+    fn ulid_ids_refuse_anything_but_26_crockford_characters() {
+        assert!("01ARZ3NDEKTSV4RRFFQ69G5FAV".parse::<SessionId>().is_ok());
+        assert!("01ARZ3NDEKTSV4RRFFQ69G5FA".parse::<SessionId>().is_err());
+        assert!("01ARZ3NDEKTSV4RRFFQ69G5FAU!".parse::<SessionId>().is_err());
+    }
+
+    #[test]
+    fn arns_must_look_like_arns() {
+        assert!("arn:aws:iam::111122223333:role/SentinelProtected-Dev".parse::<RoleArn>().is_ok());
+        assert!("arn:aws-us-gov:iam::111122223333:role/x".parse::<RoleArn>().is_ok());
+        assert!("arn:aws:iam::111122223333:user/alice".parse::<RoleArn>().is_err());
+        assert!("prod".parse::<RoleArn>().is_err());
+        assert!("arn:aws:sts::1:assumed-role/r/s x".parse::<PrincipalArn>().is_err());
+        assert_eq!("system".parse::<Actor>().unwrap(), Actor::System);
+    }
+}

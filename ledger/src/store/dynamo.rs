@@ -1,0 +1,277 @@
+//! The DynamoDB ledger table. This module alone knows its attribute names, key formats, the
+//! serde_dynamo mapping and the SDK's errors.
+//!
+//! Item: `pk` (S, stream key) and `sk` (N, seq) as keys, then `event_id`, `type`,
+//! `schema_version` (N), `occurred_at`, `actor`, `correlation_id`, `payload` (M), `prev_hash`,
+//! `hash`. Items are only ever put with `attribute_not_exists(pk)`; nothing updates or deletes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use serde::{Deserialize, Serialize};
+
+use super::{EventStore, StoreError, StreamCheck};
+use crate::ids::StreamKey;
+use crate::record::StoredEvent;
+
+const PK: &str = "pk";
+const SK: &str = "sk";
+const NEW_KEY: &str = "attribute_not_exists(pk)";
+/// How often a transaction cancelled only by a concurrent transaction is tried again.
+const CONTENTION_RETRIES: u32 = 5;
+
+/// The ledger table item, field for field.
+#[derive(Serialize, Deserialize)]
+struct Item {
+    pk: String,
+    sk: u64,
+    event_id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    schema_version: u32,
+    occurred_at: String,
+    actor: String,
+    correlation_id: String,
+    payload: serde_json::Value,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<&StoredEvent> for Item {
+    fn from(e: &StoredEvent) -> Self {
+        Item {
+            pk: e.stream.clone(),
+            sk: e.seq,
+            event_id: e.event_id.clone(),
+            event_type: e.event_type.clone(),
+            schema_version: e.schema_version,
+            occurred_at: e.occurred_at.clone(),
+            actor: e.actor.clone(),
+            correlation_id: e.correlation_id.clone(),
+            payload: e.payload.clone(),
+            prev_hash: e.prev_hash.clone(),
+            hash: e.hash.clone(),
+        }
+    }
+}
+
+impl From<Item> for StoredEvent {
+    fn from(i: Item) -> Self {
+        StoredEvent {
+            stream: i.pk,
+            seq: i.sk,
+            event_id: i.event_id,
+            event_type: i.event_type,
+            schema_version: i.schema_version,
+            occurred_at: i.occurred_at,
+            actor: i.actor,
+            correlation_id: i.correlation_id,
+            payload: i.payload,
+            prev_hash: i.prev_hash,
+            hash: i.hash,
+        }
+    }
+}
+
+/// Converts a stored event to a DynamoDB item.
+pub fn to_item(event: &StoredEvent) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    serde_dynamo::to_item(Item::from(event)).map_err(|e| StoreError::Corrupt(format!("cannot encode event: {e}")))
+}
+
+/// Converts a DynamoDB item (from a read or a stream record) to a stored event; a missing or
+/// mistyped attribute is a [`StoreError::Corrupt`] naming the item and the attribute.
+pub fn from_item(item: HashMap<String, AttributeValue>) -> Result<StoredEvent, StoreError> {
+    let position = format!(
+        "{} seq {}",
+        item.get(PK).and_then(|v| v.as_s().ok()).map_or("<no pk>", String::as_str),
+        item.get(SK).and_then(|v| v.as_n().ok()).map_or("<no sk>", String::as_str),
+    );
+    serde_dynamo::from_item::<_, Item>(item)
+        .map(StoredEvent::from)
+        .map_err(|e| StoreError::Corrupt(format!("item {position}: {e}")))
+}
+
+/// The ledger table through the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct DynamoEventStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoEventStore {
+    /// A store on `table`. Build `client` with the SDK's standard retry mode: throttling and
+    /// transient errors are retried with backoff there; conflicts are never retried.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoEventStore { client, table: table.into() }
+    }
+
+    /// The table this store writes.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn put_one(&self, event: &StoredEvent) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(event)?))
+            .condition_expression(NEW_KEY)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict { stream: event.stream.clone(), expected: event.seq - 1 })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn transact(&self, items: &[StoredEvent], checks: &[StreamCheck], token: &str) -> Result<(), StoreError> {
+        let mut actions = Vec::with_capacity(items.len() + checks.len());
+        for item in items {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_item(item)?))
+                .condition_expression(NEW_KEY)
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            actions.push(TransactWriteItem::builder().put(put).build());
+        }
+        for check in checks {
+            let condition = ConditionCheck::builder()
+                .table_name(&self.table)
+                .key(PK, AttributeValue::S(check.stream.to_string()))
+                .key(SK, AttributeValue::N((check.seq + 1).to_string()))
+                .condition_expression(NEW_KEY)
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            actions.push(TransactWriteItem::builder().condition_check(condition).build());
+        }
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(actions.clone()))
+                .client_request_token(token)
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let Some(cancelled) = err.as_service_error().and_then(|s| match s {
+                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                _ => None,
+            }) else {
+                return Err(unavailable(err));
+            };
+            let reasons = cancelled.cancellation_reasons();
+            if let Some(index) = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
+                return Err(match items.get(index) {
+                    Some(item) => StoreError::Conflict { stream: item.stream.clone(), expected: item.seq - 1 },
+                    None => {
+                        let check = &checks[index - items.len()];
+                        StoreError::Conflict { stream: check.stream.to_string(), expected: check.seq }
+                    }
+                });
+            }
+            let contended = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
+            if !contended || attempt >= CONTENTION_RETRIES {
+                return Err(StoreError::Unavailable(format!("transaction cancelled: {reasons:?}")));
+            }
+            attempt += 1;
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+    }
+}
+
+/// Exponential backoff with jitter: 10 ms, 20 ms, 40 ms … plus up to the same again.
+fn backoff(attempt: u32) -> Duration {
+    let base = 10u64 << attempt.min(6);
+    let jitter = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos()) % base;
+    Duration::from_millis(base + jitter)
+}
+
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = match e.as_service_error() {
+        Some(s) => format!("{}: {}", s.code().unwrap_or("unknown"), s.message().unwrap_or("")),
+        None => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
+    };
+    StoreError::Unavailable(detail)
+}
+
+#[async_trait]
+impl EventStore for DynamoEventStore {
+    async fn write(&self, items: &[StoredEvent], checks: &[StreamCheck], token: &str) -> Result<(), StoreError> {
+        match (items, checks) {
+            ([one], []) => self.put_one(one).await,
+            _ => self.transact(items, checks, token).await,
+        }
+    }
+
+    async fn read_stream(&self, stream: &StreamKey, from_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND sk >= :from")
+            .expression_attribute_values(":pk", AttributeValue::S(stream.to_string()))
+            .expression_attribute_values(":from", AttributeValue::N(from_seq.to_string()))
+            .into_paginator()
+            .send();
+        let mut events = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(unavailable)?;
+            for item in page.items.unwrap_or_default() {
+                events.push(from_item(item)?);
+            }
+        }
+        Ok(events)
+    }
+}
+
+/// Creates the ledger table (on demand, stream `NEW_IMAGE`), as Terraform does in AWS.
+pub async fn create_ledger_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let attribute = |name: &str, kind| {
+        AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build()
+    };
+    let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute(PK, ScalarAttributeType::S).map_err(build_error)?)
+        .attribute_definitions(attribute(SK, ScalarAttributeType::N).map_err(build_error)?)
+        .key_schema(key(PK, KeyType::Hash).map_err(build_error)?)
+        .key_schema(key(SK, KeyType::Range).map_err(build_error)?)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .map_err(build_error)?,
+        )
+        .send()
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Corrupt(format!("invalid request: {e}"))
+}
