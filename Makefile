@@ -1,0 +1,55 @@
+# Sentinel Ledger — every set-up step lives here, so a fresh clone needs only `make dev` / `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PYTHON ?= python3
+CARGO  ?= cargo
+# Two cores: keep the test harness from starting more emulator-heavy tests than the machine has.
+TEST_THREADS ?= 4
+
+.PHONY: help venv build dev dev-reset test bench fmt lint clean
+
+help:
+	@echo "make dev        run the whole local stack in the foreground (Ctrl-C stops it)"
+	@echo "make dev-reset  delete the local stack's data (.sentinel-dev/)"
+	@echo "make test       run every test (unit, property, emulator integration)"
+	@echo "make bench      run the benchmarks; report in target/bench/report.json"
+	@echo "make lint       rustfmt check and clippy"
+
+# Python tools (moto's emulators) in a project-local virtualenv, pinned by requirements-dev.lock.
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements-dev.txt requirements-dev.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements-dev.lock
+	touch $@
+
+build:
+	$(CARGO) build --locked --workspace --all-targets
+
+dev: venv
+	$(CARGO) run --locked --quiet -p sentinel-devstack --bin sentinel-dev
+
+dev-reset:
+	@if [ -f .sentinel-dev/dev.pid ] && [ -d /proc/$$(cat .sentinel-dev/dev.pid) ]; then \
+	  echo "the local stack is running (pid $$(cat .sentinel-dev/dev.pid)); stop it first"; exit 1; fi
+	rm -rf .sentinel-dev
+	@echo "local stack data deleted"
+
+test: venv
+	$(CARGO) test --locked --workspace --all-targets -- --test-threads=$(TEST_THREADS)
+
+bench: venv
+	$(CARGO) bench --locked --workspace
+	$(PYTHON) scripts/bench_report.py target/criterion target/bench/report.json
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)

@@ -1,0 +1,2 @@
+#[path = "it/fixtures.rs"]
+mod fixtures;
