@@ -1,0 +1,1 @@
+//! Lambda on the ledger stream that publishes every event to EventBridge.

@@ -1,0 +1,1 @@
+//! The Token Vending Machine Lambda: vend, whoami, profiles, health.
