@@ -17,6 +17,36 @@ pub enum Effect {
     RequireApproval,
 }
 
+impl Effect {
+    /// The wire name (`allow`, `deny`, `require_approval`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+            Effect::RequireApproval => "require_approval",
+        }
+    }
+}
+
+impl std::fmt::Display for Effect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Effect {
+    type Err = ();
+    /// Exact wire names only: no case folding, no aliases.
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "allow" => Ok(Effect::Allow),
+            "deny" => Ok(Effect::Deny),
+            "require_approval" => Ok(Effect::RequireApproval),
+            _ => Err(()),
+        }
+    }
+}
+
 /// What a grant rests on: the policy alone, an approval, or a break-glass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Basis {

@@ -1,13 +1,16 @@
 //! Sentinel's write side: the event catalogue, the per-stream hash chain, pure deciders, and the
 //! `EventStore` port with its DynamoDB and in-memory adapters.
 //!
-//! Domain modules (`ids`, `event`, `upcast`, `canonical`, `record`, `decide`) name no AWS client;
+//! Domain modules (`ids`, `event`, `upcast`, `canonical`, `record`, `decide`, `policy`,
+//! `identity`) name no AWS client;
 //! `store::dynamo` alone knows the table.
 
 pub mod canonical;
 pub mod decide;
 pub mod event;
+pub mod identity;
 pub mod ids;
+pub mod policy;
 pub mod record;
 pub mod store;
 pub mod upcast;
