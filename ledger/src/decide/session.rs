@@ -110,8 +110,8 @@ impl Aggregate for SessionState {
                     if now >= s.issued.session_ends_at {
                         return Err(DomainError::Expired("session"));
                     }
-                    if refreshed.expiration > s.issued.session_ends_at {
-                        return Err(DomainError::Invalid("refreshed credentials outlive the session"));
+                    if refreshed.expiration > s.issued.session_ends_at || refreshed.expiration <= now {
+                        return Err(DomainError::Invalid("refreshed credentials must expire after now and by the session end"));
                     }
                     Ok(vec![Event::from(refreshed.clone())])
                 }

@@ -24,6 +24,20 @@ use crate::record::StoredEvent;
 const PK: &str = "pk";
 const SK: &str = "sk";
 const NEW_KEY: &str = "attribute_not_exists(pk)";
+/// Every attribute of an item and its DynamoDB type.
+const ATTRIBUTE_TYPES: &[(&str, &str)] = &[
+    (PK, "S"),
+    (SK, "N"),
+    ("event_id", "S"),
+    ("type", "S"),
+    ("schema_version", "N"),
+    ("occurred_at", "S"),
+    ("actor", "S"),
+    ("correlation_id", "S"),
+    ("payload", "M"),
+    ("prev_hash", "S"),
+    ("hash", "S"),
+];
 /// How often a transaction cancelled only by a concurrent transaction is tried again.
 const CONTENTION_RETRIES: u32 = 5;
 
@@ -85,14 +99,30 @@ pub fn to_item(event: &StoredEvent) -> Result<HashMap<String, AttributeValue>, S
     serde_dynamo::to_item(Item::from(event)).map_err(|e| StoreError::Corrupt(format!("cannot encode event: {e}")))
 }
 
-/// Converts a DynamoDB item (from a read or a stream record) to a stored event; a missing or
-/// mistyped attribute is a [`StoreError::Corrupt`] naming the item and the attribute.
-pub fn from_item(item: HashMap<String, AttributeValue>) -> Result<StoredEvent, StoreError> {
-    let position = format!(
-        "{} seq {}",
-        item.get(PK).and_then(|v| v.as_s().ok()).map_or("<no pk>", String::as_str),
-        item.get(SK).and_then(|v| v.as_n().ok()).map_or("<no sk>", String::as_str),
-    );
+/// Converts a DynamoDB item (from a read, or a stream record's image as Lambda delivers it) to
+/// a stored event; a missing or mistyped attribute is a [`StoreError::Corrupt`] naming the item
+/// and the attribute.
+pub fn from_item<I: Into<serde_dynamo::Item>>(item: I) -> Result<StoredEvent, StoreError> {
+    let item: serde_dynamo::Item = item.into();
+    let attribute = |name: &str| match item.get(name) {
+        Some(serde_dynamo::AttributeValue::S(s) | serde_dynamo::AttributeValue::N(s)) => s.clone(),
+        _ => format!("<no {name}>"),
+    };
+    let position = format!("{} seq {}", attribute(PK), attribute(SK));
+    for (name, expected) in ATTRIBUTE_TYPES {
+        let actual = match item.get(*name) {
+            None => continue, // serde names a missing attribute itself
+            Some(serde_dynamo::AttributeValue::S(_)) => "S",
+            Some(serde_dynamo::AttributeValue::N(_)) => "N",
+            Some(serde_dynamo::AttributeValue::M(_)) => "M",
+            Some(_) => "another type",
+        };
+        if actual != *expected {
+            return Err(StoreError::Corrupt(format!(
+                "item {position}: attribute {name} is {actual}, expected {expected}"
+            )));
+        }
+    }
     serde_dynamo::from_item::<_, Item>(item)
         .map(StoredEvent::from)
         .map_err(|e| StoreError::Corrupt(format!("item {position}: {e}")))

@@ -3,3 +3,6 @@
 mod dynamo_store;
 mod support;
 mod tamper;
+mod fixtures;
+mod roundtrip;
+mod state_machines;

@@ -1,2 +1,0 @@
-#[path = "it/fixtures.rs"]
-mod fixtures;
