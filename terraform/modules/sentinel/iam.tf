@@ -1,0 +1,273 @@
+# One execution role per function, each allowed only what that function's code calls. Two inline
+# policies per role: "sentinel-<fn>" (what the function does) and "runtime" (logs, traces, its
+# on-failure queue, the KMS key), so the security-relevant part reads on its own.
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    sid     = "LambdaService"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+
+    # Confused-deputy guard: only functions of this account may use the role.
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each = local.functions
+
+  name                 = "${var.name_prefix}-${each.key}"
+  description          = "Execution role of the Sentinel ${each.key} function"
+  assume_role_policy   = data.aws_iam_policy_document.lambda_assume.json
+  permissions_boundary = var.role_permissions_boundary_arn
+
+  tags = merge(local.tags, { "sentinel:function" = each.key })
+}
+
+# --- TVM: vends credentials, appends to the ledger, serves the whole HTTP API -----------------
+
+data "aws_iam_policy_document" "tvm" {
+  statement {
+    sid = "AssumeProtectedRoles"
+    # SetSourceIdentity and TagSession are authorised separately from AssumeRole; the TVM always
+    # passes a SourceIdentity (sentinel...<session id>) and transitive session tags.
+    actions   = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
+    resources = local.protected_roles_tvm_arns
+
+    # Defence in depth: even a bug in the TVM cannot mint a protected session that is not
+    # attributable to a ledger session.
+    condition {
+      test     = "StringLike"
+      variable = "sts:SourceIdentity"
+      values   = ["sentinel*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadPolicies"
+    actions   = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+    resources = [local.policy_root_arn, "${local.policy_root_arn}/*", local.admins_parameter_arn]
+  }
+
+  # PUT /policies/{profile}: admins publish through the API so that the publication is a ledger
+  # event. The admins parameter is deliberately not writable: who is an admin is decided outside
+  # Sentinel.
+  statement {
+    sid       = "PublishPolicies"
+    actions   = ["ssm:PutParameter"]
+    resources = ["${local.policy_root_arn}/*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(var.identity_role_arns) > 0 ? [var.identity_role_arns] : []
+
+    content {
+      # Identity roles are matched by role id (AROA...), never by name; GetRole at cold start is
+      # how the TVM learns the ids.
+      sid       = "ResolveIdentityRoles"
+      actions   = ["iam:GetRole"]
+      resources = statement.value
+    }
+  }
+
+  statement {
+    # Appends are conditional PutItems, or one TransactWriteItems whose Put and ConditionCheck
+    # actions are authorised as PutItem and ConditionCheckItem (there is no separate IAM action
+    # for the transaction). Query/GetItem read stream tails and retried appends. No UpdateItem or
+    # DeleteItem: the table's resource policy denies them to everyone anyway.
+    sid       = "LedgerAppendAndRead"
+    actions   = ["dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"]
+    resources = [var.ledger_table_arn]
+  }
+
+  statement {
+    sid       = "ViewsRead"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
+    resources = [var.views_table_arn, local.views_index_arns]
+  }
+}
+
+# --- Authorizer: decides each /credentials call from the session view plus the ledger tail ------
+
+data "aws_iam_policy_document" "authorizer" {
+  statement {
+    sid       = "ViewsRead"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
+    resources = [var.views_table_arn, local.views_index_arns]
+  }
+
+  statement {
+    # The tail after the view's last_seq, read consistently: a revocation counts the moment its
+    # event commits, whatever the projector's lag.
+    sid       = "LedgerTail"
+    actions   = ["dynamodb:Query"]
+    resources = [var.ledger_table_arn]
+  }
+}
+
+# --- Stream consumers -----------------------------------------------------------------------
+
+data "aws_iam_policy_document" "projector" {
+  statement {
+    sid       = "LedgerStream"
+    actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+    resources = [var.ledger_stream_arn]
+  }
+
+  statement {
+    # The event source mapping needs ListStreams, which has no resource-level permissions; it
+    # reveals stream ARNs only, no data.
+    sid       = "ListStreams"
+    actions   = ["dynamodb:ListStreams"]
+    resources = ["*"]
+  }
+
+  statement {
+    # Gap filling: a record whose seq is beyond last_seq + 1 makes the projector read the missing
+    # events from the ledger instead of skipping them.
+    sid       = "LedgerGapFill"
+    actions   = ["dynamodb:Query"]
+    resources = [var.ledger_table_arn]
+  }
+
+  statement {
+    # Rows are written with a condition on last_seq, so duplicates and reordering are no-ops.
+    sid       = "ViewsWrite"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [var.views_table_arn]
+  }
+}
+
+data "aws_iam_policy_document" "exporter" {
+  statement {
+    sid       = "LedgerStream"
+    actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+    resources = [var.ledger_stream_arn]
+  }
+
+  statement {
+    # The event source mapping needs ListStreams, which has no resource-level permissions; it
+    # reveals stream ARNs only, no data.
+    sid       = "ListStreams"
+    actions   = ["dynamodb:ListStreams"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "PublishToBus"
+    actions   = ["events:PutEvents"]
+    resources = [aws_cloudwatch_event_bus.ledger.arn]
+  }
+}
+
+# --- Enforcer: turns SessionRevoked into an IAM deny on the protected role -------------------
+
+data "aws_iam_policy_document" "enforcer" {
+  statement {
+    sid       = "ViewsRead"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
+    resources = [var.views_table_arn, local.views_index_arns]
+  }
+
+  statement {
+    # View + tail, like every security read: the session's CredentialsIssued event (role,
+    # SourceIdentity) may not be in the view yet when its SessionRevoked arrives.
+    sid       = "LedgerTail"
+    actions   = ["dynamodb:Query"]
+    resources = [var.ledger_table_arn]
+  }
+
+  statement {
+    # The enforcer maintains exactly one inline policy (SentinelRevocations) per protected role.
+    # IAM has no condition key for the policy name (iam:PolicyName does not exist), so the grant
+    # is scoped by role: protected roles of this account only. Protected roles in other accounts
+    # still refuse refreshes at once (authorizer); their IAM deny needs an enforcer there.
+    sid       = "RevocationPolicy"
+    actions   = ["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"]
+    resources = [local.protected_roles_local_arn]
+  }
+}
+
+locals {
+  function_policies = {
+    tvm        = data.aws_iam_policy_document.tvm.json
+    authorizer = data.aws_iam_policy_document.authorizer.json
+    projector  = data.aws_iam_policy_document.projector.json
+    exporter   = data.aws_iam_policy_document.exporter.json
+    enforcer   = data.aws_iam_policy_document.enforcer.json
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+
+  name   = "sentinel-${each.key}"
+  role   = aws_iam_role.function[each.key].id
+  policy = local.function_policies[each.key]
+
+  lifecycle {
+    # Cross-variable rule (variable validation cannot see other variables before Terraform 1.9):
+    # the TVM may write under policy_root, so the admins list must live elsewhere.
+    precondition {
+      condition     = !startswith(var.admins_parameter, "${var.policy_root}/")
+      error_message = "admins_parameter must not be under policy_root: the TVM can write there, and who is an admin must not be writable through Sentinel."
+    }
+  }
+}
+
+# --- What every function needs to run --------------------------------------------------------
+
+data "aws_iam_policy_document" "runtime" {
+  for_each = local.functions
+
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
+  }
+
+  statement {
+    # X-Ray trace segments have no resource-level permissions.
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    # Stream mappings and async invocations send failure records with the function's role.
+    for_each = contains(local.on_failure_queues, each.key) ? [aws_sqs_queue.on_failure[each.key].arn] : []
+
+    content {
+      sid       = "OnFailureQueue"
+      actions   = ["sqs:SendMessage"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      # Tables, stream records, queues and the environment may all be encrypted with this key.
+      sid       = "CustomerManagedKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "runtime" {
+  for_each = local.functions
+
+  name   = "runtime"
+  role   = aws_iam_role.function[each.key].id
+  policy = data.aws_iam_policy_document.runtime[each.key].json
+}
