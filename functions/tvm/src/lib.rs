@@ -1,1 +1,150 @@
-//! The Token Vending Machine Lambda: vend, whoami, profiles, health.
+//! The Token Vending Machine: `GET|POST /` (vend), `GET /whoami`, `GET /profiles` and
+//! `GET /health`, as one handler over ports. `main.rs` wires it to Lambda; the local gateway
+//! calls the same [`handle`].
+
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ports;
+pub mod rate_limit;
+pub mod vend;
+
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use chrono::{DateTime, Utc};
+use ledger::identity::{Caller, CallerKind, IamContext, IdentityConfig, IdentityError};
+use ledger::policy::Request;
+use ledger::store::EventStore;
+
+pub use crate::error::ApiError;
+use crate::http::{json_response, query_param};
+use crate::ports::{GrantReader, Issuer, PolicySource};
+use crate::rate_limit::RateLimiter;
+
+/// The current time; a port so tests can stand at a window's edge.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Everything the handler needs, built once per cold start.
+pub struct Deps {
+    pub identity: IdentityConfig,
+    pub policies: Arc<dyn PolicySource>,
+    pub issuer: Arc<dyn Issuer>,
+    pub store: Arc<dyn EventStore>,
+    pub grants: Arc<dyn GrantReader>,
+    pub rate_limiter: RateLimiter,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Answers one API Gateway request. Never panics on input; every error is a JSON answer.
+pub async fn handle(deps: &Deps, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
+    let result = match route(&request).as_str() {
+        "GET /health" => Ok(health()),
+        "GET /" | "POST /" => vend::vend(deps, &request).await,
+        "GET /profiles" => profiles(deps, &request).await,
+        "GET /whoami" => whoami(deps, &request).await,
+        _ => Err(ApiError::NotFound),
+    };
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+/// `METHOD /path` of the matched route (API Gateway's `routeKey`), or of the raw request.
+fn route(request: &ApiGatewayV2httpRequest) -> String {
+    match request.route_key.as_deref() {
+        Some(key) if key != "$default" => key.to_owned(),
+        _ => format!(
+            "{} {}",
+            request.request_context.http.method.as_str(),
+            request.raw_path.as_deref().unwrap_or("/")
+        ),
+    }
+}
+
+/// The caller, from `requestContext.authorizer.iam` only (never headers or body).
+pub fn caller(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Caller, ApiError> {
+    let iam = request
+        .request_context
+        .authorizer
+        .as_ref()
+        .and_then(|a| a.iam.as_ref())
+        .ok_or(ApiError::IamAuthRequired)?;
+    let context = IamContext {
+        access_key: iam.access_key.clone(),
+        account_id: iam.account_id.clone(),
+        caller_id: iam.caller_id.clone(),
+        principal_org_id: iam.principal_org_id.clone(),
+        user_arn: iam.user_arn.clone(),
+        user_id: iam.user_id.clone(),
+    };
+    Caller::from_iam(&context, &deps.identity).map_err(|e| match e {
+        IdentityError::ProtectedRole { .. } => ApiError::NotAuthorized(
+            "Callers on a protected role cannot use Sentinel: vended credentials cannot mint new sessions.".into(),
+        ),
+        other => {
+            tracing::warn!(error = %other, "request without a usable IAM identity");
+            ApiError::IamAuthRequired
+        }
+    })
+}
+
+fn health() -> ApiGatewayV2httpResponse {
+    json_response(200, &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn profiles(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    caller(deps, request)?;
+    let profiles = deps.policies.profiles().await.map_err(|e| {
+        tracing::error!(error = %e, "cannot list profiles");
+        ApiError::PolicyError
+    })?;
+    Ok(json_response(200, &serde_json::json!({ "profiles": profiles, "root": deps.policies.root() })))
+}
+
+async fn whoami(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let caller = caller(deps, request)?;
+    let kind = match &caller.kind {
+        CallerKind::IamUser { .. } => "iam_user",
+        CallerKind::AssumedRole { identity_role: true, .. } => "identity_role_session",
+        CallerKind::AssumedRole { .. } => "assumed_role",
+        CallerKind::FederatedUser { .. } => "federated_user",
+        CallerKind::Root => "root",
+    };
+    let mut body = serde_json::json!({
+        "arn": caller.principal.as_str(),
+        "account": caller.account_id,
+        "kind": kind,
+        "policy_user": caller.policy_user,
+    });
+    if let Some(profile) = query_param(request, "profile")? {
+        let profile = vend::parse_profile(Some(&profile))?;
+        let policy = deps.policies.policy(&profile).await.map_err(|_| ApiError::PolicyError)?;
+        let decision = match policy {
+            None => serde_json::json!({
+                "profile": profile.as_str(), "effect": "deny", "rule": null,
+                "reason": "no policy exists for this profile", "max_duration_seconds": 0,
+            }),
+            Some(policy) => {
+                let subject = caller.subject();
+                let d = policy.evaluate(&Request { caller: &subject, now: deps.clock.now(), requested: None });
+                serde_json::json!({
+                    "profile": profile.as_str(), "effect": d.effect.as_str(), "rule": d.rule,
+                    "reason": d.reason, "max_duration_seconds": d.max_duration.as_secs(),
+                })
+            }
+        };
+        body["decision"] = decision;
+    }
+    Ok(json_response(200, &body))
+}

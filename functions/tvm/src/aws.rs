@@ -1,0 +1,174 @@
+//! AWS adapters of the TVM's ports: policies from SSM (cached ≤ 30 s), credentials from STS,
+//! identity-role ids from IAM.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_sts::types::Tag;
+use chrono::{DateTime, Utc};
+use ledger::policy::{AdminsDocument, PolicyDocument};
+use ledger::{Profile, RoleArn};
+
+use crate::ports::{AssumeRoleInput, IssueError, IssuedCredentials, PolicyLoadError, PolicySource, ProfileEntry, Secret, Issuer};
+
+/// How long a policy (or its absence) is trusted before SSM is asked again.
+pub const POLICY_CACHE_TTL: Duration = Duration::from_secs(30);
+
+type Cached<T> = (Instant, Result<Option<Arc<T>>, PolicyLoadError>);
+
+/// Policies in SSM Parameter Store: `<root>/<profile>`, and the admins parameter.
+pub struct SsmPolicies {
+    client: aws_sdk_ssm::Client,
+    root: String,
+    admins_parameter: String,
+    policies: Mutex<HashMap<Profile, Cached<PolicyDocument>>>,
+    admins: Mutex<Option<Cached<AdminsDocument>>>,
+}
+
+impl SsmPolicies {
+    /// A source reading `root` (no trailing slash) and `admins_parameter`.
+    pub fn new(client: aws_sdk_ssm::Client, root: impl Into<String>, admins_parameter: impl Into<String>) -> Self {
+        SsmPolicies {
+            client,
+            root: root.into(),
+            admins_parameter: admins_parameter.into(),
+            policies: Mutex::new(HashMap::new()),
+            admins: Mutex::new(None),
+        }
+    }
+
+    async fn get_parameter(&self, name: &str) -> Result<Option<String>, PolicyLoadError> {
+        match self.client.get_parameter().name(name).with_decryption(true).send().await {
+            Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
+            Err(e) => Err(PolicyLoadError::Unavailable(format!("{}", aws_smithy_types_display(&e)))),
+        }
+    }
+}
+
+fn aws_smithy_types_display<E: std::error::Error>(e: &E) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn fresh<T>(entry: Option<&Cached<T>>) -> Option<Result<Option<Arc<T>>, PolicyLoadError>> {
+    entry.filter(|(at, _)| at.elapsed() < POLICY_CACHE_TTL).map(|(_, r)| r.clone())
+}
+
+#[async_trait]
+impl PolicySource for SsmPolicies {
+    async fn policy(&self, profile: &Profile) -> Result<Option<Arc<PolicyDocument>>, PolicyLoadError> {
+        if let Some(hit) = fresh(self.policies.lock().unwrap_or_else(|p| p.into_inner()).get(profile)) {
+            return hit;
+        }
+        let loaded = match self.get_parameter(&format!("{}/{profile}", self.root)).await {
+            Err(e) => return Err(e), // transient: not cached
+            Ok(None) => Ok(None),
+            Ok(Some(yaml)) => PolicyDocument::parse(&yaml, Some(profile))
+                .map(|doc| Some(Arc::new(doc)))
+                .map_err(|error| PolicyLoadError::Invalid { profile: profile.to_string(), error }),
+        };
+        self.policies.lock().unwrap_or_else(|p| p.into_inner()).insert(profile.clone(), (Instant::now(), loaded.clone()));
+        loaded
+    }
+
+    async fn profiles(&self) -> Result<Vec<ProfileEntry>, PolicyLoadError> {
+        let mut pages = self.client.get_parameters_by_path().path(&self.root).recursive(false).into_paginator().send();
+        let mut entries = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| PolicyLoadError::Unavailable(aws_smithy_types_display(&e)))?;
+            for parameter in page.parameters.unwrap_or_default() {
+                let Some(path) = parameter.name else { continue };
+                let name = path.rsplit('/').next().unwrap_or_default();
+                if name.parse::<Profile>().is_ok() {
+                    entries.push(ProfileEntry { name: name.to_owned(), policy_path: path.clone() });
+                }
+            }
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    async fn admins(&self) -> Result<Option<Arc<AdminsDocument>>, PolicyLoadError> {
+        if let Some(hit) = fresh(self.admins.lock().unwrap_or_else(|p| p.into_inner()).as_ref()) {
+            return hit;
+        }
+        let loaded = match self.get_parameter(&self.admins_parameter).await? {
+            None => Ok(None),
+            Some(yaml) => AdminsDocument::parse(&yaml)
+                .map(|doc| Some(Arc::new(doc)))
+                .map_err(|error| PolicyLoadError::Invalid { profile: "admins".into(), error }),
+        };
+        *self.admins.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), loaded.clone()));
+        loaded
+    }
+
+    fn root(&self) -> &str {
+        &self.root
+    }
+}
+
+/// Credentials from STS `AssumeRole` (role chaining from the Lambda's role).
+pub struct StsIssuer {
+    client: aws_sdk_sts::Client,
+}
+
+impl StsIssuer {
+    pub fn new(client: aws_sdk_sts::Client) -> Self {
+        StsIssuer { client }
+    }
+}
+
+#[async_trait]
+impl Issuer for StsIssuer {
+    async fn assume_role(&self, input: &AssumeRoleInput) -> Result<IssuedCredentials, IssueError> {
+        let mut call = self
+            .client
+            .assume_role()
+            .role_arn(input.role_arn.as_str())
+            .role_session_name(&input.role_session_name)
+            .source_identity(&input.source_identity)
+            .duration_seconds(i32::try_from(input.duration.as_secs()).unwrap_or(900));
+        for (key, value) in &input.tags {
+            let tag = Tag::builder().key(key).value(value).build().map_err(|e| IssueError(e.to_string()))?;
+            call = call.tags(tag).transitive_tag_keys(key);
+        }
+        let out = call.send().await.map_err(|e| IssueError(aws_smithy_types_display(&e)))?;
+        let c = out.credentials.ok_or_else(|| IssueError("STS returned no credentials".into()))?;
+        let expiration = DateTime::<Utc>::from_timestamp(c.expiration.secs(), c.expiration.subsec_nanos())
+            .ok_or_else(|| IssueError("STS returned an invalid expiration".into()))?;
+        Ok(IssuedCredentials {
+            access_key_id: c.access_key_id,
+            secret_access_key: Secret::new(c.secret_access_key),
+            session_token: Secret::new(c.session_token),
+            expiration,
+        })
+    }
+}
+
+/// Resolves identity-role ARNs to their role ids (`AROA…`) once, at cold start.
+pub async fn resolve_identity_roles(client: &aws_sdk_iam::Client, roles: &[RoleArn]) -> anyhow::Result<BTreeSet<String>> {
+    let mut ids = BTreeSet::new();
+    for arn in roles {
+        let name = arn.as_str().rsplit('/').next().unwrap_or_default();
+        let role = client
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot resolve identity role {arn}: {}", aws_smithy_types_display(&e)))?
+            .role
+            .ok_or_else(|| anyhow::anyhow!("identity role {arn} does not exist"))?;
+        anyhow::ensure!(role.arn == arn.as_str(), "identity role {arn} resolved to a different role ({})", role.arn);
+        ids.insert(role.role_id);
+    }
+    Ok(ids)
+}

@@ -1,0 +1,402 @@
+//! The vend path: identity → input → rate limit → policy → grants → STS → one ledger
+//! transaction → credentials. Fail closed: no recorded issuance, no credentials.
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use ledger::decide::session::{SessionCommand, SessionState};
+use ledger::event::{AccessDecided, CredentialsIssued, CredentialsRequested};
+use ledger::identity::Caller;
+use ledger::policy::{PolicyDocument, Request};
+use ledger::store::{StoreError, StreamAppend, StreamCheck};
+use ledger::{Actor, Aggregate, Basis, Effect, NewEvent, Profile, SessionId, StreamHead, StreamKey};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::http::{json_response, query_param, request_id, set_header};
+use crate::ports::{ActiveGrant, ApprovalLookup, AssumeRoleInput, IssuedCredentials};
+use crate::{caller, Deps};
+
+/// STS's floor for role-chained sessions, and the least a grant must have left.
+pub const MIN_DURATION: Duration = Duration::from_secs(900);
+/// Role chaining caps credentials at one hour.
+pub const MAX_DURATION: Duration = Duration::from_secs(3600);
+/// What a raw vend gets when it names no duration.
+pub const DEFAULT_DURATION: Duration = MIN_DURATION;
+/// The longest `reason` recorded.
+pub const MAX_REASON_CHARS: usize = 256;
+
+/// A validated vend request.
+#[derive(Debug, Clone)]
+pub struct VendInput {
+    pub profile: Profile,
+    pub duration: Option<Duration>,
+    pub reason: Option<String>,
+}
+
+impl VendInput {
+    /// Reads `profile`, `duration` and `reason` from the query string (only there).
+    pub fn from_request(request: &ApiGatewayV2httpRequest) -> Result<VendInput, ApiError> {
+        Ok(VendInput {
+            profile: parse_profile(query_param(request, "profile")?.as_deref())?,
+            duration: parse_duration(query_param(request, "duration")?.as_deref())?,
+            reason: parse_reason(query_param(request, "reason")?.as_deref())?,
+        })
+    }
+}
+
+/// A profile name from the query string.
+pub fn parse_profile(value: Option<&str>) -> Result<Profile, ApiError> {
+    match value {
+        None | Some("") => Err(ApiError::MissingProfile),
+        Some(name) => name.parse().map_err(|_| ApiError::InvalidProfile),
+    }
+}
+
+/// Whole seconds, 900 to 3600.
+pub fn parse_duration(value: Option<&str>) -> Result<Option<Duration>, ApiError> {
+    let Some(text) = value else { return Ok(None) };
+    let invalid = || ApiError::InvalidDuration("duration must be a whole number of seconds from 900 to 3600 (role chaining caps credentials at one hour).".into());
+    if text.is_empty() || text.len() > 5 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let seconds: u64 = text.parse().map_err(|_| invalid())?;
+    let duration = Duration::from_secs(seconds);
+    if !(MIN_DURATION..=MAX_DURATION).contains(&duration) {
+        return Err(invalid());
+    }
+    Ok(Some(duration))
+}
+
+/// At most 256 printable characters.
+pub fn parse_reason(value: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(text) = value else { return Ok(None) };
+    if text.is_empty() || text.chars().count() > MAX_REASON_CHARS || text.chars().any(char::is_control) {
+        return Err(ApiError::InvalidRequest(format!("reason must be 1-{MAX_REASON_CHARS} printable characters.")));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// What the access decision came to.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// Credentials may be issued for `duration`, resting on `grant` when not on policy alone.
+    Granted { decision: AccessDecided, duration: Duration, grant: Option<ActiveGrant> },
+    /// Refused; the decision is recorded and `error` answered.
+    Refused { decision: AccessDecided, error: ApiError },
+}
+
+/// Decides a request: policy first; an approval only satisfies `require_approval`; a
+/// break-glass of a listed principal overrides `deny` and `require_approval`; nothing else
+/// overrides a deny or a no-match.
+pub async fn decide_access(
+    deps: &Deps,
+    caller: &Caller,
+    policy: Option<&PolicyDocument>,
+    input: &VendInput,
+    now: DateTime<Utc>,
+) -> Result<Access, ApiError> {
+    let Some(policy) = policy else {
+        let reason = "no policy exists for this profile".to_owned();
+        let decision = AccessDecided { effect: Effect::Deny, rule: None, reason: reason.clone(), basis: Basis::Policy, policy_hash: None };
+        return Ok(Access::Refused { decision, error: ApiError::PolicyDeny { reason } });
+    };
+    let subject = caller.subject();
+    let evaluated = policy.evaluate(&Request { caller: &subject, now, requested: None });
+    let decided = |effect, basis| AccessDecided {
+        effect,
+        rule: evaluated.rule.clone(),
+        reason: evaluated.reason.clone(),
+        basis,
+        policy_hash: Some(policy.hash()),
+    };
+    let cap = |rule_cap: Duration| rule_cap.min(policy.max_session).min(MAX_DURATION);
+    let wanted = input.duration.unwrap_or(DEFAULT_DURATION);
+
+    if evaluated.effect == Effect::Allow {
+        let duration = wanted.min(cap(evaluated.max_duration));
+        return Ok(Access::Granted { decision: decided(Effect::Allow, Basis::Policy), duration, grant: None });
+    }
+    let mut pending = None;
+    if evaluated.effect == Effect::RequireApproval {
+        match deps.grants.approval(&caller.principal, &input.profile, now).await.map_err(|e| {
+            tracing::error!(error = %e, "approval lookup failed");
+            ApiError::LedgerUnavailable
+        })? {
+            ApprovalLookup::Granted(grant) => {
+                let duration = grant_duration(wanted.min(cap(evaluated.max_duration)), &grant, now)?;
+                return Ok(Access::Granted { decision: decided(Effect::Allow, grant.basis), duration, grant: Some(grant) });
+            }
+            ApprovalLookup::Pending(id) => pending = Some(id),
+            ApprovalLookup::Nothing => {}
+        }
+    }
+    let may_break_glass = policy.break_glass.as_ref().is_some_and(|bg| bg.allows(&subject));
+    if may_break_glass {
+        let active = deps.grants.break_glass(&caller.principal, &input.profile, now).await.map_err(|e| {
+            tracing::error!(error = %e, "break-glass lookup failed");
+            ApiError::LedgerUnavailable
+        })?;
+        if let Some(grant) = active {
+            let duration = grant_duration(wanted.min(cap(policy.max_duration)), &grant, now)?;
+            let mut decision = decided(Effect::Allow, grant.basis);
+            decision.reason = format!("break-glass overrides: {}", evaluated.reason);
+            return Ok(Access::Granted { decision, duration, grant: Some(grant) });
+        }
+    }
+    let decision = decided(evaluated.effect, Basis::Policy);
+    let error = match evaluated.effect {
+        Effect::RequireApproval => ApiError::ApprovalRequired { pending },
+        _ => ApiError::PolicyDeny { reason: evaluated.reason.clone() },
+    };
+    Ok(Access::Refused { decision, error })
+}
+
+/// Caps `duration` at the grant's remaining time, refusing when under 900 s remain.
+fn grant_duration(duration: Duration, grant: &ActiveGrant, now: DateTime<Utc>) -> Result<Duration, ApiError> {
+    let left = (grant.expires_at - now).to_std().unwrap_or_default();
+    if left < MIN_DURATION {
+        return Err(ApiError::Conflict(format!(
+            "Less than 900 s of the {} remain ({} s); credentials need at least 900 s.",
+            match grant.basis {
+                Basis::BreakGlass(_) => "break-glass",
+                _ => "approval",
+            },
+            left.as_secs()
+        )));
+    }
+    Ok(duration.min(Duration::from_secs(left.as_secs())))
+}
+
+/// The session token handed to the client: `<session-ulid>.<base64url of 256 random bits>`.
+pub struct SessionToken(String);
+
+impl SessionToken {
+    /// A new random token for `session`.
+    pub fn generate(session: SessionId) -> Result<SessionToken, ApiError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| {
+            tracing::error!(error = %e, "no randomness for the session token");
+            ApiError::CredentialError
+        })?;
+        Ok(SessionToken(format!("{session}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))))
+    }
+    /// The token itself (sent once, to the client).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// What the ledger keeps: SHA-256 (hex) of the token.
+    pub fn hash(&self) -> String {
+        token_hash(&self.0)
+    }
+}
+
+/// SHA-256 (hex) of a session token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// `sentinel-<session ulid>`: valid as both SourceIdentity and RoleSessionName.
+pub fn session_name(session: SessionId) -> String {
+    format!("sentinel-{session}")
+}
+
+/// STS's SourceIdentity charset and length, checked before calling (emulators do not).
+pub fn valid_source_identity(value: &str) -> bool {
+    (2..=64).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+        && !value.starts_with("aws:")
+}
+
+/// STS's RoleSessionName charset and length.
+pub fn valid_role_session_name(value: &str) -> bool {
+    (2..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+}
+
+/// A session tag value STS accepts: ≤ 256 characters of letters, digits, spaces and `_.:/=+-@`.
+pub fn tag_value(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c) { c } else { '_' })
+        .take(256)
+        .collect()
+}
+
+/// The AssumeRole call for a session.
+pub fn assume_role_input(policy: &PolicyDocument, caller: &Caller, session: SessionId, duration: Duration) -> Result<AssumeRoleInput, ApiError> {
+    let name = session_name(session);
+    if !valid_source_identity(&name) || !valid_role_session_name(&name) {
+        return Err(ApiError::CredentialError);
+    }
+    let user = caller.policy_user.clone().unwrap_or_else(|| caller.principal.to_string());
+    Ok(AssumeRoleInput {
+        role_arn: policy.role_arn.clone(),
+        role_session_name: name.clone(),
+        source_identity: name,
+        duration,
+        tags: vec![
+            ("SentinelSessionId".into(), session.to_string()),
+            ("SentinelUser".into(), tag_value(&user)),
+            ("SentinelProfile".into(), policy.profile.to_string()),
+        ],
+    })
+}
+
+/// `GET /` and `POST /`.
+pub async fn vend(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let caller = caller(deps, request)?;
+    let input = VendInput::from_request(request)?;
+    if let Err(retry_after_seconds) = deps.rate_limiter.check(caller.rate_limit_key(), Instant::now()) {
+        tracing::warn!(request_id = %request_id(request), principal = %caller.principal, "rate limited");
+        return Err(ApiError::RateLimited { retry_after_seconds });
+    }
+    let now = deps.clock.now();
+    let policy = deps.policies.policy(&input.profile).await.map_err(|e| {
+        tracing::error!(request_id = %request_id(request), profile = %input.profile, error = %e, "policy unusable; refusing to vend");
+        ApiError::PolicyError
+    })?;
+    let access = decide_access(deps, &caller, policy.as_deref(), &input, now).await?;
+    let session = SessionId::generate();
+    let correlation = request_id(request);
+    let actor = Actor::Principal(caller.principal.clone());
+    let requested = CredentialsRequested {
+        principal: caller.principal.clone(),
+        user_id: Some(caller.user_id.clone()),
+        profile: input.profile.clone(),
+        requested_duration_seconds: input.duration.map(|d| d.as_secs() as u32),
+        reason: input.reason.clone(),
+    };
+    let record = |events: Vec<ledger::Event>| -> Vec<NewEvent> {
+        events.into_iter().map(|e| NewEvent::new(e, actor.clone(), correlation.clone(), now)).collect()
+    };
+    let stream = StreamKey::Session(session);
+    let log_decision = |decision: &AccessDecided| {
+        tracing::info!(
+            request_id = %correlation, principal = %caller.principal, profile = %input.profile,
+            effect = decision.effect.as_str(), rule = decision.rule.as_deref().unwrap_or(""),
+            basis = %decision.basis, session_id = %session, "access decided"
+        );
+    };
+
+    let (decision, duration, grant) = match access {
+        Access::Refused { decision, error } => {
+            log_decision(&decision);
+            let events = SessionState::default()
+                .decide(&SessionCommand::Open { request: requested, decision, issued: None }, now)
+                .map_err(|_| ApiError::LedgerUnavailable)?;
+            append(deps, &stream, record(events), None).await?;
+            return Err(error);
+        }
+        Access::Granted { decision, duration, grant } => (decision, duration, grant),
+    };
+    log_decision(&decision);
+    let Some(policy) = policy else { return Err(ApiError::PolicyError) };
+    let token = SessionToken::generate(session)?;
+    let input_sts = assume_role_input(&policy, &caller, session, duration)?;
+    let credentials = match deps.issuer.assume_role(&input_sts).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(request_id = %correlation, session_id = %session, error = %e, "STS refused; nothing issued");
+            let events = SessionState::default()
+                .decide(&SessionCommand::Open { request: requested, decision, issued: None }, now)
+                .map_err(|_| ApiError::CredentialError)?;
+            let _ = append(deps, &stream, record(events), None).await;
+            return Err(ApiError::CredentialError);
+        }
+    };
+    let issued = CredentialsIssued {
+        role_arn: policy.role_arn.clone(),
+        source_identity: input_sts.source_identity.clone(),
+        role_session_name: input_sts.role_session_name.clone(),
+        access_key_id: credentials.access_key_id.clone(),
+        expiration: credentials.expiration,
+        // STS's clock may run a little ahead of ours: the session never ends before the
+        // credentials it starts with.
+        session_ends_at: (now + chrono::Duration::from_std(policy.max_session).unwrap_or_default()).max(credentials.expiration),
+        token_hash: token.hash(),
+    };
+    let events = SessionState::default()
+        .decide(&SessionCommand::Open { request: requested, decision, issued: Some(issued) }, now)
+        .map_err(|e| {
+            tracing::error!(session_id = %session, error = %e, "issuance refused by the session decider");
+            ApiError::CredentialError
+        })?;
+    // The credentials exist only in memory until this commits; on failure they are dropped.
+    append(deps, &stream, record(events), grant.as_ref()).await?;
+    Ok(credentials_response(&credentials, session, &token))
+}
+
+/// Appends a session's opening events, holding the grant it relied on to the seq it read.
+async fn append(deps: &Deps, stream: &StreamKey, events: Vec<NewEvent>, grant: Option<&ActiveGrant>) -> Result<(), ApiError> {
+    let checks: Vec<StreamCheck> = grant.map(|g| StreamCheck { stream: g.stream.clone(), seq: g.seq }).into_iter().collect();
+    let append = StreamAppend { stream: stream.clone(), head: StreamHead::genesis(), events };
+    match deps.store.append_all(std::slice::from_ref(&append), &checks).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::Conflict { stream: conflicted, .. }) if grant.is_some_and(|g| g.stream.to_string() == conflicted) => {
+            Err(ApiError::Conflict("The approval or break-glass changed while credentials were being issued; none were issued. Retry.".into()))
+        }
+        Err(e) => {
+            tracing::error!(stream = %stream, error = %e, "ledger append failed; credentials discarded");
+            Err(ApiError::LedgerUnavailable)
+        }
+    }
+}
+
+/// The container-credentials JSON plus the session headers.
+pub fn credentials_response(credentials: &IssuedCredentials, session: SessionId, token: &SessionToken) -> ApiGatewayV2httpResponse {
+    let body = serde_json::json!({
+        "AccessKeyId": credentials.access_key_id,
+        "SecretAccessKey": credentials.secret_access_key.expose(),
+        "Token": credentials.session_token.expose(),
+        "Expiration": credentials.expiration.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    let mut response = json_response(200, &body);
+    set_header(&mut response, "x-sentinel-session-id", &session.to_string());
+    set_header(&mut response, "x-sentinel-session-token", token.expose());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_whole_seconds_between_900_and_3600() {
+        assert_eq!(parse_duration(Some("900")).unwrap(), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration(Some("3600")).unwrap(), Some(Duration::from_secs(3600)));
+        for bad in ["899", "3601", "0", "-900", "900.5", "1e3", "+900", " 900", "", "99999999999999999999", "43200"] {
+            assert!(matches!(parse_duration(Some(bad)), Err(ApiError::InvalidDuration(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn session_names_fit_sts_limits() {
+        let name = session_name(SessionId::generate());
+        assert!(valid_source_identity(&name) && valid_role_session_name(&name) && name.starts_with("sentinel"));
+        assert!(!valid_source_identity("sentinel:alice:x"), "colons are refused by STS");
+        assert!(!valid_source_identity("s"));
+    }
+
+    #[test]
+    fn tokens_carry_the_session_and_256_random_bits() {
+        let session = SessionId::generate();
+        let a = SessionToken::generate(session).unwrap();
+        let b = SessionToken::generate(session).unwrap();
+        let (id, secret) = a.expose().split_once('.').unwrap();
+        assert_eq!(id, session.to_string());
+        assert_eq!(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(secret).unwrap().len(), 32);
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(a.hash().len(), 64);
+        assert_ne!(a.hash(), a.expose());
+    }
+
+    #[test]
+    fn reasons_are_printable_and_bounded() {
+        assert_eq!(parse_reason(Some("deploy 42")).unwrap().as_deref(), Some("deploy 42"));
+        assert!(parse_reason(Some(&"x".repeat(257))).is_err());
+        assert!(parse_reason(Some("a\nb")).is_err());
+        assert!(parse_reason(Some("")).is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! The vend path through real emulators on 127.0.0.1: SSM for policies, STS for credentials,
+//! DynamoDB for the ledger. The returned credentials work against STS.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::config::Credentials;
+use devstack::{DynamoEmulator, Moto};
+use ledger::identity::IdentityConfig;
+use ledger::store::dynamo::{create_ledger_table, DynamoEventStore};
+use ledger::store::EventStore;
+use ledger::{SessionId, StreamKey};
+use tvm::aws::{SsmPolicies, StsIssuer};
+use tvm::ports::NoGrants;
+use tvm::rate_limit::RateLimiter;
+use tvm::{Deps, SystemClock};
+
+use crate::support::*;
+
+struct Stack {
+    deps: Deps,
+    store: DynamoEventStore,
+    ssm: aws_sdk_ssm::Client,
+    moto: Moto,
+    _dynamo: DynamoEmulator,
+}
+
+async fn stack() -> Stack {
+    let dynamo = DynamoEmulator::start_ephemeral().await.unwrap();
+    let moto = Moto::start(0).await.unwrap();
+    let ddb = devstack::dynamodb_client(dynamo.endpoint());
+    let table = devstack::unique_table_name("ledger");
+    create_ledger_table(&ddb, &table).await.unwrap();
+    let sdk = devstack::local_sdk_config(moto.endpoint());
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    for profile in ["dev", "prod"] {
+        ssm.put_parameter()
+            .name(format!("/sentinel/policies/{profile}"))
+            .value(example_policy(profile))
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+    }
+    let store = DynamoEventStore::new(ddb, &table);
+    let deps = Deps {
+        identity: IdentityConfig::default(),
+        policies: Arc::new(SsmPolicies::new(ssm.clone(), "/sentinel/policies", "/sentinel/admins")),
+        issuer: Arc::new(StsIssuer::new(aws_sdk_sts::Client::new(&sdk))),
+        store: Arc::new(store.clone()),
+        grants: Arc::new(NoGrants),
+        rate_limiter: RateLimiter::new(100, std::time::Duration::from_secs(60)),
+        clock: Arc::new(SystemClock),
+    };
+    Stack { deps, store, ssm, moto, _dynamo: dynamo }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vend_through_the_emulators_returns_credentials_that_sts_accepts() {
+    let stack = stack().await;
+    let answer = Answer(tvm::handle(&stack.deps, request("GET /", "profile=dev&duration=3600", Some(iam_user("alice")))).await);
+    assert_eq!(answer.status(), 200, "{}", answer.body_text());
+    let body = answer.json();
+    let session: SessionId = answer.header("x-sentinel-session-id").unwrap().parse().unwrap();
+
+    // The vended credentials are real to the emulated STS: they are the protected role's session.
+    let credentials = Credentials::new(
+        body["AccessKeyId"].as_str().unwrap(),
+        body["SecretAccessKey"].as_str().unwrap(),
+        Some(body["Token"].as_str().unwrap().to_owned()),
+        None,
+        "vended",
+    );
+    let sts = aws_sdk_sts::Client::new(&devstack::local_sdk_config_as(stack.moto.endpoint(), credentials));
+    let identity = sts.get_caller_identity().send().await.unwrap();
+    assert_eq!(
+        identity.arn(),
+        Some(format!("arn:aws:sts::123456789012:assumed-role/SentinelProtected-Dev/sentinel-{session}").as_str())
+    );
+
+    let events = stack.store.read_stream(&StreamKey::Session(session), 1).await.unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["CredentialsRequested", "AccessDecided", "CredentialsIssued"]);
+    ledger::verify_stream(&StreamKey::Session(session).to_string(), &events).unwrap();
+    assert_eq!(events[2].payload["access_key_id"], body["AccessKeyId"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_come_from_ssm_and_a_broken_parameter_refuses_to_vend() {
+    let stack = stack().await;
+    let answer = Answer(tvm::handle(&stack.deps, request("GET /profiles", "", Some(iam_user("bob")))).await);
+    let names: Vec<String> =
+        answer.json()["profiles"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["dev", "prod"]);
+
+    stack
+        .ssm
+        .put_parameter()
+        .name("/sentinel/policies/staging")
+        .value(example_policy("dev").replace("profile: dev", "profile: staging").replace("effect: allow", "effect: allow_all"))
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+    let answer = Answer(tvm::handle(&stack.deps, request("GET /", "profile=staging", Some(iam_user("alice")))).await);
+    answer.assert_error(500, "POLICY_ERROR");
+}

@@ -1,0 +1,7 @@
+//! TVM handler tests: API Gateway payload-2.0 fixtures against in-memory ports, attack tests,
+//! and the vend path through the STS, SSM and DynamoDB emulators.
+
+mod attacks;
+mod emulators;
+mod handler;
+mod support;
