@@ -45,6 +45,10 @@ resource "aws_iam_role" "this" {
 
   permissions_boundary = var.permissions_boundary_arn
 
+  # IAM refuses to delete a role that still has policies, and the enforcer's inline policy is not
+  # in Terraform's state; without this, destroying the role fails once anything was revoked.
+  force_detach_policies = true
+
   # No inline_policy blocks and no aws_iam_role_policies_exclusive: the enforcer writes its own
   # inline policy (SentinelRevocations) on this role at run time, and exclusive management would
   # delete those revocation denies on the next apply.
