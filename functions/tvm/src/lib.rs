@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod ports;
 pub mod rate_limit;
+pub mod routes;
 pub mod vend;
 
 use std::sync::Arc;
