@@ -6,6 +6,7 @@
 //! configured through the standard AWS environment (`AWS_ENDPOINT_URL_<SERVICE>` …).
 
 pub mod env_file;
+pub mod stream_poller;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -202,4 +203,20 @@ pub async fn ensure_ledger_table(client: &aws_sdk_dynamodb::Client, table: &str)
             .with_context(|| format!("cannot create the ledger table {table}"))?;
     }
     Ok(())
+}
+
+/// Creates the views table unless it exists (a restarted `make dev` keeps its data).
+pub async fn ensure_views_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
+    let exists = client.describe_table().table_name(table).send().await.is_ok();
+    if !exists {
+        projections::store::dynamo::create_views_table(client, table)
+            .await
+            .with_context(|| format!("cannot create the views table {table}"))?;
+    }
+    Ok(())
+}
+
+/// A DynamoDB Streams client for a local emulator.
+pub fn dynamodb_streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    aws_sdk_dynamodbstreams::Client::new(&local_sdk_config(endpoint))
 }

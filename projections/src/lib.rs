@@ -1,1 +1,26 @@
-//! Read side: pure folds from ledger events to views, the ViewStore port, and the view + tail reader.
+//! Read side: pure folds from ledger events to views, the `ViewStore` port with its DynamoDB
+//! and in-memory adapters, the projector's step, the view + tail reader, and rebuild.
+//!
+//! `view`, `audit` and `fold` are pure; `store::dynamo` alone knows the views table.
+
+pub mod audit;
+pub mod fold;
+pub mod project;
+pub mod query;
+pub mod reader;
+pub mod rebuild;
+pub mod store;
+pub mod view;
+
+pub use audit::AuditRecord;
+pub use fold::{advance, fold_ledger, FoldError, Folded, Views};
+pub use project::{project, ProjectError, Projected};
+pub use reader::{Current, ReadError};
+pub use rebuild::{rebuild, Mode, Report};
+pub use store::{
+    ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore,
+};
+pub use view::{ApprovalView, BreakGlassView, Projection, SessionView, View};
+
+#[cfg(feature = "testkit")]
+pub mod testkit;

@@ -1,0 +1,7 @@
+//! Integration tests of the projector: the handler on Lambda-shaped events, delivery under
+//! duplicates, reordering, gaps and failures, and the local stream poller on the emulator.
+
+mod delivery;
+mod emulator;
+mod handler;
+mod support;
