@@ -8,7 +8,7 @@ CARGO  ?= cargo
 # Two cores: keep the test harness from starting more emulator-heavy tests than the machine has.
 TEST_THREADS ?= 4
 
-.PHONY: help venv build dev dev-reset test bench fmt lint clean
+.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform bench fmt lint clean
 
 help:
 	@echo "make dev        run the whole local stack in the foreground (Ctrl-C stops it)"
@@ -24,6 +24,13 @@ $(VENV)/.installed: requirements-dev.txt requirements-dev.lock
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements-dev.lock
 	touch $@
 
+# checkov pins its own boto3, so it lives in a virtualenv of its own.
+checkov-venv: .venv-checkov/.installed
+.venv-checkov/.installed: requirements-checkov.txt requirements-checkov.lock
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt -c requirements-checkov.lock
+	touch $@
+
 build:
 	$(CARGO) build --locked --workspace --all-targets
 
@@ -36,8 +43,15 @@ dev-reset:
 	rm -rf .sentinel-dev
 	@echo "local stack data deleted"
 
-test: venv
+test: test-rust test-terraform
+
+test-rust: venv
 	$(CARGO) test --locked --workspace --all-targets -- --test-threads=$(TEST_THREADS)
+
+# HCL parse, references, drift against terraform/contract.json, fmt (when terraform is on
+# PATH) and checkov. `terraform validate`/`plan` need the AWS provider, which cannot be fetched.
+test-terraform: venv checkov-venv
+	$(VENV)/bin/python scripts/terraform_checks.py
 
 bench: venv
 	$(CARGO) bench --locked --workspace
@@ -52,4 +66,4 @@ lint:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-checkov

@@ -2,6 +2,7 @@
 //! and the vend path through the STS, SSM and DynamoDB emulators.
 
 mod attacks;
+mod drift;
 mod emulators;
 mod handler;
 mod support;
