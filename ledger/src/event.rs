@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ApprovalId, BreakGlassId, PrincipalArn, Profile, RoleArn};
+use crate::ids::{Actor, ApprovalId, BreakGlassId, PrincipalArn, Profile, RoleArn};
 
 /// The effect a decision reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -221,14 +221,26 @@ pub struct BreakGlassClosed {
 #[serde(deny_unknown_fields)]
 pub struct BreakGlassExpired {}
 
-/// A profile's policy document was published (or first seen by the TVM).
+/// A break-glass invocation took its principal's guard for the profile (stream
+/// `GUARD#breakglass#<profile>#<principal>`, appended in the invocation's transaction), so
+/// invocations of one principal on one profile are strictly sequential: no stacking, exact
+/// cooldown, whatever the view lag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassReserved {
+    pub breakglass_id: BreakGlassId,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A profile's policy document was published through the API, or first seen by the TVM
+/// (then `by` is `system`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyPublished {
     pub profile: Profile,
     pub version: String,
     pub hash: String,
-    pub by: PrincipalArn,
+    pub by: Actor,
 }
 
 macro_rules! catalogue {
@@ -312,6 +324,7 @@ catalogue! {
     BreakGlassInvoked => 1,
     BreakGlassClosed => 1,
     BreakGlassExpired => 1,
+    BreakGlassReserved => 1,
     PolicyPublished => 1,
 }
 

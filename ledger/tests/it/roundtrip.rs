@@ -273,13 +273,19 @@ fn break_glass_invoked() -> impl Strategy<Value = BreakGlassInvoked> {
 }
 
 fn policy_published() -> impl Strategy<Value = PolicyPublished> {
-    (profile(), free_text(), hex64(), principal_arn()).prop_map(|(profile, version, hash, by)| {
-        PolicyPublished {
-            profile,
-            version,
-            hash,
-            by,
-        }
+    let by = prop_oneof![principal_arn().prop_map(Actor::Principal), Just(Actor::System)];
+    (profile(), free_text(), hex64(), by).prop_map(|(profile, version, hash, by)| PolicyPublished {
+        profile,
+        version,
+        hash,
+        by,
+    })
+}
+
+fn break_glass_reserved() -> impl Strategy<Value = BreakGlassReserved> {
+    (any::<u128>(), instant()).prop_map(|(id, expires_at)| BreakGlassReserved {
+        breakglass_id: BreakGlassId::from_ulid(Ulid(id)),
+        expires_at,
     })
 }
 
@@ -287,6 +293,7 @@ fn policy_published() -> impl Strategy<Value = PolicyPublished> {
 fn event() -> impl Strategy<Value = Event> {
     Union::new(vec![
         credentials_requested().prop_map(Event::from).boxed(),
+        break_glass_reserved().prop_map(Event::from).boxed(),
         access_decided().prop_map(Event::from).boxed(),
         credentials_issued().prop_map(Event::from).boxed(),
         credentials_refreshed().prop_map(Event::from).boxed(),
