@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use ledger::policy::{AdminsDocument, PolicyDocument};
 use ledger::{Profile, RoleArn};
 
-use crate::ports::{AssumeRoleInput, IssueError, IssuedCredentials, PolicyLoadError, PolicySource, ProfileEntry, Secret, Issuer};
+use crate::ports::{
+    AssumeRoleInput, IssueError, IssuedCredentials, Issuer, PolicyLoadError, PolicySource, PolicyWriteError, PolicyWriter,
+    ProfileEntry, Secret,
+};
 
 /// How long a policy (or its absence) is trusted before SSM is asked again.
 pub const POLICY_CACHE_TTL: Duration = Duration::from_secs(30);
@@ -113,6 +116,24 @@ impl PolicySource for SsmPolicies {
 
     fn root(&self) -> &str {
         &self.root
+    }
+}
+
+#[async_trait]
+impl PolicyWriter for SsmPolicies {
+    async fn put(&self, profile: &Profile, yaml: &str) -> Result<(), PolicyWriteError> {
+        self.client
+            .put_parameter()
+            .name(format!("{}/{profile}", self.root))
+            .value(yaml)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| PolicyWriteError(aws_smithy_types_display(&e)))?;
+        // This instance serves the new text at once; others within the cache's 30 s.
+        self.policies.lock().unwrap_or_else(|p| p.into_inner()).remove(profile);
+        Ok(())
     }
 }
 

@@ -10,6 +10,8 @@ pub mod ports;
 pub mod rate_limit;
 pub mod routes;
 pub mod vend;
+pub mod wiring;
+pub mod workflow;
 
 use std::sync::Arc;
 
@@ -18,10 +20,13 @@ use chrono::{DateTime, Utc};
 use ledger::identity::{Caller, CallerKind, IamContext, IdentityConfig, IdentityError};
 use ledger::policy::Request;
 use ledger::store::EventStore;
+use projections::ViewStore;
 
 pub use crate::error::ApiError;
 use crate::http::{json_response, query_param};
-use crate::ports::{GrantReader, Issuer, PolicySource};
+use crate::ports::{GrantReader, Issuer, PolicySource, PolicyWriter};
+use crate::workflow::admin::SeenPolicies;
+use crate::workflow::{approvals, breakglass, sessions};
 use crate::rate_limit::RateLimiter;
 
 /// The current time; a port so tests can stand at a window's edge.
@@ -45,8 +50,12 @@ pub struct Deps {
     pub issuer: Arc<dyn Issuer>,
     pub store: Arc<dyn EventStore>,
     pub grants: Arc<dyn GrantReader>,
+    pub views: Arc<dyn ViewStore>,
+    pub policy_writer: Arc<dyn PolicyWriter>,
     pub rate_limiter: RateLimiter,
     pub clock: Arc<dyn Clock>,
+    /// Policy hashes already recorded as `PolicyPublished` (per instance).
+    pub seen_policies: SeenPolicies,
 }
 
 /// Answers one API Gateway request. Never panics on input; every error is a JSON answer.
@@ -56,6 +65,22 @@ pub async fn handle(deps: &Deps, request: ApiGatewayV2httpRequest) -> ApiGateway
         "GET /" | "POST /" => vend::vend(deps, &request).await,
         "GET /profiles" => profiles(deps, &request).await,
         "GET /whoami" => whoami(deps, &request).await,
+        "GET /credentials" => workflow::refresh::refresh(deps, &request).await,
+        "POST /requests" => approvals::create(deps, &request).await,
+        "GET /requests" => approvals::list(deps, &request).await,
+        "GET /requests/{id}" => approvals::show(deps, &request).await,
+        "POST /requests/{id}/approve" => approvals::decide(deps, &request, approvals::Decision::Approve).await,
+        "POST /requests/{id}/deny" => approvals::decide(deps, &request, approvals::Decision::Deny).await,
+        "POST /requests/{id}/cancel" => approvals::decide(deps, &request, approvals::Decision::Cancel).await,
+        "POST /breakglass" => breakglass::invoke(deps, &request).await,
+        "GET /breakglass" => breakglass::list(deps, &request).await,
+        "GET /breakglass/{id}" => breakglass::show(deps, &request).await,
+        "POST /breakglass/{id}/close" => breakglass::close(deps, &request).await,
+        "GET /sessions" => sessions::list(deps, &request).await,
+        "GET /sessions/{id}" => sessions::show(deps, &request).await,
+        "POST /sessions/{id}/revoke" => sessions::revoke(deps, &request).await,
+        "PUT /policies/{profile}" => workflow::admin::put_policy(deps, &request).await,
+        "GET /audit" => workflow::admin::audit(deps, &request).await,
         _ => Err(ApiError::NotFound),
     };
     result.unwrap_or_else(ApiError::into_response)

@@ -61,6 +61,17 @@ pub trait PolicySource: Send + Sync {
     fn root(&self) -> &str;
 }
 
+/// Why a policy could not be written.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot write the policy: {0}")]
+pub struct PolicyWriteError(pub String);
+
+/// Writes validated policy text where the source reads it (SSM in AWS).
+#[async_trait]
+pub trait PolicyWriter: Send + Sync {
+    async fn put(&self, profile: &Profile, yaml: &str) -> Result<(), PolicyWriteError>;
+}
+
 /// What the TVM asks STS for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssumeRoleInput {
@@ -190,6 +201,15 @@ pub mod memory {
         }
         fn root(&self) -> &str {
             "/sentinel/policies"
+        }
+    }
+
+    #[async_trait]
+    impl PolicyWriter for MemoryPolicies {
+        async fn put(&self, profile: &Profile, yaml: &str) -> Result<(), PolicyWriteError> {
+            self.check().map_err(|e| PolicyWriteError(e.to_string()))?;
+            MemoryPolicies::put(self, profile.as_str(), yaml);
+            Ok(())
         }
     }
 

@@ -257,6 +257,9 @@ pub async fn vend(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
         tracing::error!(request_id = %request_id(request), profile = %input.profile, error = %e, "policy unusable; refusing to vend");
         ApiError::PolicyError
     })?;
+    if let Some(policy) = &policy {
+        deps.seen_policies.observe(deps, policy, &request_id(request), now).await?;
+    }
     let access = decide_access(deps, &caller, policy.as_deref(), &input, now).await?;
     let session = SessionId::generate();
     let correlation = request_id(request);

@@ -44,7 +44,7 @@ async fn identity_headers_body_and_query_cannot_set_the_user() {
     let answer = tvm.call(req).await;
     answer.assert_error(403, "POLICY_DENY");
     assert!(tvm.issuer.calls().is_empty());
-    let requested = tvm.store.all().into_iter().next().unwrap();
+    let requested = tvm.session_events().into_iter().next().unwrap();
     assert_eq!(requested.payload["principal"], "arn:aws:iam::123456789012:user/mallory");
 }
 
@@ -170,7 +170,7 @@ async fn error_bodies_leak_no_arns_paths_or_sdk_text() {
         tvm.call(request("GET /", "profile=prod", Some(iam_user("alice")))).await,
         tvm.call(request("GET /", "profile=dev", Some(iam_user("mallory")))).await,
         tvm.call(request("GET /", "profile=dev", None)).await,
-        Tvm::with_store(Some(std::sync::Arc::new(BrokenLedger))).call(request("GET /", "profile=dev", Some(iam_user("alice")))).await,
+        Tvm::with_store(Some(std::sync::Arc::new(BrokenLedger::default()))).call(request("GET /", "profile=dev", Some(iam_user("alice")))).await,
     ];
     for answer in answers {
         let text = answer.body_text();

@@ -41,15 +41,22 @@ async fn stack() -> Stack {
             .await
             .unwrap();
     }
+    let views_table = devstack::unique_table_name("views");
+    projections::store::dynamo::create_views_table(&ddb, &views_table).await.unwrap();
+    let views = Arc::new(projections::store::dynamo::DynamoViewStore::new(ddb.clone(), &views_table));
     let store = DynamoEventStore::new(ddb, &table);
+    let policies = Arc::new(SsmPolicies::new(ssm.clone(), "/sentinel/policies", "/sentinel/admins"));
     let deps = Deps {
         identity: IdentityConfig::default(),
-        policies: Arc::new(SsmPolicies::new(ssm.clone(), "/sentinel/policies", "/sentinel/admins")),
+        policies: policies.clone(),
         issuer: Arc::new(StsIssuer::new(aws_sdk_sts::Client::new(&sdk))),
         store: Arc::new(store.clone()),
         grants: Arc::new(NoGrants),
+        views,
+        policy_writer: policies,
         rate_limiter: RateLimiter::new(100, std::time::Duration::from_secs(60)),
         clock: Arc::new(SystemClock),
+        seen_policies: Default::default(),
     };
     Stack { deps, store, ssm, moto, _dynamo: dynamo }
 }

@@ -71,16 +71,21 @@ impl Clock for FixedClock {
     }
 }
 
-/// An event store that refuses every write, as an unreachable ledger would.
-pub struct BrokenLedger;
+/// An event store whose session writes fail, as a ledger that becomes unreachable mid-vend
+/// would; everything else works.
+#[derive(Default)]
+pub struct BrokenLedger(MemoryEventStore);
 
 #[async_trait]
 impl EventStore for BrokenLedger {
-    async fn write(&self, _: &[StoredEvent], _: &[StreamCheck], _: &str) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("connection refused".into()))
+    async fn write(&self, items: &[StoredEvent], checks: &[StreamCheck], token: &str) -> Result<(), StoreError> {
+        if items.iter().any(|i| i.stream.starts_with("SESSION#")) {
+            return Err(StoreError::Unavailable("connection refused".into()));
+        }
+        self.0.write(items, checks, token).await
     }
-    async fn read_stream(&self, _: &ledger::StreamKey, _: u64) -> Result<Vec<StoredEvent>, StoreError> {
-        Err(StoreError::Unavailable("connection refused".into()))
+    async fn read_stream(&self, stream: &ledger::StreamKey, from: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        self.0.read_stream(stream, from).await
     }
 }
 
@@ -115,8 +120,11 @@ impl Tvm {
             issuer: issuer.clone(),
             store: store_override.unwrap_or_else(|| store.clone()),
             grants: grants.clone(),
+            views: Arc::new(projections::store::memory::MemoryViewStore::new()),
+            policy_writer: policies.clone(),
             rate_limiter: RateLimiter::new(1000, std::time::Duration::from_secs(60)),
             clock: clock.clone(),
+            seen_policies: Default::default(),
         };
         Tvm { deps, store, issuer, policies, grants, clock }
     }
@@ -125,9 +133,14 @@ impl Tvm {
         Answer(tvm::handle(&self.deps, request).await)
     }
 
-    /// Every event type in the ledger, in stream order.
+    /// Every event of every session stream.
+    pub fn session_events(&self) -> Vec<StoredEvent> {
+        self.store.all().into_iter().filter(|e| e.stream.starts_with("SESSION#")).collect()
+    }
+
+    /// The event types of every session stream, in stream order.
     pub fn ledger_types(&self) -> Vec<String> {
-        self.store.all().into_iter().map(|e| e.event_type).collect()
+        self.session_events().into_iter().map(|e| e.event_type).collect()
     }
 }
 

@@ -1,0 +1,225 @@
+//! `POST /requests`, `GET /requests`, `GET /requests/{id}` and approve, deny, cancel.
+
+use std::time::Duration;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use ledger::decide::approval::{ApprovalCommand, ApprovalState, ApprovalStatus};
+use ledger::event::{ApprovalCancelled, ApprovalDenied, ApprovalGranted, ApprovalRequested};
+use ledger::policy::Request;
+use ledger::{Aggregate, ApprovalId, Effect, Profile, StreamKey};
+use projections::{query, reader, ApprovalIndex, ApprovalView};
+use serde::Deserialize;
+
+use super::*;
+use crate::http::{json_response, query_param};
+use crate::vend::MIN_DURATION;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    profile: String,
+    justification: String,
+    duration: u64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DecideBody {
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// The API shape of an approval request at `now`.
+pub fn approval_json(view: &ApprovalView, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    serde_json::json!({
+        "request_id": view.approval_id.to_string(),
+        "status": view.status_at(now),
+        "profile": view.request.profile.as_str(),
+        "requester": view.request.requester.as_str(),
+        "justification": view.request.justification,
+        "duration": view.request.duration_seconds,
+        "required": view.request.required,
+        "approvals": view.approvers.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "requested_at": time(view.requested_at),
+        "expires_at": time(view.request.expires_at),
+        "decided_at": view.decided_at.map(time),
+    })
+}
+
+async fn current(deps: &Deps, id: ApprovalId) -> Result<Option<ApprovalView>, ApiError> {
+    Ok(reader::approval(deps.views.as_ref(), deps.store.as_ref(), id).await.map_err(read_error)?.map(|c| c.view))
+}
+
+/// `POST /requests`: only callers whom policy answers `require_approval` may ask.
+pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let ctx = Ctx::of(deps, request)?;
+    let body: CreateBody = body(request)?;
+    let profile: Profile = body.profile.parse().map_err(|_| ApiError::InvalidProfile)?;
+    let justification = text_field("justification", &body.justification, 10, 500)?;
+    let policy = policy_of(deps, &profile).await?;
+    let decision = policy.evaluate(&Request { caller: &ctx.subject, now: ctx.now, requested: None });
+    if decision.effect != Effect::RequireApproval {
+        return Err(ApiError::PolicyDeny {
+            reason: format!("approvals only satisfy require_approval; for this profile policy answers {}", decision.effect),
+        });
+    }
+    let approvals = policy.approvals.as_ref().ok_or(ApiError::PolicyError)?;
+    let duration = Duration::from_secs(body.duration);
+    if duration < MIN_DURATION || duration > approvals.window {
+        return Err(ApiError::InvalidDuration(format!(
+            "duration must be from 900 to {} seconds (the profile's approval window).",
+            approvals.window.as_secs()
+        )));
+    }
+    let id = ApprovalId::generate();
+    let requested = ApprovalRequested {
+        requester: ctx.caller.principal.clone(),
+        profile: profile.clone(),
+        justification,
+        duration_seconds: body.duration as u32,
+        expires_at: ctx.now + chrono::Duration::seconds(body.duration as i64),
+        required: approvals.required,
+    };
+    transact::<ApprovalState, _>(deps, &ctx, &StreamKey::Approval(id), |loaded| {
+        loaded.state.decide(&ApprovalCommand::Request(requested.clone()), ctx.now).map_err(domain_error)
+    })
+    .await?;
+    tracing::info!(request_id = %ctx.request_id, approval_id = %id, principal = %ctx.caller.principal, profile = %profile, "approval requested");
+    let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
+    Ok(json_response(201, &approval_json(&view, ctx.now)))
+}
+
+/// Whether the caller may see a request: its requester, the profile's approvers, admins.
+async fn may_see(deps: &Deps, ctx: &Ctx, view: &ApprovalView) -> Result<bool, ApiError> {
+    if view.request.requester == ctx.caller.principal {
+        return Ok(true);
+    }
+    let approver = policy_if_any(deps, &view.request.profile)
+        .await
+        .is_some_and(|p| p.approvals.as_ref().is_some_and(|a| a.is_approver(&ctx.subject)));
+    Ok(approver || is_admin(deps, &ctx.subject).await?)
+}
+
+/// `GET /requests/{id}`.
+pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let ctx = Ctx::of(deps, request)?;
+    let id: ApprovalId = path_id(request, "id")?;
+    let view = current(deps, id).await?.ok_or(ApiError::NotFound)?;
+    if !may_see(deps, &ctx, &view).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(json_response(200, &approval_json(&view, ctx.now)))
+}
+
+/// `GET /requests?status=&profile=&approver=me`.
+pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let ctx = Ctx::of(deps, request)?;
+    let status: Option<ApprovalStatus> =
+        status_param(query_param(request, "status")?, "pending, approved, denied, cancelled, expired")?;
+    let profile = query_param(request, "profile")?.map(|p| p.parse::<Profile>().map_err(|_| ApiError::InvalidProfile)).transpose()?;
+    let approver = query_param(request, "approver")?;
+    let views = match approver.as_deref() {
+        Some("me") => {
+            let mut profiles = Vec::new();
+            let all = deps.policies.profiles().await.map_err(|_| ApiError::PolicyError)?;
+            for entry in all {
+                let Ok(name) = entry.name.parse::<Profile>() else { continue };
+                if profile.as_ref().is_some_and(|p| p != &name) {
+                    continue;
+                }
+                let approves = policy_if_any(deps, &name)
+                    .await
+                    .is_some_and(|p| p.approvals.as_ref().is_some_and(|a| a.is_approver(&ctx.subject)));
+                if approves {
+                    profiles.push(name);
+                }
+            }
+            query::pending_for_approver(deps.views.as_ref(), &ctx.caller.principal, &profiles, ctx.now)
+                .await
+                .map_err(view_error)?
+        }
+        Some(_) => return Err(ApiError::InvalidRequest("approver may only be `me`.".into())),
+        None => {
+            let may_list_profile = match &profile {
+                Some(p) => {
+                    let approves = policy_if_any(deps, p)
+                        .await
+                        .is_some_and(|pol| pol.approvals.as_ref().is_some_and(|a| a.is_approver(&ctx.subject)));
+                    approves || is_admin(deps, &ctx.subject).await?
+                }
+                None => false,
+            };
+            let index = match (&profile, may_list_profile) {
+                (Some(p), true) => ApprovalIndex::Profile(p.clone()),
+                _ => ApprovalIndex::Requester(ctx.caller.principal.clone()),
+            };
+            let rows = query::approvals_at(deps.views.as_ref(), &index, status, ctx.now).await.map_err(view_error)?;
+            rows.into_iter().filter(|v| profile.as_ref().is_none_or(|p| &v.request.profile == p)).collect()
+        }
+    };
+    let items = views
+        .iter()
+        .filter(|v| status.is_none_or(|s| v.status_at(ctx.now) == s))
+        .map(|v| approval_json(v, ctx.now))
+        .collect();
+    Ok(list_response(items))
+}
+
+/// What a decision route does.
+#[derive(Clone, Copy)]
+pub enum Decision {
+    Approve,
+    Deny,
+    Cancel,
+}
+
+/// `POST /requests/{id}/approve|deny|cancel`: exactly one concurrent decision wins.
+pub async fn decide(deps: &Deps, request: &ApiGatewayV2httpRequest, decision: Decision) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let ctx = Ctx::of(deps, request)?;
+    let id: ApprovalId = path_id(request, "id")?;
+    let body: DecideBody = body(request)?;
+    let comment = body.comment.map(|c| text_field("comment", &c, 0, 500)).transpose()?;
+    let stream = StreamKey::Approval(id);
+    // Rights come from the request's profile policy, read once (the profile never changes).
+    let first = ledger::store::load::<ApprovalState>(deps.store.as_ref(), &stream).await.map_err(store_error)?;
+    let ApprovalState::Known(record) = &first.state else { return Err(ApiError::NotFound) };
+    let requester = record.request.requester.clone();
+    let is_requester = requester == ctx.caller.principal;
+    if !matches!(decision, Decision::Cancel) && !is_requester {
+        let policy = policy_of(deps, &record.request.profile).await?;
+        let approver = policy.approvals.as_ref().is_some_and(|a| a.is_approver(&ctx.subject));
+        if !approver {
+            return Err(if may_see(deps, &ctx, &current(deps, id).await?.ok_or(ApiError::NotFound)?).await? {
+                ApiError::NotAuthorized("Only the profile's approvers may decide this request.".into())
+            } else {
+                ApiError::NotFound
+            });
+        }
+    }
+    if matches!(decision, Decision::Cancel) && !is_requester {
+        let visible = may_see(deps, &ctx, &current(deps, id).await?.ok_or(ApiError::NotFound)?).await?;
+        return Err(if visible { domain_error(ledger::DomainError::NotRequester) } else { ApiError::NotFound });
+    }
+    let command = match decision {
+        Decision::Approve => ApprovalCommand::Approve(ApprovalGranted { approver: ctx.caller.principal.clone(), comment }),
+        Decision::Deny => ApprovalCommand::Deny(ApprovalDenied { approver: ctx.caller.principal.clone(), comment }),
+        Decision::Cancel => ApprovalCommand::Cancel(ApprovalCancelled { by: ctx.caller.principal.clone() }),
+    };
+    let mut expired = false;
+    let result = transact::<ApprovalState, _>(deps, &ctx, &stream, |loaded| match loaded.state.decide(&command, ctx.now) {
+        Err(ledger::DomainError::Expired(_)) => {
+            // Record the expiry lazily, then refuse.
+            expired = true;
+            loaded.state.decide(&ApprovalCommand::Expire, ctx.now).or(Ok(Vec::new()))
+        }
+        other => other.map_err(domain_error),
+    })
+    .await;
+    if expired {
+        return Err(ApiError::Conflict("The request has expired.".into()));
+    }
+    result?;
+    let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
+    tracing::info!(request_id = %ctx.request_id, approval_id = %id, by = %ctx.caller.principal, status = ?view.status_at(ctx.now), "approval decided");
+    Ok(json_response(200, &approval_json(&view, ctx.now)))
+}

@@ -1,0 +1,212 @@
+//! The approval, break-glass, session and admin routes: every state change is an event
+//! appended after a server-side authorization check, decided by the ledger's deciders at the
+//! stream's head (optimistic concurrency: a lost race is re-read and re-decided).
+
+pub mod admin;
+pub mod approvals;
+pub mod breakglass;
+pub mod grants;
+pub mod refresh;
+pub mod sessions;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::encodings::Body;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use ledger::identity::Caller;
+use ledger::policy::{PolicyDocument, Subject};
+use ledger::store::{load, Loaded, StoreError, StreamAppend};
+use ledger::{Actor, Aggregate, DomainError, Event, NewEvent, Profile, StreamKey};
+use projections::{ReadError, ViewError};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::http::{json_response, request_id};
+use crate::{caller, Deps};
+
+/// Who is calling, and when.
+pub struct Ctx {
+    pub caller: Caller,
+    pub subject: Subject,
+    pub now: DateTime<Utc>,
+    pub request_id: String,
+}
+
+impl Ctx {
+    /// Identifies the caller of an AWS_IAM route.
+    pub fn of(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ctx, ApiError> {
+        let caller = caller(deps, request)?;
+        let subject = caller.subject();
+        Ok(Ctx { caller, subject, now: deps.clock.now(), request_id: request_id(request) })
+    }
+
+    /// Wraps events as this caller's, now.
+    pub fn record(&self, events: Vec<Event>) -> Vec<NewEvent> {
+        let actor = Actor::Principal(self.caller.principal.clone());
+        events.into_iter().map(|e| NewEvent::new(e, actor.clone(), self.request_id.clone(), self.now)).collect()
+    }
+}
+
+/// The request body as text (API Gateway may base64-encode it).
+pub fn body_text(request: &ApiGatewayV2httpRequest) -> Result<String, ApiError> {
+    let raw = request.body.as_deref().unwrap_or("");
+    if request.is_base64_encoded {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map_err(|_| ApiError::InvalidRequest("The body is not valid base64.".into()))?;
+        String::from_utf8(bytes).map_err(|_| ApiError::InvalidRequest("The body must be UTF-8.".into()))
+    } else {
+        Ok(raw.to_owned())
+    }
+}
+
+/// The JSON body as `T` (unknown fields refused by `T`).
+pub fn body<T: DeserializeOwned>(request: &ApiGatewayV2httpRequest) -> Result<T, ApiError> {
+    let text = body_text(request)?;
+    let text = if text.trim().is_empty() { "{}" } else { text.as_str() };
+    serde_json::from_str(text).map_err(|e| ApiError::InvalidRequest(format!("Invalid JSON body: {e}.")))
+}
+
+/// A path parameter parsed as an id; a malformed id is simply not found.
+pub fn path_id<T: FromStr>(request: &ApiGatewayV2httpRequest, name: &str) -> Result<T, ApiError> {
+    request.path_parameters.get(name).and_then(|v| v.parse().ok()).ok_or(ApiError::NotFound)
+}
+
+/// A required free-text field: trimmed length within bounds, no control characters but
+/// newlines and tabs.
+pub fn text_field(name: &str, value: &str, min: usize, max: usize) -> Result<String, ApiError> {
+    let len = value.trim().chars().count();
+    let printable = value.chars().all(|c| !c.is_control() || c == '\n' || c == '\t');
+    if len < min || value.chars().count() > max || !printable {
+        return Err(ApiError::InvalidRequest(format!("{name} must be {min}-{max} printable characters.")));
+    }
+    Ok(value.to_owned())
+}
+
+/// A profile's policy; a profile without one refuses like a deny.
+pub async fn policy_of(deps: &Deps, profile: &Profile) -> Result<Arc<PolicyDocument>, ApiError> {
+    match deps.policies.policy(profile).await {
+        Ok(Some(policy)) => Ok(policy),
+        Ok(None) => Err(ApiError::PolicyDeny { reason: "no policy exists for this profile".into() }),
+        Err(e) => {
+            tracing::error!(profile = %profile, error = %e, "policy unusable");
+            Err(ApiError::PolicyError)
+        }
+    }
+}
+
+/// A profile's policy if it has a usable one (for rights checks that must not fail a read).
+pub async fn policy_if_any(deps: &Deps, profile: &Profile) -> Option<Arc<PolicyDocument>> {
+    deps.policies.policy(profile).await.ok().flatten()
+}
+
+/// Whether the caller is listed in `/sentinel/admins`.
+pub async fn is_admin(deps: &Deps, subject: &Subject) -> Result<bool, ApiError> {
+    match deps.policies.admins().await {
+        Ok(admins) => Ok(admins.is_some_and(|a| a.is_admin(subject))),
+        Err(e) => {
+            tracing::error!(error = %e, "admins document unusable");
+            Err(ApiError::PolicyError)
+        }
+    }
+}
+
+/// Whether the caller may act on a profile's sessions and break-glass as a revoker or admin.
+pub async fn is_revoker_or_admin(deps: &Deps, subject: &Subject, profile: &Profile) -> Result<bool, ApiError> {
+    if policy_if_any(deps, profile).await.is_some_and(|p| p.is_revoker(subject)) {
+        return Ok(true);
+    }
+    is_admin(deps, subject).await
+}
+
+/// The API answer to a refused command.
+pub fn domain_error(e: DomainError) -> ApiError {
+    match e {
+        DomainError::NotFound(_) => ApiError::NotFound,
+        DomainError::SelfApproval => ApiError::SelfApproval,
+        DomainError::NotRequester => ApiError::NotAuthorized("Only the requester can cancel a request.".into()),
+        DomainError::Invalid(why) => ApiError::InvalidRequest(format!("{why}.")),
+        other => ApiError::Conflict(format!("{}.", capitalise(&other.to_string()))),
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// The API answer to a ledger failure.
+pub fn store_error(e: StoreError) -> ApiError {
+    tracing::error!(error = %e, "ledger operation failed");
+    ApiError::LedgerUnavailable
+}
+
+/// The API answer to a views failure.
+pub fn view_error(e: ViewError) -> ApiError {
+    tracing::error!(error = %e, "views operation failed");
+    ApiError::LedgerUnavailable
+}
+
+/// The API answer to a view + tail read failure.
+pub fn read_error(e: ReadError) -> ApiError {
+    tracing::error!(error = %e, "view + tail read failed");
+    ApiError::LedgerUnavailable
+}
+
+/// `{"items": [...], "next_token": null}`: every match is returned in one page.
+pub fn list_response(items: Vec<serde_json::Value>) -> ApiGatewayV2httpResponse {
+    json_response(200, &serde_json::json!({ "items": items, "next_token": null }))
+}
+
+/// How many times a command is re-read and re-decided after losing a race.
+const ATTEMPTS: usize = 3;
+
+/// Loads `stream`, lets `decide` check rights and decide on the current state, and appends the
+/// events at the head it read. A lost race re-reads and decides again, so a concurrent change
+/// is seen, never overwritten. `decide` answering no events appends nothing.
+pub async fn transact<A, F>(deps: &Deps, ctx: &Ctx, stream: &StreamKey, mut decide: F) -> Result<Loaded<A>, ApiError>
+where
+    A: Aggregate + Send,
+    F: FnMut(&Loaded<A>) -> Result<Vec<Event>, ApiError>,
+{
+    for _ in 0..ATTEMPTS {
+        let loaded = load::<A>(deps.store.as_ref(), stream).await.map_err(store_error)?;
+        let events = decide(&loaded)?;
+        if events.is_empty() {
+            return Ok(loaded);
+        }
+        let append = StreamAppend { stream: stream.clone(), head: loaded.head.clone(), events: ctx.record(events) };
+        match deps.store.append(append).await {
+            Ok(_) => return load::<A>(deps.store.as_ref(), stream).await.map_err(store_error),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    Err(ApiError::Conflict("The object changed concurrently; retry.".into()))
+}
+
+/// The status query parameter parsed as `T`.
+pub fn status_param<T: serde::de::DeserializeOwned>(value: Option<String>, allowed: &str) -> Result<Option<T>, ApiError> {
+    value
+        .map(|v| {
+            serde_json::from_value(serde_json::Value::String(v))
+                .map_err(|_| ApiError::InvalidRequest(format!("status must be one of {allowed}.")))
+        })
+        .transpose()
+}
+
+/// Formats an instant for the API (RFC 3339, UTC, `Z`).
+pub fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Body text of a response (for building answers from the body of another route).
+pub fn response_body(response: &ApiGatewayV2httpResponse) -> serde_json::Value {
+    match &response.body {
+        Some(Body::Text(t)) => serde_json::from_str(t).unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    }
+}

@@ -1,0 +1,119 @@
+//! `GET /credentials`: refreshes an active session for SDKs using container credentials. The
+//! revocation authorizer has already checked the session token; the session comes from its
+//! context. Each refresh re-decides: policy again (time windows), the approval or break-glass
+//! again, capped at the session's end and the grant's expiry.
+
+use std::time::Duration;
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use ledger::decide::session::{SessionCommand, SessionState};
+use ledger::event::CredentialsRefreshed;
+use ledger::identity::{Caller, IamContext};
+use ledger::store::{load, StoreError, StreamAppend, StreamCheck};
+use ledger::{Actor, Aggregate, NewEvent, SessionId, StreamKey};
+
+use super::*;
+use crate::http::json_response;
+use crate::vend::{assume_role_input, decide_access, Access, VendInput, MAX_DURATION, MIN_DURATION};
+
+/// The session id the authorizer put in the request context.
+fn session_from_context(request: &ApiGatewayV2httpRequest) -> Result<SessionId, ApiError> {
+    request
+        .request_context
+        .authorizer
+        .as_ref()
+        .and_then(|a| a.fields.get("session_id"))
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ApiError::NotAuthorized("This route needs the revocation authorizer's session.".into()))
+}
+
+/// `GET /credentials`.
+pub async fn refresh(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let session = session_from_context(request)?;
+    let now = deps.clock.now();
+    let stream = StreamKey::Session(session);
+    let loaded = load::<SessionState>(deps.store.as_ref(), &stream).await.map_err(store_error)?;
+    let live = match &loaded.state {
+        SessionState::Revoked { .. } => return Err(ApiError::SessionRevoked),
+        SessionState::Expired(_) => return Err(ApiError::SessionExpired),
+        SessionState::Active(live) if now >= live.issued.session_ends_at => return Err(ApiError::SessionExpired),
+        SessionState::Active(live) => live.clone(),
+        _ => return Err(ApiError::NotAuthorized("Unknown session.".into())),
+    };
+    let left = (live.issued.session_ends_at - now).to_std().unwrap_or_default();
+    if left < MIN_DURATION {
+        return Err(ApiError::SessionExpired);
+    }
+    // The caller as the vend saw it: the identity rules are a function of ARN and user id.
+    let principal = live.request.principal.to_string();
+    let context = IamContext {
+        account_id: principal.split(':').nth(4).map(str::to_owned),
+        user_arn: Some(principal),
+        user_id: live.request.user_id.clone(),
+        ..IamContext::default()
+    };
+    let caller = Caller::from_iam(&context, &deps.identity)
+        .map_err(|_| ApiError::NotAuthorized("This session's caller can no longer be identified.".into()))?;
+    let policy = deps.policies.policy(&live.request.profile).await.map_err(|e| {
+        tracing::error!(session_id = %session, error = %e, "policy unusable; refusing to refresh");
+        ApiError::PolicyError
+    })?;
+    let input = VendInput { profile: live.request.profile.clone(), duration: Some(MAX_DURATION), reason: None };
+    let (decision, duration, grant) = match decide_access(deps, &caller, policy.as_deref(), &input, now).await? {
+        Access::Refused { error, .. } => return Err(error),
+        Access::Granted { decision, duration, grant } => (decision, duration, grant),
+    };
+    let duration = duration.min(Duration::from_secs(left.as_secs()));
+    let Some(policy) = policy else { return Err(ApiError::PolicyError) };
+    let mut sts_input = assume_role_input(&policy, &caller, session, duration)?;
+    // The refreshed credentials stay on the session's role, whatever the policy says now.
+    sts_input.role_arn = live.issued.role_arn.clone();
+    let credentials = deps.issuer.assume_role(&sts_input).await.map_err(|e| {
+        tracing::error!(session_id = %session, error = %e, "STS refused the refresh");
+        ApiError::CredentialError
+    })?;
+    let refreshed = CredentialsRefreshed {
+        access_key_id: credentials.access_key_id.clone(),
+        expiration: credentials.expiration.min(live.issued.session_ends_at),
+        basis: decision.basis,
+    };
+    let events = loaded
+        .state
+        .decide(&SessionCommand::Refresh(refreshed), now)
+        .map_err(|e| match e {
+            ledger::DomainError::Expired(_) => ApiError::SessionExpired,
+            other => domain_error(other),
+        })?;
+    let actor = Actor::Principal(live.request.principal.clone());
+    let correlation = crate::http::request_id(request);
+    let append = StreamAppend {
+        stream: stream.clone(),
+        head: loaded.head.clone(),
+        events: events.into_iter().map(|e| NewEvent::new(e, actor.clone(), correlation.clone(), now)).collect(),
+    };
+    let checks: Vec<StreamCheck> = grant.iter().map(|g| StreamCheck { stream: g.stream.clone(), seq: g.seq }).collect();
+    match deps.store.append_all(std::slice::from_ref(&append), &checks).await {
+        Ok(_) => {}
+        // A revocation (or a concurrent refresh) landed first: decide on what is there now.
+        Err(StoreError::Conflict { stream: moved, .. }) if moved == stream.to_string() => {
+            let now_state = load::<SessionState>(deps.store.as_ref(), &stream).await.map_err(store_error)?.state;
+            return Err(match now_state {
+                SessionState::Revoked { .. } => ApiError::SessionRevoked,
+                _ => ApiError::Conflict("The session changed while refreshing; retry.".into()),
+            });
+        }
+        Err(StoreError::Conflict { .. }) => {
+            return Err(ApiError::Conflict("The approval or break-glass changed while refreshing; none were issued.".into()))
+        }
+        Err(e) => return Err(store_error(e)),
+    }
+    tracing::info!(session_id = %session, basis = %decision.basis, "credentials refreshed");
+    let body = serde_json::json!({
+        "AccessKeyId": credentials.access_key_id,
+        "SecretAccessKey": credentials.secret_access_key.expose(),
+        "Token": credentials.session_token.expose(),
+        "Expiration": time(credentials.expiration),
+    });
+    Ok(json_response(200, &body))
+}

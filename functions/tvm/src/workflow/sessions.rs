@@ -1,0 +1,115 @@
+//! `GET /sessions`, `GET /sessions/{id}`, `POST /sessions/{id}/revoke`.
+
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use chrono::{DateTime, Utc};
+use ledger::decide::session::{SessionCommand, SessionState, SessionStatus};
+use ledger::event::SessionRevoked;
+use ledger::{Aggregate, PrincipalArn, Profile, SessionId, StreamKey};
+use projections::{query, reader, SessionIndex, SessionView};
+use serde::Deserialize;
+
+use super::*;
+use crate::http::{json_response, query_param};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    reason: String,
+}
+
+/// The API shape of a session at `now` (never the token or its hash).
+pub fn session_json(view: &SessionView, now: DateTime<Utc>) -> serde_json::Value {
+    serde_json::json!({
+        "session_id": view.session_id.to_string(),
+        "status": view.status_at(now),
+        "principal": view.principal().as_str(),
+        "profile": view.profile().as_str(),
+        "role_arn": view.role_arn().map(|r| r.as_str()),
+        "source_identity": view.source_identity(),
+        "basis": view.decision.basis.to_string(),
+        "reason": view.request.reason,
+        "issued_at": view.issued_at.map(time),
+        "expires_at": view.credentials_expire_at.map(time),
+        "session_ends_at": view.session_ends_at().map(time),
+        "last_refresh_at": view.last_refresh_at.map(time),
+        "refreshes": view.refreshes,
+        "revoked_by": view.revoked.as_ref().map(|r| r.by.as_str()),
+        "revoke_reason": view.revoked.as_ref().map(|r| r.reason.clone()),
+        "ended_at": view.ended_at.map(time),
+    })
+}
+
+/// A session that has credentials (requests that were refused are not sessions).
+async fn current(deps: &Deps, id: SessionId) -> Result<Option<SessionView>, ApiError> {
+    let view = reader::session(deps.views.as_ref(), deps.store.as_ref(), id).await.map_err(read_error)?.map(|c| c.view);
+    Ok(view.filter(|v| v.issued.is_some()))
+}
+
+/// Owners act on their own sessions, a profile's revokers on its sessions, admins on all.
+async fn may_act(deps: &Deps, ctx: &Ctx, view: &SessionView) -> Result<bool, ApiError> {
+    if view.principal() == &ctx.caller.principal {
+        return Ok(true);
+    }
+    is_revoker_or_admin(deps, &ctx.subject, view.profile()).await
+}
+
+/// `GET /sessions/{id}`.
+pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let ctx = Ctx::of(deps, request)?;
+    let id: SessionId = path_id(request, "id")?;
+    let view = current(deps, id).await?.ok_or(ApiError::NotFound)?;
+    if !may_act(deps, &ctx, &view).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(json_response(200, &session_json(&view, ctx.now)))
+}
+
+/// `POST /sessions/{id}/revoke`: appends `SessionRevoked` once; the authorizer and refresh
+/// refuse the session from the moment it commits.
+pub async fn revoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let ctx = Ctx::of(deps, request)?;
+    let id: SessionId = path_id(request, "id")?;
+    let body: RevokeBody = body(request)?;
+    let reason = text_field("reason", &body.reason, 1, 500)?;
+    let view = current(deps, id).await?.ok_or(ApiError::NotFound)?;
+    if !may_act(deps, &ctx, &view).await? {
+        return Err(ApiError::NotFound);
+    }
+    let command = SessionCommand::Revoke(SessionRevoked { by: ctx.caller.principal.clone(), reason });
+    transact::<SessionState, _>(deps, &ctx, &StreamKey::Session(id), |loaded| {
+        loaded.state.decide(&command, ctx.now).map_err(domain_error)
+    })
+    .await?;
+    tracing::warn!(request_id = %ctx.request_id, session_id = %id, by = %ctx.caller.principal, "session revoked");
+    let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
+    Ok(json_response(200, &session_json(&view, ctx.now)))
+}
+
+/// `GET /sessions?status=&profile=&principal=`: your own by default; a profile's for its
+/// revokers and admins; another principal's or every session for admins.
+pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let ctx = Ctx::of(deps, request)?;
+    let status: Option<SessionStatus> = status_param(query_param(request, "status")?, "active, revoked, expired")?;
+    let profile = query_param(request, "profile")?.map(|p| p.parse::<Profile>().map_err(|_| ApiError::InvalidProfile)).transpose()?;
+    let principal = query_param(request, "principal")?
+        .map(|p| p.parse::<PrincipalArn>().map_err(|_| ApiError::InvalidRequest("principal must be a principal ARN.".into())))
+        .transpose()?;
+    let admin = is_admin(deps, &ctx.subject).await?;
+    let index = match (&profile, &principal) {
+        (Some(p), _) if is_revoker_or_admin(deps, &ctx.subject, p).await? => SessionIndex::Profile(p.clone()),
+        (Some(_), _) => SessionIndex::Principal(ctx.caller.principal.clone()),
+        (None, Some(who)) if admin || who == &ctx.caller.principal => SessionIndex::Principal(who.clone()),
+        (None, Some(_)) => return Err(ApiError::NotAuthorized("Only admins may list another principal's sessions.".into())),
+        (None, None) if admin && status.is_some() => SessionIndex::Status(status.unwrap_or(SessionStatus::Active)),
+        (None, None) => SessionIndex::Principal(ctx.caller.principal.clone()),
+    };
+    let rows = query::sessions_at(deps.views.as_ref(), &index, status, ctx.now).await.map_err(view_error)?;
+    let items = rows
+        .iter()
+        .filter(|v| v.issued.is_some())
+        .filter(|v| profile.as_ref().is_none_or(|p| v.profile() == p))
+        .filter(|v| principal.as_ref().is_none_or(|p| v.principal() == p))
+        .map(|v| session_json(v, ctx.now))
+        .collect();
+    Ok(list_response(items))
+}
