@@ -6,6 +6,9 @@
 //! configured through the standard AWS environment (`AWS_ENDPOINT_URL_<SERVICE>` …).
 
 pub mod env_file;
+pub mod gateway;
+pub mod identities;
+pub mod sigv4;
 pub mod stream_poller;
 
 use std::net::SocketAddr;
