@@ -184,7 +184,7 @@ pub struct ApprovalDenied {
     pub comment: Option<String>,
 }
 
-/// The requester withdrew the request (or the approval it earned).
+/// The requester withdrew the request while it was pending.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalCancelled {

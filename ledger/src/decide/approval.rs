@@ -136,8 +136,10 @@ impl Aggregate for ApprovalState {
                 if c.by != record.request.requester {
                     return Err(DomainError::NotRequester);
                 }
+                // Only a pending request is withdrawn: approve, deny and cancel race for one
+                // decision, and exactly one wins.
                 match status {
-                    ApprovalStatus::Pending | ApprovalStatus::Approved => Ok(vec![c.clone().into()]),
+                    ApprovalStatus::Pending => Ok(vec![c.clone().into()]),
                     ApprovalStatus::Expired => Err(DomainError::Expired("approval request")),
                     _ => Err(invalid("cancelled")),
                 }
@@ -176,12 +178,8 @@ impl Aggregate for ApprovalState {
                 }
                 ApprovalState::Known(r)
             }
-            (ApprovalState::Known(mut r), event) if r.status == ApprovalStatus::Approved => {
-                match event {
-                    Event::ApprovalCancelled(_) => r.status = ApprovalStatus::Cancelled,
-                    Event::ApprovalExpired(_) => r.status = ApprovalStatus::Expired,
-                    _ => {}
-                }
+            (ApprovalState::Known(mut r), Event::ApprovalExpired(_)) if r.status == ApprovalStatus::Approved => {
+                r.status = ApprovalStatus::Expired;
                 ApprovalState::Known(r)
             }
             (state, _) => state,

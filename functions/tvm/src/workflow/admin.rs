@@ -99,7 +99,9 @@ pub async fn audit(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Api
             })
             .transpose()
     };
-    let until = instant("until", query_param(request, "until")?)?.unwrap_or(ctx.now);
+    // `until` is exclusive; by default it lies a minute ahead so that nothing recorded up to now
+    // (by this or a slightly faster clock) is left out.
+    let until = instant("until", query_param(request, "until")?)?.unwrap_or(ctx.now + chrono::Duration::minutes(1));
     let since = instant("since", query_param(request, "since")?)?.unwrap_or(until - chrono::Duration::hours(24));
     if since >= until {
         return Err(ApiError::InvalidRequest("since must be before until.".into()));

@@ -6,3 +6,4 @@ mod drift;
 mod emulators;
 mod handler;
 mod support;
+mod workflow;

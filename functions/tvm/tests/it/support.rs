@@ -173,3 +173,17 @@ impl Answer {
         assert_eq!((self.status(), self.code().as_str()), (status, code), "body: {}", self.body_text());
     }
 }
+
+/// A request to `route` (a route key such as `POST /requests/{id}/approve`) with its path
+/// parameters, query string and JSON body, signed by `iam`.
+pub fn call(route: &str, params: &[(&str, &str)], query: &str, iam: Value, body: Option<Value>) -> ApiGatewayV2httpRequest {
+    let mut req = request(route, query, Some(iam));
+    let mut path = route.split_once(' ').unwrap().1.to_owned();
+    for (name, value) in params {
+        req.path_parameters.insert((*name).to_owned(), (*value).to_owned());
+        path = path.replace(&format!("{{{name}}}"), value);
+    }
+    req.raw_path = Some(path);
+    req.body = body.map(|b| b.to_string());
+    req
+}

@@ -1,0 +1,106 @@
+//! The revocation authorizer: an API Gateway HTTP API REQUEST authorizer (payload 2.0, simple
+//! responses, cache TTL 0). It allows only a live, unexpired session whose token hash matches
+//! (constant time), read as view + ledger tail so a revocation counts the moment it commits.
+//! Everything else — unknown, expired, revoked, malformed, a store error — is a deny.
+
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
+use aws_lambda_events::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use ledger::decide::session::SessionStatus;
+use ledger::store::EventStore;
+use ledger::SessionId;
+use projections::{reader, ViewStore};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// What the authorizer reads.
+pub struct Deps {
+    pub views: Arc<dyn ViewStore>,
+    pub ledger: Arc<dyn EventStore>,
+    pub clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+}
+
+/// Why a request is denied (logged, never returned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    NoToken,
+    Malformed,
+    UnknownSession,
+    NotLive(Option<SessionStatus>),
+    TokenMismatch,
+    StoreError(String),
+}
+
+/// The longest token accepted: `<26-char ULID>.<43-char base64url>`.
+const TOKEN_LEN: usize = 26 + 1 + 43;
+
+/// The session token from `Authorization` (raw), or from `X-Sentinel-Session-Id` +
+/// `X-Sentinel-Session-Token` for downstream APIs.
+pub fn token_of(headers: &HeaderMap) -> Result<(SessionId, String), Denial> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let token = match (header("authorization"), header("x-sentinel-session-id"), header("x-sentinel-session-token")) {
+        (Some(token), _, _) => token,
+        (None, Some(id), Some(token)) => {
+            if !token.starts_with(&format!("{id}.")) {
+                return Err(Denial::Malformed);
+            }
+            token
+        }
+        _ => return Err(Denial::NoToken),
+    };
+    if token.len() != TOKEN_LEN {
+        return Err(Denial::Malformed);
+    }
+    let (id, secret) = token.split_once('.').ok_or(Denial::Malformed)?;
+    let secret_ok = secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let id: SessionId = id.parse().map_err(|_| Denial::Malformed)?;
+    if !secret_ok {
+        return Err(Denial::Malformed);
+    }
+    Ok((id, token))
+}
+
+/// Decides one request.
+pub async fn authorize(deps: &Deps, headers: &HeaderMap) -> Result<serde_json::Value, Denial> {
+    let (id, token) = token_of(headers)?;
+    let current = reader::session(deps.views.as_ref(), deps.ledger.as_ref(), id)
+        .await
+        .map_err(|e| Denial::StoreError(e.to_string()))?
+        .ok_or(Denial::UnknownSession)?;
+    let view = current.view;
+    let status = view.status_at((deps.clock)());
+    if status != Some(SessionStatus::Active) {
+        return Err(Denial::NotLive(status));
+    }
+    let expected = view.token_hash().ok_or(Denial::UnknownSession)?;
+    let actual = hex::encode(Sha256::digest(token.as_bytes()));
+    if !bool::from(actual.as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(Denial::TokenMismatch);
+    }
+    Ok(serde_json::json!({
+        "session_id": id.to_string(),
+        "principal": view.principal().as_str(),
+        "profile": view.profile().as_str(),
+    }))
+}
+
+/// The Lambda handler: a simple response, never an error (an error would be a 500, not a deny).
+pub async fn handle(deps: &Deps, event: ApiGatewayV2CustomAuthorizerV2Request) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
+    let request_id = event.request_context.request_id.clone().unwrap_or_default();
+    let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
+    match authorize(deps, &event.headers).await {
+        Ok(context) => {
+            tracing::info!(request_id = %request_id, session_id = %context["session_id"], "session allowed");
+            response.is_authorized = true;
+            response.context = context;
+        }
+        Err(denial) => {
+            tracing::warn!(request_id = %request_id, denial = ?denial, "session denied");
+            response.is_authorized = false;
+            response.context = serde_json::Value::Object(Default::default());
+        }
+    }
+    response
+}
