@@ -1,6 +1,7 @@
 //! Integration tests of the enforcer: the pure policy document, the handler over in-memory
 //! views, ledger and role policies, and the whole run against IAM and DynamoDB emulators.
 
+mod drift;
 mod emulator;
 mod handler;
 mod policy;
