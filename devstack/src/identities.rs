@@ -371,7 +371,15 @@ pub async fn seed(iam: &aws_sdk_iam::Client) -> Result<SeededIdentities, Identit
             DevPrincipal::IamUser { user } => {
                 let created = ensure_user(iam, user).await?;
                 let account = account_of(&created.arn);
-                (created.arn, created.id, account)
+                // AWS's IAM user ids start with `AIDA` and the TVM checks that; moto makes up
+                // lowercase ones, so the stack derives a stable AWS-shaped id instead.
+                let id = if created.id.starts_with("AIDA") {
+                    created.id
+                } else {
+                    let bytes = derive(&format!("user-id:{}", identity.profile));
+                    format!("AIDA{}", &base32(&bytes)[..17])
+                };
+                (created.arn, id, account)
             }
             DevPrincipal::AssumedRole { role, session, .. } => {
                 let role_principal = if role == IDENTITY_ROLE_NAME {

@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .init();
     let config = TvmConfig::from_env(|name| std::env::var(name).ok())?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let deps = Arc::new(tvm::wiring::deps(&sdk, &config).await?);
+    let deps = Arc::new(tvm::wiring::deps(&tvm::wiring::Clients::from_sdk(&sdk), &config).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ApiGatewayV2httpRequest>| {
         let deps = deps.clone();
         async move { Ok::<_, std::convert::Infallible>(tvm::handle(&deps, event.payload).await) }

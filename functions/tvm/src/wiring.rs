@@ -14,20 +14,40 @@ use crate::rate_limit::RateLimiter;
 use crate::workflow::grants::LedgerGrants;
 use crate::{Deps, SystemClock};
 
+/// The AWS clients the TVM uses.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub iam: aws_sdk_iam::Client,
+}
+
+impl Clients {
+    /// Every client from one SDK configuration (the standard AWS environment in Lambda).
+    pub fn from_sdk(sdk: &SdkConfig) -> Self {
+        Clients {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            ssm: aws_sdk_ssm::Client::new(sdk),
+            sts: aws_sdk_sts::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
+        }
+    }
+}
+
 /// Real adapters for every port; identity roles resolved through IAM now.
-pub async fn deps(sdk: &SdkConfig, config: &TvmConfig) -> anyhow::Result<Deps> {
+pub async fn deps(clients: &Clients, config: &TvmConfig) -> anyhow::Result<Deps> {
     let identity = IdentityConfig {
-        identity_role_ids: resolve_identity_roles(&aws_sdk_iam::Client::new(sdk), &config.identity_roles).await?,
+        identity_role_ids: resolve_identity_roles(&clients.iam, &config.identity_roles).await?,
         ..IdentityConfig::default()
     };
-    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
-    let store = Arc::new(DynamoEventStore::new(dynamodb.clone(), &config.ledger_table));
-    let views = Arc::new(DynamoViewStore::new(dynamodb, &config.views_table));
-    let policies = Arc::new(SsmPolicies::new(aws_sdk_ssm::Client::new(sdk), &config.policy_root, &config.admins_parameter));
+    let store = Arc::new(DynamoEventStore::new(clients.dynamodb.clone(), &config.ledger_table));
+    let views = Arc::new(DynamoViewStore::new(clients.dynamodb.clone(), &config.views_table));
+    let policies = Arc::new(SsmPolicies::new(clients.ssm.clone(), &config.policy_root, &config.admins_parameter));
     Ok(Deps {
         identity,
         policies: policies.clone(),
-        issuer: Arc::new(StsIssuer::new(aws_sdk_sts::Client::new(sdk))),
+        issuer: Arc::new(StsIssuer::new(clients.sts.clone())),
         store: store.clone(),
         grants: Arc::new(LedgerGrants { views: views.clone(), ledger: store }),
         views,
