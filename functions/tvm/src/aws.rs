@@ -46,7 +46,7 @@ impl SsmPolicies {
         match self.client.get_parameter().name(name).with_decryption(true).send().await {
             Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
-            Err(e) => Err(PolicyLoadError::Unavailable(format!("{}", aws_smithy_types_display(&e)))),
+            Err(e) => Err(PolicyLoadError::Unavailable(aws_smithy_types_display(&e))),
         }
     }
 }
@@ -77,7 +77,7 @@ impl PolicySource for SsmPolicies {
             Ok(None) => Ok(None),
             Ok(Some(yaml)) => PolicyDocument::parse(&yaml, Some(profile))
                 .map(|doc| Some(Arc::new(doc)))
-                .map_err(|error| PolicyLoadError::Invalid { profile: profile.to_string(), error }),
+                .map_err(|error| PolicyLoadError::Invalid { profile: profile.to_string(), error: Box::new(error) }),
         };
         self.policies.lock().unwrap_or_else(|p| p.into_inner()).insert(profile.clone(), (Instant::now(), loaded.clone()));
         loaded
@@ -108,7 +108,7 @@ impl PolicySource for SsmPolicies {
             None => Ok(None),
             Some(yaml) => AdminsDocument::parse(&yaml)
                 .map(|doc| Some(Arc::new(doc)))
-                .map_err(|error| PolicyLoadError::Invalid { profile: "admins".into(), error }),
+                .map_err(|error| PolicyLoadError::Invalid { profile: "admins".into(), error: Box::new(error) }),
         };
         *self.admins.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), loaded.clone()));
         loaded

@@ -36,7 +36,7 @@ impl fmt::Debug for Secret {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PolicyLoadError {
     #[error("the policy of {profile} is invalid: {error}")]
-    Invalid { profile: String, error: PolicyError },
+    Invalid { profile: String, error: Box<PolicyError> },
     #[error("the policy store is unavailable: {0}")]
     Unavailable(String),
 }
@@ -182,7 +182,7 @@ pub mod memory {
             match policies.get(profile.as_str()) {
                 None => Ok(None),
                 Some(Ok(doc)) => Ok(Some(doc.clone())),
-                Some(Err(error)) => Err(PolicyLoadError::Invalid { profile: profile.to_string(), error: error.clone() }),
+                Some(Err(error)) => Err(PolicyLoadError::Invalid { profile: profile.to_string(), error: Box::new(error.clone()) }),
             }
         }
         async fn profiles(&self) -> Result<Vec<ProfileEntry>, PolicyLoadError> {

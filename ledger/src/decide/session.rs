@@ -74,6 +74,8 @@ impl SessionState {
 }
 
 /// What may be asked of a session stream.
+// Commands live for one request; boxing `Open` would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionCommand {
     /// Record a vend: the request, its decision and, when granted, the issuance.

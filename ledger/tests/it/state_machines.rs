@@ -589,7 +589,7 @@ proptest! {
             let ended = step.recorded().any(ends_break_glass);
             for later in [0, 1, 59, 600, 100_000] {
                 let t = step.at + Duration::minutes(later);
-                for who in 0..PEOPLE.len() {
+                for (who, _) in PEOPLE.iter().enumerate() {
                     for profile in profiles() {
                         let covered = step.after.covers(&person(who), &profile, t);
                         let expected = !ended
