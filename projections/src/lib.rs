@@ -10,6 +10,7 @@ pub mod query;
 pub mod reader;
 pub mod rebuild;
 pub mod store;
+pub mod stream;
 pub mod view;
 
 pub use audit::AuditRecord;

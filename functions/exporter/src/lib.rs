@@ -178,17 +178,7 @@ pub struct Deps {
 
 /// The ledger event a stream record carries; `None` for a removal (nothing to export; logged).
 pub fn stored_event(record: &EventRecord) -> Result<Option<StoredEvent>, ExportError> {
-    if record.event_name == "REMOVE" {
-        return Ok(None);
-    }
-    if record.change.new_image.is_empty() {
-        return Err(ExportError::Decode(
-            "the record has no new image".to_owned(),
-        ));
-    }
-    ledger::store::dynamo::from_item(record.change.new_image.clone())
-        .map(Some)
-        .map_err(|e| ExportError::Decode(e.to_string()))
+    projections::stream::stored_event(record).map_err(|e| ExportError::Decode(e.to_string()))
 }
 
 /// Splits entries into calls of at most [`MAX_ENTRIES`] entries and [`MAX_BATCH_BYTES`].
@@ -282,12 +272,7 @@ pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
             .iter()
             .map(|r| {
                 let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(
-                    r.change
-                        .sequence_number
-                        .clone()
-                        .unwrap_or_else(|| r.event_id.clone()),
-                );
+                failure.item_identifier = Some(projections::stream::item_identifier(r));
                 failure
             })
             .collect();

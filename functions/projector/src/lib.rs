@@ -9,7 +9,6 @@ use std::sync::Arc;
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use ledger::store::EventStore;
-use ledger::StoredEvent;
 use projections::{project, ProjectError, Projected, ViewStore};
 
 /// The environment variable naming the ledger table.
@@ -77,41 +76,17 @@ pub fn valid_table_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
+pub use projections::stream::{item_identifier, stored_event};
+
 /// Why one stream record failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    /// The record carries no new image (the stream must be `NEW_IMAGE`).
-    #[error("the record has no new image")]
-    NoImage,
-    /// The image is not a ledger event.
+    /// The record is not a ledger event.
     #[error(transparent)]
-    Decode(#[from] ledger::StoreError),
+    Record(#[from] projections::stream::RecordError),
     /// Projection failed.
     #[error(transparent)]
     Project(#[from] ProjectError),
-}
-
-/// The ledger event a stream record carries, or `None` for a removal (which no product code
-/// makes: it is logged as tampering, and there is nothing to project).
-pub fn stored_event(record: &EventRecord) -> Result<Option<StoredEvent>, RecordError> {
-    if record.event_name == "REMOVE" {
-        return Ok(None);
-    }
-    if record.change.new_image.is_empty() {
-        return Err(RecordError::NoImage);
-    }
-    Ok(Some(ledger::store::dynamo::from_item(
-        record.change.new_image.clone(),
-    )?))
-}
-
-/// The identifier Lambda expects for a failed DynamoDB stream record: its sequence number.
-pub fn item_identifier(record: &EventRecord) -> String {
-    record
-        .change
-        .sequence_number
-        .clone()
-        .unwrap_or_else(|| record.event_id.clone())
 }
 
 async fn process(deps: &Deps, record: &EventRecord) -> Result<Option<Projected>, RecordError> {
