@@ -35,7 +35,7 @@ build:
 	$(CARGO) build --locked --workspace --all-targets
 
 dev: venv
-	$(CARGO) run --locked --quiet -p sentinel-devstack --bin sentinel-dev
+	$(CARGO) run --locked --quiet -p sentinel-cli --bin sentinel -- dev
 
 dev-reset:
 	@if [ -f .sentinel-dev/dev.pid ] && [ -d /proc/$$(cat .sentinel-dev/dev.pid) ]; then \
