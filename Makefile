@@ -8,13 +8,15 @@ CARGO  ?= cargo
 # Two cores: keep the test harness from starting more emulator-heavy tests than the machine has.
 TEST_THREADS ?= 4
 
-.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform bench fmt lint clean
+.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform bench release-functions fuzz package fmt lint clean
 
 help:
 	@echo "make dev        run the whole local stack in the foreground (Ctrl-C stops it)"
 	@echo "make dev-reset  delete the local stack's data (.sentinel-dev/)"
 	@echo "make test       run every test (unit, property, emulator integration)"
 	@echo "make bench      run the benchmarks; report in target/bench/report.json"
+	@echo "make fuzz       property tests at scale (100,000 cases each)"
+	@echo "make package    Lambda zips in target/lambda/<function>/bootstrap.zip"
 	@echo "make lint       rustfmt check and clippy"
 
 # Python tools (moto's emulators) in a project-local virtualenv, pinned by requirements-dev.lock.
@@ -53,9 +55,24 @@ test-rust: venv
 test-terraform: venv checkov-venv
 	$(VENV)/bin/python scripts/terraform_checks.py
 
-bench: venv
+# The five Lambda binaries, built once in release: the Lambda-start bench runs them.
+FUNCTIONS := tvm authorizer projector exporter enforcer
+
+release-functions:
+	$(CARGO) build --release --locked $(addprefix -p sentinel-,$(FUNCTIONS)) --bins
+
+# Criterion micro-benchmarks, the local-stack and Lambda-start harnesses (figures in
+# target/bench/figures.json), the fuzz run, then one report.
+bench: venv release-functions
 	$(CARGO) bench --locked --workspace
+	$(MAKE) fuzz
 	$(PYTHON) scripts/bench_report.py target/criterion target/bench/report.json
+
+# Property tests at scale: every fuzz_* test with 100,000 cases each (SENTINEL_FUZZ_CASES),
+# release build; a failing case is shrunk and printed. `make test` runs 256 cases each.
+FUZZ_CASES ?= 100000
+fuzz: venv
+	SENTINEL_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release --locked -p sentinel-tvm --test it fuzz:: -- --test-threads=2
 
 fmt:
 	$(CARGO) fmt --all

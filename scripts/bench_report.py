@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Collect criterion medians (and any custom figures) into one JSON report and a summary."""
+"""Collect criterion medians and the harness benches' figures (target/bench/figures.json:
+local stack, Lambda start, binary sizes) into one JSON report and a readable summary."""
 import json
 import pathlib
 import sys
@@ -32,7 +33,20 @@ def main(criterion_dir: str, out_path: str) -> None:
         shown = f"{median / 1000:.2f} µs" if median < 1e6 else f"{median / 1e6:.2f} ms"
         rate = f"{entry['elements_per_second']:.0f}/s" if "elements_per_second" in entry else ""
         print(f"{name:60} {shown:>14}  {rate}")
+    for section, figures in report.get("figures", {}).items():
+        print(f"\n{section}:")
+        for path, value in flatten(figures):
+            print(f"  {path:70} {value}")
     print(f"report: {out}")
+
+
+def flatten(value, prefix=""):
+    """Yields (dotted path, leaf) pairs of nested figures, for the readable summary."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from flatten(inner, f"{prefix}.{key}" if prefix else str(key))
+    else:
+        yield prefix, value
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 //! configured through the standard AWS environment (`AWS_ENDPOINT_URL_<SERVICE>` …).
 
 pub mod env_file;
+pub mod figures;
 pub mod gateway;
 pub mod identities;
 pub mod sigv4;

@@ -4,6 +4,7 @@
 mod attacks;
 mod drift;
 mod emulators;
+mod faults;
 mod handler;
 mod support;
 mod workflow;
