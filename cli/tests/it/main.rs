@@ -1,0 +1,11 @@
+//! Integration tests of the `sentinel` binary: its command definition, usage errors, policy
+//! files, completions, shell functions, error rendering and exit codes against a stub API,
+//! `exec` against the stub, and end to end against the real local stack.
+
+mod support;
+
+mod definition;
+mod e2e;
+mod errors;
+mod exec;
+mod offline;
