@@ -6,5 +6,6 @@ mod drift;
 mod emulators;
 mod faults;
 mod handler;
+mod load;
 mod support;
 mod workflow;
