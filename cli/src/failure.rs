@@ -215,10 +215,16 @@ impl Report {
                 if let Some(id) = &api.request_id {
                     extra.push(("request_id".to_owned(), id.clone()));
                 }
+                // The API's own message may already name the command to run next.
+                let hint = if api.message.contains("`sentinel ") {
+                    None
+                } else {
+                    api.hint()
+                };
                 return Report {
                     code: api.code.clone(),
                     message: prefixed(error, &api.message),
-                    hint: api.hint(),
+                    hint,
                     exit: api.exit_code(),
                     extra,
                 };
