@@ -404,6 +404,8 @@ def check_contract(modules: dict[Path, Module], tf_dir: Path, fails: Failures) -
         "SENTINEL_ADMINS_PARAMETER": literal(sentinel.variables.get("admins_parameter", {}).get("default")),
         "SENTINEL_IDENTITY_ROLES": "" if literal(sentinel.variables.get("identity_role_arns", {}).get("default")) == [] else "?",
         "RUST_LOG": literal(sentinel.variables.get("rust_log", {}).get("default")),
+        "SENTINEL_RATE_LIMIT_REQUESTS": str(literal(sentinel.variables.get("rate_limit_requests", {}).get("default"))),
+        "SENTINEL_RATE_LIMIT_WINDOW": str(literal(sentinel.variables.get("rate_limit_window_seconds", {}).get("default"))),
     }
     for name, got in defaults.items():
         if name in contract["environment"]:

@@ -232,6 +232,19 @@ pub struct BreakGlassReserved {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A POST carrying an `Idempotency-Key` was answered; a retry with the same key gets this answer
+/// again instead of acting twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencyKeyRecorded {
+    /// The route key, e.g. `POST /requests`: a key reused on another route is refused.
+    pub route: String,
+    /// The HTTP status of the first answer.
+    pub status: u16,
+    /// The JSON body of the first answer.
+    pub body: serde_json::Value,
+}
+
 /// A profile's policy document was published through the API, or first seen by the TVM
 /// (then `by` is `system`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -326,6 +339,7 @@ catalogue! {
     BreakGlassExpired => 1,
     BreakGlassReserved => 1,
     PolicyPublished => 1,
+    IdempotencyKeyRecorded => 1,
 }
 
 /// Why a payload could not become a typed event.

@@ -15,7 +15,7 @@ pub enum IdError {
     BadProfile,
     #[error("{kind} must be an ARN (arn:<partition>:<service>:...) of printable ASCII, at most 2048 characters")]
     BadArn { kind: &'static str },
-    #[error("unknown stream key {0:?}: expected SESSION#, APPROVAL#, BREAKGLASS#, POLICY# or GUARD#")]
+    #[error("unknown stream key {0:?}: expected SESSION#, APPROVAL#, BREAKGLASS#, POLICY#, GUARD# or IDEMPOTENCY#")]
     BadStreamKey(String),
 }
 
@@ -222,6 +222,9 @@ pub enum StreamKey {
     Policy(Profile),
     /// Serialises break-glass invocations of one principal for one profile.
     BreakGlassGuard { profile: Profile, principal: PrincipalArn },
+    /// Remembers what a POST with an `Idempotency-Key` answered: keyed by the SHA-256 (hex) of
+    /// the caller's principal and the key, so keys of different callers never collide.
+    Idempotency(String),
 }
 
 impl fmt::Display for StreamKey {
@@ -234,6 +237,7 @@ impl fmt::Display for StreamKey {
             StreamKey::BreakGlassGuard { profile, principal } => {
                 write!(f, "GUARD#breakglass#{profile}#{principal}")
             }
+            StreamKey::Idempotency(digest) => write!(f, "IDEMPOTENCY#{digest}"),
         }
     }
 }
@@ -248,6 +252,9 @@ impl FromStr for StreamKey {
             "APPROVAL" => rest.parse().map(StreamKey::Approval).map_err(|_| bad()),
             "BREAKGLASS" => rest.parse().map(StreamKey::BreakGlass).map_err(|_| bad()),
             "POLICY" => rest.parse().map(StreamKey::Policy).map_err(|_| bad()),
+            "IDEMPOTENCY" if rest.len() == 64 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => {
+                Ok(StreamKey::Idempotency(rest.to_owned()))
+            }
             "GUARD" => {
                 let rest = rest.strip_prefix("breakglass#").ok_or_else(bad)?;
                 let (profile, principal) = rest.split_once('#').ok_or_else(bad)?;
@@ -299,6 +306,7 @@ mod tests {
                 profile: "prod".parse().unwrap(),
                 principal: "arn:aws:iam::111122223333:user/oncall".parse().unwrap(),
             },
+            StreamKey::Idempotency("ab".repeat(32)),
         ];
         for key in keys {
             assert_eq!(key.to_string().parse::<StreamKey>().unwrap(), key);

@@ -92,6 +92,7 @@ pub fn summary(event: &Event) -> String {
         ),
         Event::BreakGlassClosed(e) => format!("break-glass closed by {}: {}", e.by, e.reason),
         Event::BreakGlassExpired(_) => "break-glass expired".to_owned(),
+        Event::IdempotencyKeyRecorded(e) => format!("answer to {} remembered for retries", e.route),
         Event::BreakGlassReserved(e) => format!("break-glass {} took the invoker's guard", e.breakglass_id),
         Event::PolicyPublished(e) => format!(
             "policy {} version {} published by {}",

@@ -33,8 +33,6 @@ pub enum ApiError {
     SelfApproval,
     #[error("not found")]
     NotFound,
-    #[error("method not allowed")]
-    MethodNotAllowed,
     #[error("conflict")]
     Conflict(String),
     #[error("rate limited")]
@@ -83,7 +81,6 @@ impl ApiError {
             ApiError::NotAuthorized(m) => (403, "NOT_AUTHORIZED", m.clone()),
             ApiError::SelfApproval => (403, "SELF_APPROVAL", "You cannot approve or deny your own request.".into()),
             ApiError::NotFound => (404, "NOT_FOUND", "Not found.".into()),
-            ApiError::MethodNotAllowed => (405, "METHOD_NOT_ALLOWED", "Method not allowed on this route.".into()),
             ApiError::Conflict(m) => (409, "CONFLICT", m.clone()),
             ApiError::RateLimited { retry_after_seconds } => (
                 429,

@@ -26,6 +26,7 @@ pub use crate::error::ApiError;
 use crate::http::{json_response, query_param};
 use crate::ports::{GrantReader, Issuer, PolicySource, PolicyWriter};
 use crate::workflow::admin::SeenPolicies;
+use crate::workflow::idempotency::decide_once;
 use crate::workflow::{approvals, breakglass, sessions};
 use crate::rate_limit::RateLimiter;
 
@@ -60,7 +61,8 @@ pub struct Deps {
 
 /// Answers one API Gateway request. Never panics on input; every error is a JSON answer.
 pub async fn handle(deps: &Deps, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    let result = match route(&request).as_str() {
+    let route = route(&request);
+    let result = match route.as_str() {
         "GET /health" => Ok(health()),
         "GET /" | "POST /" => vend::vend(deps, &request).await,
         "GET /profiles" => profiles(deps, &request).await,
@@ -69,16 +71,21 @@ pub async fn handle(deps: &Deps, request: ApiGatewayV2httpRequest) -> ApiGateway
         "POST /requests" => approvals::create(deps, &request).await,
         "GET /requests" => approvals::list(deps, &request).await,
         "GET /requests/{id}" => approvals::show(deps, &request).await,
-        "POST /requests/{id}/approve" => approvals::decide(deps, &request, approvals::Decision::Approve).await,
-        "POST /requests/{id}/deny" => approvals::decide(deps, &request, approvals::Decision::Deny).await,
-        "POST /requests/{id}/cancel" => approvals::decide(deps, &request, approvals::Decision::Cancel).await,
+        route @ ("POST /requests/{id}/approve" | "POST /requests/{id}/deny" | "POST /requests/{id}/cancel") => {
+            let decision = match route {
+                "POST /requests/{id}/approve" => approvals::Decision::Approve,
+                "POST /requests/{id}/deny" => approvals::Decision::Deny,
+                _ => approvals::Decision::Cancel,
+            };
+            decide_once(deps, &request, route, || approvals::decide(deps, &request, decision)).await
+        }
         "POST /breakglass" => breakglass::invoke(deps, &request).await,
         "GET /breakglass" => breakglass::list(deps, &request).await,
         "GET /breakglass/{id}" => breakglass::show(deps, &request).await,
-        "POST /breakglass/{id}/close" => breakglass::close(deps, &request).await,
+        route @ "POST /breakglass/{id}/close" => decide_once(deps, &request, route, || breakglass::close(deps, &request)).await,
         "GET /sessions" => sessions::list(deps, &request).await,
         "GET /sessions/{id}" => sessions::show(deps, &request).await,
-        "POST /sessions/{id}/revoke" => sessions::revoke(deps, &request).await,
+        route @ "POST /sessions/{id}/revoke" => decide_once(deps, &request, route, || sessions::revoke(deps, &request)).await,
         "PUT /policies/{profile}" => workflow::admin::put_policy(deps, &request).await,
         "GET /audit" => workflow::admin::audit(deps, &request).await,
         _ => Err(ApiError::NotFound),

@@ -282,6 +282,14 @@ fn policy_published() -> impl Strategy<Value = PolicyPublished> {
     })
 }
 
+fn idempotency_key_recorded() -> impl Strategy<Value = IdempotencyKeyRecorded> {
+    (free_text(), 200u16..600, free_text()).prop_map(|(route, status, message)| IdempotencyKeyRecorded {
+        route,
+        status,
+        body: serde_json::json!({"request_id": "01JDQ8ZK3M4N5P6Q7R8S9T0V1X", "message": message, "required": 1}),
+    })
+}
+
 fn break_glass_reserved() -> impl Strategy<Value = BreakGlassReserved> {
     (any::<u128>(), instant()).prop_map(|(id, expires_at)| BreakGlassReserved {
         breakglass_id: BreakGlassId::from_ulid(Ulid(id)),
@@ -294,6 +302,7 @@ fn event() -> impl Strategy<Value = Event> {
     Union::new(vec![
         credentials_requested().prop_map(Event::from).boxed(),
         break_glass_reserved().prop_map(Event::from).boxed(),
+        idempotency_key_recorded().prop_map(Event::from).boxed(),
         access_decided().prop_map(Event::from).boxed(),
         credentials_issued().prop_map(Event::from).boxed(),
         credentials_refreshed().prop_map(Event::from).boxed(),

@@ -46,7 +46,10 @@ locals {
     SENTINEL_POLICY_ROOT      = var.policy_root
     SENTINEL_ADMINS_PARAMETER = var.admins_parameter
     SENTINEL_IDENTITY_ROLES   = join(",", var.identity_role_arns)
-    RUST_LOG                  = var.rust_log
+    # Per principal and Lambda instance; API Gateway's stage throttling bounds the total.
+    SENTINEL_RATE_LIMIT_REQUESTS = tostring(var.rate_limit_requests)
+    SENTINEL_RATE_LIMIT_WINDOW   = tostring(var.rate_limit_window_seconds)
+    RUST_LOG                     = var.rust_log
   })
 
   # ARNs the policies are scoped to.

@@ -199,6 +199,28 @@ variable "admins_parameter" {
   }
 }
 
+variable "rate_limit_requests" {
+  description = "Requests one principal may make per window on one TVM instance (SENTINEL_RATE_LIMIT_REQUESTS); over it the TVM answers 429."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.rate_limit_requests >= 1 && floor(var.rate_limit_requests) == var.rate_limit_requests
+    error_message = "rate_limit_requests must be a whole number of at least 1."
+  }
+}
+
+variable "rate_limit_window_seconds" {
+  description = "The rate limit's window in seconds (SENTINEL_RATE_LIMIT_WINDOW)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.rate_limit_window_seconds >= 1 && floor(var.rate_limit_window_seconds) == var.rate_limit_window_seconds
+    error_message = "rate_limit_window_seconds must be a whole number of seconds, at least 1."
+  }
+}
+
 variable "identity_role_arns" {
   description = <<-EOT
     Roles whose session name is trusted as the user name (SENTINEL_IDENTITY_ROLES), e.g. the IAM

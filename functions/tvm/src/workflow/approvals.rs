@@ -10,7 +10,10 @@ use ledger::{Aggregate, ApprovalId, Effect, Profile, StreamKey};
 use projections::{query, reader, ApprovalIndex, ApprovalView};
 use serde::Deserialize;
 
+use super::idempotency::Idempotency;
 use super::*;
+use ledger::store::{StoreError, StreamAppend};
+use ledger::StreamHead;
 use crate::http::{json_response, query_param};
 use crate::vend::MIN_DURATION;
 
@@ -53,6 +56,13 @@ async fn current(deps: &Deps, id: ApprovalId) -> Result<Option<ApprovalView>, Ap
 /// `POST /requests`: only callers whom policy answers `require_approval` may ask.
 pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
+    let key = Idempotency::of(&ctx, request, "POST /requests")?;
+    if let Some(answer) = match &key {
+        Some(key) => key.replay(deps).await?,
+        None => None,
+    } {
+        return Ok(answer);
+    }
     let body: CreateBody = body(request)?;
     let profile: Profile = body.profile.parse().map_err(|_| ApiError::InvalidProfile)?;
     let justification = text_field("justification", &body.justification, 10, 500)?;
@@ -80,13 +90,33 @@ pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
         expires_at: ctx.now + chrono::Duration::seconds(body.duration as i64),
         required: approvals.required,
     };
-    transact::<ApprovalState, _>(deps, &ctx, &StreamKey::Approval(id), |loaded| {
-        loaded.state.decide(&ApprovalCommand::Request(requested.clone()), ctx.now).map_err(domain_error)
-    })
-    .await?;
+    let events = ApprovalState::default().decide(&ApprovalCommand::Request(requested.clone()), ctx.now).map_err(domain_error)?;
+    // The answer follows from the decided state alone, so it can be remembered in the same
+    // transaction as the request.
+    let view = ApprovalView {
+        approval_id: id,
+        status: ApprovalStatus::Pending,
+        request: requested,
+        approvers: Vec::new(),
+        requested_at: ctx.now,
+        decided_at: None,
+    };
+    let body = approval_json(&view, ctx.now);
+    let mut appends = vec![StreamAppend { stream: StreamKey::Approval(id), head: StreamHead::genesis(), events: ctx.record(events) }];
+    if let Some(key) = &key {
+        appends.push(key.remember(&ctx, 201, &body));
+    }
+    match deps.store.append_all(&appends, &[]).await {
+        Ok(_) => {}
+        Err(StoreError::Conflict { .. }) => {
+            // Only the key's stream can conflict (the approval id is new): a twin won.
+            let key = key.as_ref().ok_or(ApiError::LedgerUnavailable)?;
+            return key.replay(deps).await?.ok_or(ApiError::LedgerUnavailable);
+        }
+        Err(e) => return Err(store_error(e)),
+    }
     tracing::info!(request_id = %ctx.request_id, approval_id = %id, principal = %ctx.caller.principal, profile = %profile, "approval requested");
-    let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
-    Ok(json_response(201, &approval_json(&view, ctx.now)))
+    Ok(json_response(201, &body))
 }
 
 /// Whether the caller may see a request: its requester, the profile's approvers, admins.

@@ -16,6 +16,7 @@ use ledger::{Aggregate, BreakGlassId, Event, Profile, StreamHead, StreamKey};
 use projections::{query, reader, BreakGlassIndex, BreakGlassView};
 use serde::Deserialize;
 
+use super::idempotency::Idempotency;
 use super::*;
 use crate::http::{json_response, query_param};
 use crate::vend::MIN_DURATION;
@@ -87,6 +88,13 @@ async fn ended_at(deps: &Deps, id: BreakGlassId, now: DateTime<Utc>) -> Result<O
 /// `POST /breakglass`.
 pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
+    let key = Idempotency::of(&ctx, request, "POST /breakglass")?;
+    if let Some(answer) = match &key {
+        Some(key) => key.replay(deps).await?,
+        None => None,
+    } {
+        return Ok(answer);
+    }
     let body: InvokeBody = body(request)?;
     let profile: Profile = body.profile.parse().map_err(|_| ApiError::InvalidProfile)?;
     let justification = text_field("justification", &body.justification, 20, 1000)?;
@@ -111,19 +119,23 @@ pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
     for _ in 0..3 {
         let (guard_head, previous) = guard_state(deps, &guard).await?;
         if let Some(previous) = previous {
-            match ended_at(deps, previous, ctx.now).await? {
-                None => {
-                    return Err(ApiError::Conflict(format!(
-                        "Your break-glass {previous} on this profile is still active; close it before invoking another."
-                    )))
-                }
+            let refusal = match ended_at(deps, previous, ctx.now).await? {
+                None => Some(ApiError::Conflict(format!(
+                    "Your break-glass {previous} on this profile is still active; close it before invoking another."
+                ))),
                 Some(end) => {
                     let next = end + chrono::Duration::from_std(config.cooldown).unwrap_or_default();
-                    if ctx.now < next {
-                        let wait = (next - ctx.now).num_seconds().max(1) as u64;
-                        return Err(ApiError::RateLimited { retry_after_seconds: wait });
+                    (ctx.now < next).then(|| ApiError::RateLimited { retry_after_seconds: (next - ctx.now).num_seconds().max(1) as u64 })
+                }
+            };
+            if let Some(refusal) = refusal {
+                // The invocation in the way may be this request's own twin (same key).
+                if let Some(key) = &key {
+                    if let Some(answer) = key.replay(deps).await? {
+                        return Ok(answer);
                     }
                 }
+                return Err(refusal);
             }
         }
         let id = BreakGlassId::generate();
@@ -136,19 +148,31 @@ pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
             duration_seconds: duration.as_secs() as u32,
             expires_at,
         };
-        let events = BreakGlassState::default().decide(&BreakGlassCommand::Invoke(invoked), ctx.now).map_err(domain_error)?;
+        let events = BreakGlassState::default().decide(&BreakGlassCommand::Invoke(invoked.clone()), ctx.now).map_err(domain_error)?;
         let reserved: Event = BreakGlassReserved { breakglass_id: id, expires_at }.into();
-        let appends = [
+        let view = BreakGlassView { breakglass_id: id, status: BreakGlassStatus::Active, invoked, invoked_at: ctx.now, ended_at: None };
+        let answer = break_glass_json(&view, ctx.now);
+        let mut appends = vec![
             StreamAppend { stream: StreamKey::BreakGlass(id), head: StreamHead::genesis(), events: ctx.record(events) },
             StreamAppend { stream: guard.clone(), head: guard_head, events: ctx.record(vec![reserved]) },
         ];
+        if let Some(key) = &key {
+            appends.push(key.remember(&ctx, 201, &answer));
+        }
         match deps.store.append_all(&appends, &[]).await {
             Ok(_) => {
                 tracing::warn!(request_id = %ctx.request_id, breakglass_id = %id, principal = %ctx.caller.principal, profile = %profile, reason_code = %body.reason_code, "BREAK-GLASS INVOKED");
-                let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
-                return Ok(json_response(201, &break_glass_json(&view, ctx.now)));
+                return Ok(json_response(201, &answer));
             }
-            Err(StoreError::Conflict { .. }) => continue,
+            Err(StoreError::Conflict { .. }) => {
+                // A twin with the same key may have won: then answer what it answered.
+                if let Some(key) = &key {
+                    if let Some(answer) = key.replay(deps).await? {
+                        return Ok(answer);
+                    }
+                }
+                continue;
+            }
             Err(e) => return Err(store_error(e)),
         }
     }

@@ -36,6 +36,8 @@ fn configuration_names_and_defaults_match_terraform() {
     assert_eq!(env["SENTINEL_VIEWS_TABLE"]["default"], config.views_table);
     assert_eq!(env["SENTINEL_POLICY_ROOT"]["default"], config.policy_root);
     assert_eq!(env["SENTINEL_ADMINS_PARAMETER"]["default"], config.admins_parameter);
+    assert_eq!(env["SENTINEL_RATE_LIMIT_REQUESTS"]["default"], config.rate_limit_requests.to_string());
+    assert_eq!(env["SENTINEL_RATE_LIMIT_WINDOW"]["default"], config.rate_limit_window.as_secs().to_string());
     assert!(config.identity_roles.is_empty());
     // Every name Terraform sets is one the code reads: a renamed variable fails here.
     let read = std::sync::Mutex::new(Vec::new());

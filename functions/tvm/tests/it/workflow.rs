@@ -403,3 +403,51 @@ async fn the_audit_is_for_admins_and_lists_every_event() {
     assert_eq!(mallory.json()["items"].as_array().unwrap().len(), 2);
     stack.send(call("GET /audit", &[], "since=yesterday", iam_user("secops"), None)).await.assert_error(400, "INVALID_REQUEST");
 }
+
+fn with_key(mut request: ApiGatewayV2httpRequest, key: &str) -> ApiGatewayV2httpRequest {
+    request.headers.insert("idempotency-key", key.parse().unwrap());
+    request
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_retried_post_with_the_same_idempotency_key_answers_the_first_result_and_acts_once() {
+    let stack = Stack::new().await;
+    let ask = || {
+        let body = json!({"profile": "prod", "justification": "deploy hotfix 42", "duration": 3600});
+        with_key(call("POST /requests", &[], "", iam_user("alice"), Some(body)), "retry-1")
+    };
+    let first = stack.send(ask()).await;
+    assert_eq!(first.status(), 201);
+    let again = stack.send(ask()).await;
+    assert_eq!((again.status(), again.json()), (201, first.json()));
+    // Concurrent twins of a break-glass invocation: one invocation, one answer for all.
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let deps = stack.deps.clone();
+        let body = json!({"profile": "prod", "reason_code": "incident", "justification": "database on fire, paging says so"});
+        let req = with_key(call("POST /breakglass", &[], "", iam_user("oncall"), Some(body)), "bg-7");
+        tasks.push(tokio::spawn(async move { Answer(tvm::handle(&deps, req).await) }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let answer = t.await.unwrap();
+        assert_eq!(answer.status(), 201, "{}", answer.body_text());
+        ids.insert(answer.json()["breakglass_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1, "one break-glass for every twin");
+    // The same key on another route, or by another caller, is a different request.
+    let id = first.json()["request_id"].as_str().unwrap().to_owned();
+    let cancel = with_key(call("POST /requests/{id}/cancel", &[("id", &id)], "", iam_user("alice"), Some(json!({}))), "retry-1");
+    stack.send(cancel).await.assert_error(409, "CONFLICT");
+    let bob = with_key(call("POST /requests", &[], "", iam_user("bob"), Some(json!({"profile": "prod", "justification": "deploy hotfix 43", "duration": 3600}))), "retry-1");
+    let bobs = stack.send(bob).await;
+    assert_eq!(bobs.status(), 201);
+    assert_ne!(bobs.json()["request_id"], first.json()["request_id"]);
+    // A decision retried with its key gets its first answer, not a conflict.
+    let approve = || with_key(call("POST /requests/{id}/approve", &[("id", &id)], "", iam_user("carol"), Some(json!({}))), "ok-1");
+    let approved = stack.send(approve()).await;
+    assert_eq!(approved.status(), 200);
+    assert_eq!(stack.send(approve()).await.json(), approved.json());
+    let bad = with_key(call("POST /requests", &[], "", iam_user("alice"), None), "white space");
+    stack.send(bad).await.assert_error(400, "INVALID_REQUEST");
+}
