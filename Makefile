@@ -72,7 +72,7 @@ bench: venv release-functions
 # release build; a failing case is shrunk and printed. `make test` runs 256 cases each.
 FUZZ_CASES ?= 100000
 fuzz: venv
-	SENTINEL_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release --locked -p sentinel-tvm --test it fuzz:: -- --test-threads=2
+	SENTINEL_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release --locked -p sentinel-tvm -p sentinel-devstack --test it fuzz:: -- --test-threads=2 --nocapture
 
 fmt:
 	$(CARGO) fmt --all

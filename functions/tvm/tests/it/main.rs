@@ -5,6 +5,7 @@ mod attacks;
 mod drift;
 mod emulators;
 mod faults;
+mod fuzz;
 mod handler;
 mod load;
 mod support;
