@@ -8,7 +8,7 @@ CARGO  ?= cargo
 # Two cores: keep the test harness from starting more emulator-heavy tests than the machine has.
 TEST_THREADS ?= 4
 
-.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform bench release-functions fuzz package fmt lint clean
+.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform bench release-functions fuzz package package-venv fmt lint clean
 
 help:
 	@echo "make dev        run the whole local stack in the foreground (Ctrl-C stops it)"
@@ -68,6 +68,22 @@ bench: venv release-functions
 	$(MAKE) fuzz
 	$(PYTHON) scripts/bench_report.py target/criterion target/bench/report.json
 
+# Lambda zips for the five functions, as Terraform expects them (terraform/contract.json
+# lambda.package_path): target/lambda/<function>/bootstrap.zip, x86_64, linked by zig against
+# the glibc of the Lambda runtime (cargo-lambda's default for x86_64-unknown-linux-gnu). A second
+# release build (target/x86_64-unknown-linux-gnu/), so it is not part of `make test`.
+PACKAGE_VENV := .venv-package
+package-venv: $(PACKAGE_VENV)/.installed
+$(PACKAGE_VENV)/.installed: requirements-package.txt
+	$(PYTHON) -m venv $(PACKAGE_VENV)
+	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-package.txt
+	touch $@
+
+package: package-venv
+	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" $(PACKAGE_VENV)/bin/cargo-lambda lambda build \
+	  --release --locked --target x86_64-unknown-linux-gnu --output-format zip $(addprefix -p sentinel-,$(FUNCTIONS))
+	@$(PYTHON) -c 'import os, sys; [print(f"{f:12} target/lambda/{f}/bootstrap.zip {os.path.getsize(f"target/lambda/{f}/bootstrap.zip") / 1048576:6.1f} MiB") for f in sys.argv[1:]]' $(FUNCTIONS)
+
 # Property tests at scale: every fuzz_* test with 100,000 cases each (SENTINEL_FUZZ_CASES),
 # release build; a failing case is shrunk and printed. `make test` runs 256 cases each.
 FUZZ_CASES ?= 100000
@@ -83,4 +99,4 @@ lint:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) .venv-checkov
+	rm -rf $(VENV) .venv-checkov $(PACKAGE_VENV)
