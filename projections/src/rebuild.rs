@@ -167,26 +167,7 @@ pub async fn rebuild(
     })
 }
 
-/// Every event of the ledger table (a consistent Scan, every page): for operator rebuilds
-/// only, never on a hot path. Items decode through the ledger's own mapping.
+/// Every event of the ledger table (a consistent Scan, every page).
 pub async fn scan_ledger(client: &Client, table: &str) -> Result<Vec<StoredEvent>, StoreError> {
-    let mut pages = client
-        .scan()
-        .table_name(table)
-        .consistent_read(true)
-        .into_paginator()
-        .send();
-    let mut events = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            StoreError::Unavailable(format!(
-                "{}",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
-            ))
-        })?;
-        for item in page.items.unwrap_or_default() {
-            events.push(ledger::store::dynamo::from_item(item)?);
-        }
-    }
-    Ok(events)
+    ledger::store::dynamo::DynamoEventStore::new(client.clone(), table).scan_all(|_| {}).await
 }

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use chrono::{DateTime, Utc};
+use ledger::store::dynamo::DynamoEventStore;
 use ledger::StoredEvent;
 use serde_json::{json, Value};
 
@@ -83,30 +84,24 @@ fn info(message: &str) {
 /// Every event of the ledger table (a consistent Scan, every page), decoded through the
 /// ledger's own item mapping, with progress.
 pub async fn read_ledger(config: &SdkConfig, table: &str) -> Result<Vec<StoredEvent>> {
-    let client = aws_sdk_dynamodb::Client::new(config);
+    let store = DynamoEventStore::new(aws_sdk_dynamodb::Client::new(config), table);
     let progress = Progress::new();
-    let mut pages = client
-        .scan()
-        .table_name(table)
-        .consistent_read(true)
-        .into_paginator()
-        .send();
-    let mut events = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| aws_failure(&format!("cannot read the ledger table {table}"), &e))?;
-        for item in page.items.unwrap_or_default() {
-            let event = ledger::store::dynamo::from_item(item).map_err(|e| {
-                LocalFailure::new(
-                    "CORRUPT_ITEM",
-                    exit::INTERNAL,
-                    format!("an item of {table} is not a ledger event: {e}"),
-                )
-            })?;
-            events.push(event);
-        }
-        progress.update(&format!("reading {table}"), events.len());
-    }
+    let events = store
+        .scan_all(|count| progress.update(&format!("reading {table}"), count))
+        .await
+        .map_err(|e| match e {
+            ledger::StoreError::Corrupt(detail) => LocalFailure::new(
+                "CORRUPT_ITEM",
+                exit::INTERNAL,
+                format!("an item of {table} is not a ledger event: {detail}"),
+            )
+            .into(),
+            other => anyhow::Error::from(LocalFailure::new(
+                "LEDGER_UNAVAILABLE",
+                exit::UNAVAILABLE,
+                format!("cannot read the ledger table {table}: {other}"),
+            )),
+        })?;
     progress.done(&format!("read {} events from {table}", events.len()));
     Ok(events)
 }

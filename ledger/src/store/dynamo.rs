@@ -275,6 +275,22 @@ impl EventStore for DynamoEventStore {
     }
 }
 
+impl DynamoEventStore {
+    /// Every event of the table (a consistent Scan, every page), for operators: audit export and
+    /// verify, view rebuilds. `progress` is told the running count after each page.
+    pub async fn scan_all(&self, mut progress: impl FnMut(usize)) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut pages = self.client.scan().table_name(&self.table).consistent_read(true).into_paginator().send();
+        let mut events = Vec::new();
+        while let Some(page) = pages.next().await {
+            for item in page.map_err(unavailable)?.items.unwrap_or_default() {
+                events.push(from_item(item)?);
+            }
+            progress(events.len());
+        }
+        Ok(events)
+    }
+}
+
 /// Creates the ledger table (on demand, stream `NEW_IMAGE`), as Terraform does in AWS.
 pub async fn create_ledger_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let attribute = |name: &str, kind| {
