@@ -359,15 +359,19 @@ fn oncall_breaks_glass_and_gets_credentials(stack: &Stack) {
     let id = invoked["breakglass_id"].as_str().unwrap().to_owned();
     stack.ok("oncall", &["exec", "prod", "--", "true"]);
 
-    let listed = stack.json("oncall", &["breakglass", "list", "--status", "active"]);
-    assert!(
-        listed["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|b| b["breakglass_id"] == id.as_str()),
-        "{listed}"
-    );
+    // Lists come from the views, which follow the ledger within a poll or two.
+    let listed_here = |listed: &serde_json::Value| {
+        listed["items"].as_array().unwrap().iter().any(|b| b["breakglass_id"] == id.as_str())
+    };
+    let mut listed = stack.json("oncall", &["breakglass", "list", "--status", "active"]);
+    for _ in 0..40 {
+        if listed_here(&listed) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        listed = stack.json("oncall", &["breakglass", "list", "--status", "active"]);
+    }
+    assert!(listed_here(&listed), "{listed}");
     let stacked = stack.run(
         "oncall",
         &[
