@@ -36,9 +36,7 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
 use ledger::event::{AccessDecided, CredentialsIssued, CredentialsRequested};
 use ledger::store::dynamo::{to_item, DynamoEventStore};
-use ledger::{
-    Actor, Basis, Effect, Event, NewEvent, SessionId, StoredEvent, StreamHead, StreamKey,
-};
+use ledger::{Actor, Basis, Effect, Event, NewEvent, SessionId, StoredEvent, StreamHead, StreamKey};
 use projections::store::dynamo::DynamoViewStore;
 use projections::ViewStore;
 use serde_json::{json, Value};
@@ -63,27 +61,17 @@ fn scaled(n: usize) -> usize {
 
 fn main() -> Result<()> {
     // `cargo bench` passes `--bench`; this harness takes no options.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let figures = runtime.block_on(run())?;
     println!("{}", serde_json::to_string_pretty(&figures)?);
     figures::record("stack", figures)?;
-    println!(
-        "stack figures written to {}",
-        figures::figures_path().display()
-    );
+    println!("stack figures written to {}", figures::figures_path().display());
     Ok(())
 }
 
 async fn run() -> Result<Value> {
-    let dir = devstack::workspace_root()
-        .join("target/bench")
-        .join(format!("stack-{}", SessionId::generate()));
-    let stack = cli::dev::start(cli::dev::DevOptions::ephemeral(&dir))
-        .await
-        .context("cannot start the local stack")?;
+    let dir = devstack::workspace_root().join("target/bench").join(format!("stack-{}", SessionId::generate()));
+    let stack = cli::dev::start(cli::dev::DevOptions::ephemeral(&dir)).await.context("cannot start the local stack")?;
     let result = measure(&stack).await;
     stack.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -109,24 +97,14 @@ struct Bench {
 }
 
 async fn measure(stack: &cli::dev::LocalStack) -> Result<Value> {
-    let env: BTreeMap<&str, &str> = stack
-        .env()
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let var = |name: &str| {
-        env.get(name)
-            .map(|v| v.to_string())
-            .with_context(|| format!("the stack exports no {name}"))
-    };
+    let env: BTreeMap<&str, &str> = stack.env().iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let var = |name: &str| env.get(name).map(|v| v.to_string()).with_context(|| format!("the stack exports no {name}"));
     let dynamodb_url = var("AWS_ENDPOINT_URL_DYNAMODB")?;
     let sts_url = var("AWS_ENDPOINT_URL_STS")?;
     let counter = Counter::default();
     let counted_sdk = devstack::local_sdk_config(&dynamodb_url);
     let counted = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&counted_sdk)
-            .interceptor(counter.clone())
-            .build(),
+        aws_sdk_dynamodb::config::Builder::from(&counted_sdk).interceptor(counter.clone()).build(),
     );
     let moto = devstack::local_sdk_config(&sts_url);
     let ledger_table = var("SENTINEL_LEDGER_TABLE")?;
@@ -150,11 +128,7 @@ async fn measure(stack: &cli::dev::LocalStack) -> Result<Value> {
     // dana signs in through the stack's identity role: its role id is the first part of her
     // user id, as the stack's own TVM resolves it from the role ARN.
     let dana = keys.by_profile("dana").context("no dev identity dana")?;
-    let role_id = dana
-        .user_id
-        .split_once(':')
-        .map(|(id, _)| id.to_owned())
-        .context("dana is not a role session")?;
+    let role_id = dana.user_id.split_once(':').map(|(id, _)| id.to_owned()).context("dana is not a role session")?;
     tvm.identity.identity_role_ids.insert(role_id);
     let tvm = Arc::new(tvm);
     let authorizer = authorizer::Deps {
@@ -162,11 +136,8 @@ async fn measure(stack: &cli::dev::LocalStack) -> Result<Value> {
         ledger: Arc::new(DynamoEventStore::new(counted, &ledger_table)),
         clock: Arc::new(Utc::now),
     };
-    let dev_policy =
-        std::fs::read_to_string(devstack::workspace_root().join("examples/policies/dev.yaml"))?;
-    let role_arn = ledger::policy::PolicyDocument::parse(&dev_policy, None)?
-        .role_arn
-        .to_string();
+    let dev_policy = std::fs::read_to_string(devstack::workspace_root().join("examples/policies/dev.yaml"))?;
+    let role_arn = ledger::policy::PolicyDocument::parse(&dev_policy, None)?.role_arn.to_string();
     let bench = Bench {
         url: stack.url().to_owned(),
         http: HttpClient::builder(TokioExecutor::new()).build_http(),
@@ -256,10 +227,8 @@ async fn ledger_cost(bench: &Bench) -> Result<Value> {
             }
         }
         let n = scaled(COST_SAMPLES) as f64;
-        let operations: BTreeMap<String, f64> = counts
-            .iter()
-            .map(|(k, v)| (k.clone(), round3(*v as f64 / n)))
-            .collect();
+        let operations: BTreeMap<String, f64> =
+            counts.iter().map(|(k, v)| (k.clone(), round3(*v as f64 / n))).collect();
         json!({ "reads": round3(reads as f64 / n), "writes": round3(writes as f64 / n), "by_operation": operations })
     };
     bench.counter.take();
@@ -334,27 +303,14 @@ async fn revoke_trials(bench: &Bench) -> Result<Value> {
     for i in 0..scaled(REVOKE_TRIALS) {
         let name = VENDERS[i % VENDERS.len()];
         let (id, token) = bench.handler_vend(name).await?;
-        if bench
-            .views
-            .projection(&StreamKey::Session(id.parse()?))
-            .await?
-            .is_some()
-        {
+        if bench.views.projection(&StreamKey::Session(id.parse()?)).await?.is_some() {
             view_projected_before_revoke += 1;
         }
-        let (status, body) = bench
-            .gateway_signed(
-                name,
-                "POST",
-                &format!("/sessions/{id}/revoke"),
-                br#"{"reason":"bench"}"#,
-            )
-            .await?;
+        let (status, body) =
+            bench.gateway_signed(name, "POST", &format!("/sessions/{id}/revoke"), br#"{"reason":"bench"}"#).await?;
         ensure!(status == 200, "revoke of {id} answered {status}: {body}");
         let started = Instant::now();
-        let (status, _) = bench
-            .gateway_plain("GET", "/credentials", &[("authorization", &token)])
-            .await?;
+        let (status, _) = bench.gateway_plain("GET", "/credentials", &[("authorization", &token)]).await?;
         first_call.push(started.elapsed());
         if status == 403 {
             denied += 1;
@@ -376,10 +332,7 @@ async fn wait_projected(bench: &Bench, sessions: &[(String, String)]) -> Result<
     for (id, _) in sessions {
         let stream = StreamKey::Session(id.parse()?);
         while bench.views.projection(&stream).await?.is_none() {
-            ensure!(
-                Instant::now() < deadline,
-                "sessions were not projected within 30 s"
-            );
+            ensure!(Instant::now() < deadline, "sessions were not projected within 30 s");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -388,40 +341,22 @@ async fn wait_projected(bench: &Bench, sessions: &[(String, String)]) -> Result<
 
 impl Bench {
     fn key(&self, name: &str) -> Result<&KeyEntry> {
-        self.keys
-            .by_profile(name)
-            .with_context(|| format!("no dev identity {name}"))
+        self.keys.by_profile(name).with_context(|| format!("no dev identity {name}"))
     }
 
     /// A signed vend through the gateway.
     async fn gateway_vend(&self, name: &str) -> Result<()> {
-        let (status, body) = self
-            .gateway_signed(name, "GET", "/?profile=dev&duration=900", b"")
-            .await?;
-        ensure!(
-            status == 200,
-            "gateway vend as {name} answered {status}: {body}"
-        );
+        let (status, body) = self.gateway_signed(name, "GET", "/?profile=dev&duration=900", b"").await?;
+        ensure!(status == 200, "gateway vend as {name} answered {status}: {body}");
         Ok(())
     }
 
-    async fn gateway_signed(
-        &self,
-        name: &str,
-        method: &str,
-        target: &str,
-        body: &[u8],
-    ) -> Result<(u16, String)> {
+    async fn gateway_signed(&self, name: &str, method: &str, target: &str, body: &[u8]) -> Result<(u16, String)> {
         let key = self.key(name)?;
         let url = format!("{}{target}", self.url);
-        let identity = Credentials::new(
-            &key.access_key_id,
-            &key.secret_access_key,
-            key.session_token.clone(),
-            None,
-            "bench",
-        )
-        .into();
+        let identity =
+            Credentials::new(&key.access_key_id, &key.secret_access_key, key.session_token.clone(), None, "bench")
+                .into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(&self.region)
@@ -432,51 +367,24 @@ impl Bench {
             .into();
         let content_type = [("content-type", "application/json")];
         let headers: &[(&str, &str)] = if body.is_empty() { &[] } else { &content_type };
-        let signable = SignableRequest::new(
-            method,
-            &url,
-            headers.iter().copied(),
-            SignableBody::Bytes(body),
-        )?;
+        let signable = SignableRequest::new(method, &url, headers.iter().copied(), SignableBody::Bytes(body))?;
         let (instructions, _) = sign(signable, &params)?.into_parts();
-        let mut all: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        all.extend(
-            instructions
-                .headers()
-                .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
+        let mut all: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        all.extend(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())));
         let refs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.send(method, &url, &refs, body).await
     }
 
-    async fn gateway_plain(
-        &self,
-        method: &str,
-        target: &str,
-        headers: &[(&str, &str)],
-    ) -> Result<(u16, String)> {
-        self.send(method, &format!("{}{target}", self.url), headers, b"")
-            .await
+    async fn gateway_plain(&self, method: &str, target: &str, headers: &[(&str, &str)]) -> Result<(u16, String)> {
+        self.send(method, &format!("{}{target}", self.url), headers, b"").await
     }
 
-    async fn send(
-        &self,
-        method: &str,
-        url: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<(u16, String)> {
+    async fn send(&self, method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<(u16, String)> {
         let mut request = hyper::Request::builder().method(method).uri(url);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = self
-            .http
-            .request(request.body(Full::new(Bytes::copy_from_slice(body)))?)
-            .await?;
+        let response = self.http.request(request.body(Full::new(Bytes::copy_from_slice(body)))?).await?;
         let status = response.status().as_u16();
         let body = response.into_body().collect().await?.to_bytes();
         Ok((status, String::from_utf8_lossy(&body).into_owned()))
@@ -485,29 +393,15 @@ impl Bench {
     /// A vend through `tvm::handle` with the stack's adapters; (session id, session token).
     async fn handler_vend(&self, name: &str) -> Result<(String, String)> {
         let response = tvm::handle(&self.tvm, self.vend_event(name)?).await;
-        ensure!(
-            response.status_code == 200,
-            "handler vend as {name} answered {}",
-            response.status_code
-        );
+        ensure!(response.status_code == 200, "handler vend as {name} answered {}", response.status_code);
         let header = |h: &str| {
-            response
-                .headers
-                .get(h)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-                .context("no session header")
+            response.headers.get(h).and_then(|v| v.to_str().ok()).map(str::to_owned).context("no session header")
         };
-        Ok((
-            header("x-sentinel-session-id")?,
-            header("x-sentinel-session-token")?,
-        ))
+        Ok((header("x-sentinel-session-id")?, header("x-sentinel-session-token")?))
     }
 
     async fn handler_vend_status(&self, name: &str) -> Result<i64> {
-        Ok(tvm::handle(&self.tvm, self.vend_event(name)?)
-            .await
-            .status_code)
+        Ok(tvm::handle(&self.tvm, self.vend_event(name)?).await.status_code)
     }
 
     /// The payload-2.0 event the gateway makes of a signed `GET /?profile=dev&duration=900`.
@@ -532,13 +426,8 @@ impl Bench {
 
     async fn authorize(&self, token: &str) -> bool {
         let mut event = ApiGatewayV2CustomAuthorizerV2Request::default();
-        event.headers.insert(
-            "authorization",
-            token.parse().expect("a token is a valid header value"),
-        );
-        authorizer::handle(&self.authorizer, event)
-            .await
-            .is_authorized
+        event.headers.insert("authorization", token.parse().expect("a token is a valid header value"));
+        authorizer::handle(&self.authorizer, event).await.is_authorized
     }
 
     /// The floor of one vend: AssumeRole as the TVM calls it, then the three events of an
@@ -617,23 +506,14 @@ fn vend_items(
         .into(),
     ];
     let actor = Actor::Principal(alice);
-    let events: Vec<NewEvent> = events
-        .into_iter()
-        .map(|e| NewEvent::new(e, actor.clone(), "bench-floor", now))
-        .collect();
-    let sealed: Vec<StoredEvent> = StoredEvent::seal(
-        &StreamKey::Session(session),
-        &StreamHead::genesis(),
-        &events,
-    );
+    let events: Vec<NewEvent> =
+        events.into_iter().map(|e| NewEvent::new(e, actor.clone(), "bench-floor", now)).collect();
+    let sealed: Vec<StoredEvent> = StoredEvent::seal(&StreamKey::Session(session), &StreamHead::genesis(), &events);
     Ok(sealed.iter().map(to_item).collect::<Result<_, _>>()?)
 }
 
 fn is_write(operation: &str) -> bool {
-    matches!(
-        operation,
-        "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem"
-    )
+    matches!(operation, "PutItem" | "UpdateItem" | "DeleteItem" | "TransactWriteItems" | "BatchWriteItem")
 }
 
 /// Counts every DynamoDB request sent (each attempt), by operation (`X-Amz-Target`).
@@ -658,18 +538,9 @@ impl Intercept for Counter {
         _: &RuntimeComponents,
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let target = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or("unknown");
+        let target = context.request().headers().get("x-amz-target").unwrap_or("unknown");
         let operation = target.rsplit('.').next().unwrap_or(target).to_owned();
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(operation)
-            .or_default() += 1;
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(operation).or_default() += 1;
         Ok(())
     }
 }

@@ -65,12 +65,7 @@ pub struct ServerArgs {
 #[derive(Debug, Args, Clone)]
 pub struct LedgerTableArgs {
     /// The ledger table, read with your own AWS credentials.
-    #[arg(
-        long,
-        env = "SENTINEL_LEDGER_TABLE",
-        default_value = "sentinel-ledger",
-        value_name = "TABLE"
-    )]
+    #[arg(long, env = "SENTINEL_LEDGER_TABLE", default_value = "sentinel-ledger", value_name = "TABLE")]
     pub ledger_table: String,
 }
 
@@ -78,9 +73,7 @@ pub struct LedgerTableArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command with credentials for PROFILE, refreshed through Sentinel (revocable).
-    #[command(
-        after_help = "Example: sentinel exec --remote-server $URL dev -- aws sts get-caller-identity"
-    )]
+    #[command(after_help = "Example: sentinel exec --remote-server $URL dev -- aws sts get-caller-identity")]
     Exec(ExecArgs),
     /// Who Sentinel thinks you are; with --profile, whether you would get credentials and why.
     Whoami {
@@ -144,11 +137,7 @@ pub struct ExecArgs {
     #[command(flatten)]
     pub server: ServerArgs,
     /// The profile (also accepted as the first positional argument).
-    #[arg(
-        long = "profile",
-        value_name = "PROFILE",
-        conflicts_with = "profile_arg"
-    )]
+    #[arg(long = "profile", value_name = "PROFILE", conflicts_with = "profile_arg")]
     pub profile_flag: Option<String>,
     /// The profile.
     #[arg(value_name = "PROFILE", required_unless_present = "profile_flag")]
@@ -167,10 +156,7 @@ pub struct ExecArgs {
 impl ExecArgs {
     /// The profile, however it was given.
     pub fn profile(&self) -> &str {
-        self.profile_flag
-            .as_deref()
-            .or(self.profile_arg.as_deref())
-            .unwrap_or_default()
+        self.profile_flag.as_deref().or(self.profile_arg.as_deref()).unwrap_or_default()
     }
 }
 
@@ -380,12 +366,7 @@ pub enum PolicyCommand {
 #[derive(Debug, Args, Clone)]
 pub struct PolicyRootArgs {
     /// SSM path under which each profile's policy is a parameter.
-    #[arg(
-        long,
-        env = "SENTINEL_POLICY_ROOT",
-        default_value = "/sentinel/policies",
-        value_name = "PATH"
-    )]
+    #[arg(long, env = "SENTINEL_POLICY_ROOT", default_value = "/sentinel/policies", value_name = "PATH")]
     pub policy_root: String,
 }
 
@@ -397,12 +378,7 @@ pub enum ViewsCommand {
         #[command(flatten)]
         table: LedgerTableArgs,
         /// The views table.
-        #[arg(
-            long,
-            env = "SENTINEL_VIEWS_TABLE",
-            default_value = "sentinel-views",
-            value_name = "TABLE"
-        )]
+        #[arg(long, env = "SENTINEL_VIEWS_TABLE", default_value = "sentinel-views", value_name = "TABLE")]
         views_table: String,
         /// Only compare (the default).
         #[arg(long, conflicts_with = "repair")]

@@ -41,10 +41,7 @@ pub struct Response {
 impl Response {
     /// A header's value as text.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
     }
 
     /// The body as JSON.
@@ -71,54 +68,31 @@ impl BaseUrl {
                 .hint("Pass the API's base URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com, or set SENTINEL_TVM_URL.")
         };
         let uri: Uri = text.trim().parse().map_err(|_| bad("not a URL"))?;
-        let scheme = uri
-            .scheme_str()
-            .ok_or_else(|| bad("no scheme (http:// or https://)"))?
-            .to_ascii_lowercase();
+        let scheme = uri.scheme_str().ok_or_else(|| bad("no scheme (http:// or https://)"))?.to_ascii_lowercase();
         let authority = uri.authority().ok_or_else(|| bad("no host"))?.clone();
         if uri.query().is_some() {
             return Err(bad("a query string is not allowed"));
         }
-        let host = authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let loopback = host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
         match scheme.as_str() {
             "https" => {}
             "http" if loopback => {}
-            "http" => {
-                return Err(bad(
-                    "plain http is only allowed to 127.0.0.1 or localhost; use https",
-                ))
-            }
+            "http" => return Err(bad("plain http is only allowed to 127.0.0.1 or localhost; use https")),
             _ => return Err(bad("the scheme must be https (or http to loopback)")),
         }
         if authority.as_str().contains('@') {
             return Err(bad("user information is not allowed"));
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
-        Ok(BaseUrl {
-            scheme,
-            authority: authority.as_str().to_owned(),
-            prefix,
-        })
+        Ok(BaseUrl { scheme, authority: authority.as_str().to_owned(), prefix })
     }
 
     /// The full URL of `path` (starting with `/`) with an encoded query.
     pub fn join(&self, path: &str, query: &[(&str, String)]) -> String {
-        let mut url = format!(
-            "{}://{}{}{}",
-            self.scheme, self.authority, self.prefix, path
-        );
+        let mut url = format!("{}://{}{}{}", self.scheme, self.authority, self.prefix, path);
         if !query.is_empty() {
-            let pairs: Vec<String> = query
-                .iter()
-                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-                .collect();
+            let pairs: Vec<String> = query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
             url.push('?');
             url.push_str(&pairs.join("&"));
         }
@@ -177,12 +151,7 @@ impl Client {
         let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(https);
-        Ok(Client {
-            base,
-            http,
-            region_flag: region_flag.map(str::to_owned),
-            signer: OnceCell::new(),
-        })
+        Ok(Client { base, http, region_flag: region_flag.map(str::to_owned), signer: OnceCell::new() })
     }
 
     /// The API's base URL.
@@ -202,17 +171,11 @@ impl Client {
                     .or_else(|| self.base.region_hint())
                     .or_else(|| config.region().map(|r| r.as_ref().to_owned()))
                     .ok_or_else(|| {
-                        LocalFailure::usage(
-                            "no AWS region: requests to the API are signed for its region",
-                        )
-                        .hint("Pass --region or set AWS_REGION.")
+                        LocalFailure::usage("no AWS region: requests to the API are signed for its region")
+                            .hint("Pass --region or set AWS_REGION.")
                     })?;
                 let provider = config.credentials_provider().ok_or_else(|| {
-                    LocalFailure::new(
-                        "NO_CREDENTIALS",
-                        exit::DENIED,
-                        "no AWS credentials provider is configured",
-                    )
+                    LocalFailure::new("NO_CREDENTIALS", exit::DENIED, "no AWS credentials provider is configured")
                 })?;
                 Ok::<_, anyhow::Error>((region, provider))
             })
@@ -242,20 +205,12 @@ impl Client {
             Some((content_type, bytes)) => (Some(content_type), bytes),
             None => (None, Vec::new()),
         };
-        let mut builder = Request::builder()
-            .method(method.clone())
-            .uri(&url)
-            .header("accept", "application/json");
+        let mut builder = Request::builder().method(method.clone()).uri(&url).header("accept", "application/json");
         if let Some(content_type) = content_type {
             builder = builder.header("content-type", content_type);
         }
-        builder = builder.header(
-            "user-agent",
-            concat!("sentinel-cli/", env!("CARGO_PKG_VERSION")),
-        );
-        let mut request = builder
-            .body(Full::new(Bytes::from(bytes.clone())))
-            .context("cannot build the request")?;
+        builder = builder.header("user-agent", concat!("sentinel-cli/", env!("CARGO_PKG_VERSION")));
+        let mut request = builder.body(Full::new(Bytes::from(bytes.clone()))).context("cannot build the request")?;
         let identity: Identity = credentials.into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
@@ -269,11 +224,7 @@ impl Client {
         let headers: Vec<(String, String)> = request
             .headers()
             .iter()
-            .filter_map(|(k, v)| {
-                v.to_str()
-                    .ok()
-                    .map(|v| (k.as_str().to_owned(), v.to_owned()))
-            })
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
             .collect();
         let signable = SignableRequest::new(
             method.as_str(),
@@ -282,20 +233,13 @@ impl Client {
             SignableBody::Bytes(&bytes),
         )
         .context("cannot sign the request")?;
-        let (instructions, _) = sign(signable, &params)
-            .context("cannot sign the request")?
-            .into_parts();
+        let (instructions, _) = sign(signable, &params).context("cannot sign the request")?.into_parts();
         instructions.apply_to_request_http1x(&mut request);
         let response = self.send(request).await?;
         if (200..300).contains(&response.status) {
             Ok(response)
         } else {
-            Err(ApiFailure::from_response(
-                response.status,
-                &response.body,
-                response.header("retry-after"),
-            )
-            .into())
+            Err(ApiFailure::from_response(response.status, &response.body, response.header("retry-after")).into())
         }
     }
 
@@ -319,10 +263,7 @@ impl Client {
             .uri(self.base.join(path, &[]))
             .header("authorization", token)
             .header("accept", "application/json")
-            .header(
-                "user-agent",
-                concat!("sentinel-cli/", env!("CARGO_PKG_VERSION")),
-            )
+            .header("user-agent", concat!("sentinel-cli/", env!("CARGO_PKG_VERSION")))
             .body(Full::new(Bytes::new()))
             .context("cannot build the request")?;
         self.send(request).await
@@ -330,35 +271,22 @@ impl Client {
 
     async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response> {
         let unreachable = |why: String| {
-            LocalFailure::unavailable(format!(
-                "cannot reach the Sentinel API at {}: {why}",
-                self.base.display()
-            ))
-            .hint("Check --remote-server / SENTINEL_TVM_URL and your network, then retry.")
+            LocalFailure::unavailable(format!("cannot reach the Sentinel API at {}: {why}", self.base.display()))
+                .hint("Check --remote-server / SENTINEL_TVM_URL and your network, then retry.")
         };
         let exchange = async {
-            let response = self
-                .http
-                .request(request)
-                .await
-                .map_err(|e| unreachable(error_chain(&e)))?;
+            let response = self.http.request(request).await.map_err(|e| unreachable(error_chain(&e)))?;
             let (parts, body) = response.into_parts();
             let body = http_body_util::Limited::new(body, MAX_BODY)
                 .collect()
                 .await
                 .map_err(|e| unreachable(format!("reading the answer failed: {e}")))?
                 .to_bytes();
-            Ok::<_, LocalFailure>(Response {
-                status: parts.status.as_u16(),
-                headers: parts.headers,
-                body,
-            })
+            Ok::<_, LocalFailure>(Response { status: parts.status.as_u16(), headers: parts.headers, body })
         };
         match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
             Ok(result) => Ok(result?),
-            Err(_) => {
-                Err(unreachable(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())).into())
-            }
+            Err(_) => Err(unreachable(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())).into()),
         }
     }
 }
@@ -399,9 +327,6 @@ mod tests {
             "https://abc.execute-api.eu-west-1.amazonaws.com/prod/?profile=dev&reason=fix%20%2342%20%26%20more"
         );
         assert_eq!(base.region_hint().as_deref(), Some("eu-west-1"));
-        assert_eq!(
-            BaseUrl::parse("http://127.0.0.1:1").unwrap().region_hint(),
-            None
-        );
+        assert_eq!(BaseUrl::parse("http://127.0.0.1:1").unwrap().region_hint(), None);
     }
 }

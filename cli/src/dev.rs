@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_lambda_events::apigw::{
-    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
-    ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request, ApiGatewayV2httpRequest,
+    ApiGatewayV2httpResponse,
 };
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use devstack::gateway::{self, Auth, Backend, GatewayConfig, Route};
@@ -88,10 +88,7 @@ impl DevOptions {
         let mut options = DevOptions::default();
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let port = |name: &str, default: u16| -> Result<u16> {
-            var(name).map_or(Ok(default), |v| {
-                v.parse()
-                    .with_context(|| format!("{name}={v:?} is not a port number"))
-            })
+            var(name).map_or(Ok(default), |v| v.parse().with_context(|| format!("{name}={v:?} is not a port number")))
         };
         if let Some(dir) = var("SENTINEL_DEV_DIR") {
             options.dir = PathBuf::from(dir);
@@ -235,22 +232,15 @@ fn routes() -> Vec<Route> {
 
 /// Starts the stack and returns once every part is ready and the env file is written.
 pub async fn start(options: DevOptions) -> Result<LocalStack> {
-    std::fs::create_dir_all(&options.dir)
-        .with_context(|| format!("cannot create {}", options.dir.display()))?;
+    std::fs::create_dir_all(&options.dir).with_context(|| format!("cannot create {}", options.dir.display()))?;
     let env_path = options.dir.join("env");
     let _ = std::fs::remove_file(&env_path);
 
-    let storage = if options.persistent {
-        Storage::File(options.dir.join("ledger.sqlite"))
-    } else {
-        Storage::Memory
-    };
+    let storage = if options.persistent { Storage::File(options.dir.join("ledger.sqlite")) } else { Storage::Memory };
     let dynamodb = DynamoEmulator::start(storage, ([127, 0, 0, 1], options.dynamodb_port).into())
         .await
         .context("set SENTINEL_DEV_DYNAMODB_PORT to use another port")?;
-    let moto = Moto::start(options.moto_port)
-        .await
-        .context("set SENTINEL_DEV_MOTO_PORT to use another port")?;
+    let moto = Moto::start(options.moto_port).await.context("set SENTINEL_DEV_MOTO_PORT to use another port")?;
     let dynamo_sdk = sdk(dynamodb.endpoint(), &options.region);
     let moto_sdk = sdk(moto.endpoint(), &options.region);
 
@@ -259,13 +249,8 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
     devstack::ensure_views_table(&ddb, &options.views_table).await?;
 
     let iam = aws_sdk_iam::Client::new(&moto_sdk);
-    let seeded = identities::seed(&iam)
-        .await
-        .context("cannot create the dev identities in the emulated IAM")?;
-    seeded
-        .registry
-        .write_files(&options.dir)
-        .context("cannot write the dev credentials")?;
+    let seeded = identities::seed(&iam).await.context("cannot create the dev identities in the emulated IAM")?;
+    seeded.registry.write_files(&options.dir).context("cannot write the dev credentials")?;
     push_policies(&options, &aws_sdk_ssm::Client::new(&moto_sdk), &iam).await?;
     let queue_url = route_revocations(&options, &moto_sdk).await?;
 
@@ -273,10 +258,7 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
     let tvm_config = tvm::config::TvmConfig {
         ledger_table: options.ledger_table.clone(),
         views_table: options.views_table.clone(),
-        identity_roles: vec![seeded
-            .identity_role_arn
-            .parse()
-            .context("the identity role ARN")?],
+        identity_roles: vec![seeded.identity_role_arn.parse().context("the identity role ARN")?],
         ..tvm::config::TvmConfig::from_env(|_| None)?
     };
     let clients = tvm::wiring::Clients {
@@ -288,15 +270,9 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
     let tvm_deps = Arc::new(tvm::wiring::deps(&clients, &tvm_config).await?);
     let ledger = Arc::new(DynamoEventStore::new(ddb.clone(), &options.ledger_table));
     let views = Arc::new(DynamoViewStore::new(ddb.clone(), &options.views_table));
-    let authorizer_deps = Arc::new(authorizer::Deps {
-        views: views.clone(),
-        ledger: ledger.clone(),
-        clock: Arc::new(chrono::Utc::now),
-    });
-    let projector_deps = Arc::new(projector::Deps {
-        views: views.clone(),
-        ledger: ledger.clone(),
-    });
+    let authorizer_deps =
+        Arc::new(authorizer::Deps { views: views.clone(), ledger: ledger.clone(), clock: Arc::new(chrono::Utc::now) });
+    let projector_deps = Arc::new(projector::Deps { views: views.clone(), ledger: ledger.clone() });
     let exporter_deps = Arc::new(exporter::Deps {
         publisher: Box::new(exporter::EventBridgePublisher::new(
             aws_sdk_eventbridge::Client::new(&moto_sdk),
@@ -315,26 +291,18 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
 
     // Lambda's event source mappings and the bus rule's target, locally.
     let streams = devstack::dynamodb_streams_client(dynamodb.endpoint());
-    let projector_poller =
-        StreamPoller::new(streams.clone(), &options.ledger_table).spawn(move |event| {
-            let deps = projector_deps.clone();
-            async move { projector::handle(&deps, event).await }
-        });
+    let projector_poller = StreamPoller::new(streams.clone(), &options.ledger_table).spawn(move |event| {
+        let deps = projector_deps.clone();
+        async move { projector::handle(&deps, event).await }
+    });
     let exporter_poller = StreamPoller::new(streams, &options.ledger_table).spawn(move |event| {
         let deps = exporter_deps.clone();
         async move { exporter::handle(&deps, event).await }
     });
-    let enforcer_task = tokio::spawn(feed_enforcer(
-        aws_sdk_sqs::Client::new(&moto_sdk),
-        queue_url,
-        enforcer_deps,
-    ));
+    let enforcer_task = tokio::spawn(feed_enforcer(aws_sdk_sqs::Client::new(&moto_sdk), queue_url, enforcer_deps));
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let backend: Arc<dyn Backend> = Arc::new(Handlers {
-        tvm: tvm_deps,
-        authorizer: authorizer_deps,
-    });
+    let backend: Arc<dyn Backend> = Arc::new(Handlers { tvm: tvm_deps, authorizer: authorizer_deps });
     let gateway = gateway::serve(
         GatewayConfig::new(options.gateway_port, options.region.clone()),
         seeded.registry.clone(),
@@ -354,26 +322,14 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
         ("SENTINEL_TVM_URL".into(), url.clone()),
         ("AWS_REGION".into(), options.region.clone()),
         ("AWS_ENDPOINT_URL".into(), moto.endpoint().to_owned()),
-        (
-            "AWS_ENDPOINT_URL_DYNAMODB".into(),
-            dynamodb.endpoint().to_owned(),
-        ),
-        (
-            "AWS_ENDPOINT_URL_DYNAMODB_STREAMS".into(),
-            dynamodb.endpoint().to_owned(),
-        ),
+        ("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamodb.endpoint().to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB_STREAMS".into(), dynamodb.endpoint().to_owned()),
     ];
     for service in ["STS", "SSM", "IAM", "EVENTBRIDGE", "SQS"] {
-        env.push((
-            format!("AWS_ENDPOINT_URL_{service}"),
-            moto.endpoint().to_owned(),
-        ));
+        env.push((format!("AWS_ENDPOINT_URL_{service}"), moto.endpoint().to_owned()));
     }
     env.extend([
-        (
-            "AWS_SHARED_CREDENTIALS_FILE".into(),
-            credentials_file.display().to_string(),
-        ),
+        ("AWS_SHARED_CREDENTIALS_FILE".into(), credentials_file.display().to_string()),
         ("SENTINEL_LEDGER_TABLE".into(), options.ledger_table.clone()),
         ("SENTINEL_VIEWS_TABLE".into(), options.views_table.clone()),
         ("SENTINEL_EVENT_BUS".into(), options.event_bus.clone()),
@@ -396,11 +352,7 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
 
 /// Pushes every example policy and the admins document to SSM, and creates each policy's
 /// protected role in IAM (trusting the account, as the TVM's role is not emulated).
-async fn push_policies(
-    options: &DevOptions,
-    ssm: &aws_sdk_ssm::Client,
-    iam: &aws_sdk_iam::Client,
-) -> Result<()> {
+async fn push_policies(options: &DevOptions, ssm: &aws_sdk_ssm::Client, iam: &aws_sdk_iam::Client) -> Result<()> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&options.policies_dir)
         .with_context(|| format!("cannot read {}", options.policies_dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -408,23 +360,11 @@ async fn push_policies(
         .collect();
     files.sort();
     for path in files {
-        let yaml = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let policy = PolicyDocument::parse(&yaml, None)
-            .with_context(|| format!("{} is not a valid policy", path.display()))?;
-        put_parameter(
-            ssm,
-            &format!("/sentinel/policies/{}", policy.profile),
-            &yaml,
-        )
-        .await?;
-        let role = policy
-            .role_arn
-            .as_str()
-            .rsplit('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let yaml = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let policy =
+            PolicyDocument::parse(&yaml, None).with_context(|| format!("{} is not a valid policy", path.display()))?;
+        put_parameter(ssm, &format!("/sentinel/policies/{}", policy.profile), &yaml).await?;
+        let role = policy.role_arn.as_str().rsplit('/').next().unwrap_or_default().to_owned();
         let trust = serde_json::json!({
             "Version": "2012-10-17",
             "Statement": [{
@@ -442,14 +382,9 @@ async fn push_policies(
             .send()
             .await;
         if let Err(e) = created {
-            let exists = e
-                .as_service_error()
-                .is_some_and(|s| s.is_entity_already_exists_exception());
+            let exists = e.as_service_error().is_some_and(|s| s.is_entity_already_exists_exception());
             if !exists {
-                bail!(
-                    "cannot create the protected role {role}: {}",
-                    aws_sdk_iam::error::DisplayErrorContext(&e)
-                );
+                bail!("cannot create the protected role {role}: {}", aws_sdk_iam::error::DisplayErrorContext(&e));
             }
         }
     }
@@ -468,12 +403,7 @@ async fn put_parameter(ssm: &aws_sdk_ssm::Client, name: &str, value: &str) -> Re
         .overwrite(true)
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot write {name}: {}",
-                aws_sdk_ssm::error::DisplayErrorContext(&e)
-            )
-        })?;
+        .map_err(|e| anyhow::anyhow!("cannot write {name}: {}", aws_sdk_ssm::error::DisplayErrorContext(&e)))?;
     Ok(())
 }
 
@@ -481,20 +411,10 @@ async fn put_parameter(ssm: &aws_sdk_ssm::Client, name: &str, value: &str) -> Re
 async fn route_revocations(options: &DevOptions, moto: &SdkConfig) -> Result<String> {
     let events = aws_sdk_eventbridge::Client::new(moto);
     let sqs = aws_sdk_sqs::Client::new(moto);
-    if let Err(e) = events
-        .create_event_bus()
-        .name(&options.event_bus)
-        .send()
-        .await
-    {
-        let exists = e
-            .as_service_error()
-            .is_some_and(|s| s.is_resource_already_exists_exception());
+    if let Err(e) = events.create_event_bus().name(&options.event_bus).send().await {
+        let exists = e.as_service_error().is_some_and(|s| s.is_resource_already_exists_exception());
         if !exists {
-            bail!(
-                "cannot create the event bus: {}",
-                aws_sdk_eventbridge::error::DisplayErrorContext(&e)
-            );
+            bail!("cannot create the event bus: {}", aws_sdk_eventbridge::error::DisplayErrorContext(&e));
         }
     }
     let queue_url = sqs
@@ -503,10 +423,7 @@ async fn route_revocations(options: &DevOptions, moto: &SdkConfig) -> Result<Str
         .send()
         .await
         .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot create the enforcer queue: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(&e)
-            )
+            anyhow::anyhow!("cannot create the enforcer queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))
         })?
         .queue_url
         .context("no queue URL")?;
@@ -517,19 +434,12 @@ async fn route_revocations(options: &DevOptions, moto: &SdkConfig) -> Result<Str
         .send()
         .await
         .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot read the enforcer queue: {}",
-                aws_sdk_sqs::error::DisplayErrorContext(&e)
-            )
+            anyhow::anyhow!("cannot read the enforcer queue: {}", aws_sdk_sqs::error::DisplayErrorContext(&e))
         })?
         .attributes
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .cloned()
-        })
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
         .context("no queue ARN")?;
-    let pattern =
-        serde_json::json!({"source": [exporter::SOURCE], "detail-type": ["SessionRevoked"]});
+    let pattern = serde_json::json!({"source": [exporter::SOURCE], "detail-type": ["SessionRevoked"]});
     events
         .put_rule()
         .name(ENFORCER_RULE)
@@ -548,19 +458,11 @@ async fn route_revocations(options: &DevOptions, moto: &SdkConfig) -> Result<Str
         .arn(queue_arn)
         .build()
         .map_err(|e| anyhow::anyhow!("invalid rule target: {e}"))?;
-    events
-        .put_targets()
-        .rule(ENFORCER_RULE)
-        .event_bus_name(&options.event_bus)
-        .targets(target)
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot target the enforcer queue: {}",
-                aws_sdk_eventbridge::error::DisplayErrorContext(&e)
-            )
-        })?;
+    events.put_targets().rule(ENFORCER_RULE).event_bus_name(&options.event_bus).targets(target).send().await.map_err(
+        |e| {
+            anyhow::anyhow!("cannot target the enforcer queue: {}", aws_sdk_eventbridge::error::DisplayErrorContext(&e))
+        },
+    )?;
     Ok(queue_url)
 }
 
@@ -568,13 +470,8 @@ async fn route_revocations(options: &DevOptions, moto: &SdkConfig) -> Result<Str
 /// message is deleted only once handled, so a failure is retried as Lambda would retry.
 async fn feed_enforcer(sqs: aws_sdk_sqs::Client, queue_url: String, deps: Arc<enforcer::Deps>) {
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(0)
-            .send()
-            .await;
+        let received =
+            sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).wait_time_seconds(0).send().await;
         let messages = match received {
             Ok(out) => out.messages.unwrap_or_default(),
             Err(e) => {
@@ -597,19 +494,12 @@ async fn feed_enforcer(sqs: aws_sdk_sqs::Client, queue_url: String, deps: Arc<en
                     }
                 },
                 None => {
-                    tracing::error!(
-                        "the enforcer queue holds a message that is not an EventBridge event"
-                    );
+                    tracing::error!("the enforcer queue holds a message that is not an EventBridge event");
                     true
                 }
             };
             if let (true, Some(receipt)) = (handled, message.receipt_handle()) {
-                let _ = sqs
-                    .delete_message()
-                    .queue_url(&queue_url)
-                    .receipt_handle(receipt)
-                    .send()
-                    .await;
+                let _ = sqs.delete_message().queue_url(&queue_url).receipt_handle(receipt).send().await;
             }
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -648,9 +538,7 @@ pub async fn run(options: DevOptions) -> Result<()> {
     println!("Sentinel local stack is up.");
     println!("  API (SigV4, payload 2.0)  {}", stack.url());
     for (key, value) in stack.env() {
-        if key.starts_with("AWS_ENDPOINT_URL_")
-            && (key.ends_with("DYNAMODB") || key.ends_with("STS"))
-        {
+        if key.starts_with("AWS_ENDPOINT_URL_") && (key.ends_with("DYNAMODB") || key.ends_with("STS")) {
             println!("  {key:<34} {value}");
         }
     }

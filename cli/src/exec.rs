@@ -60,9 +60,8 @@ pub async fn run(client: Client, args: &ExecArgs) -> Result<u8> {
         .into());
     }
     let profile: ledger::Profile = args.profile().parse().map_err(|_| {
-        LocalFailure::usage(format!("invalid profile name {:?}", args.profile())).hint(
-            "Profile names are 1-64 letters, digits, '_', '.' and '-'; see `sentinel profiles`.",
-        )
+        LocalFailure::usage(format!("invalid profile name {:?}", args.profile()))
+            .hint("Profile names are 1-64 letters, digits, '_', '.' and '-'; see `sentinel profiles`.")
     })?;
     let seconds = args.duration.as_secs();
     if !DURATION_RANGE.contains(&seconds) {
@@ -71,10 +70,7 @@ pub async fn run(client: Client, args: &ExecArgs) -> Result<u8> {
         ))
         .into());
     }
-    let mut query = vec![
-        ("profile", profile.to_string()),
-        ("duration", seconds.to_string()),
-    ];
+    let mut query = vec![("profile", profile.to_string()), ("duration", seconds.to_string())];
     if let Some(reason) = &args.reason {
         query.push(("reason", reason.clone()));
     }
@@ -93,34 +89,22 @@ pub async fn run(client: Client, args: &ExecArgs) -> Result<u8> {
     let region = client.region().await?;
 
     let client = Arc::new(client);
-    let proxy = Arc::new(Proxy {
-        client,
-        session_token,
-        local_token: random_token()?,
-    });
+    let proxy = Arc::new(Proxy { client, session_token, local_token: random_token()? });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .context("cannot listen on 127.0.0.1 for the command's credentials")?;
     let port = listener.local_addr().context("no local address")?.port();
-    let app = axum::Router::new()
-        .fallback(serve_credentials)
-        .with_state(proxy.clone());
+    let app = axum::Router::new().fallback(serve_credentials).with_state(proxy.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let stopped = async move {
             let _ = stop_rx.await;
         };
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(stopped)
-            .await;
+        let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
     });
 
     let mut command = tokio::process::Command::new(&args.command[0]);
-    command
-        .args(&args.command[1..])
-        .stdin(Stdio::inherit())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit());
+    command.args(&args.command[1..]).stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
     for name in SCRUBBED {
         command.env_remove(name);
     }
@@ -128,10 +112,7 @@ pub async fn run(client: Client, args: &ExecArgs) -> Result<u8> {
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            format!("http://127.0.0.1:{port}/"),
-        )
+        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("http://127.0.0.1:{port}/"))
         .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", &proxy.local_token)
         .env(SESSION_ENV, &session_id)
         .env(MARKER, profile.as_str());
@@ -154,11 +135,7 @@ async fn run_child(mut command: tokio::process::Command, program: &str) -> Resul
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let mut child = command.spawn().map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::NotFound {
-            127
-        } else {
-            126
-        };
+        let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
         LocalFailure::new("EXEC_FAILED", code, format!("cannot run {program:?}: {e}"))
     })?;
     let pid = child.id().and_then(|p| i32::try_from(p).ok());
@@ -194,68 +171,33 @@ pub fn exit_code(status: std::process::ExitStatus) -> u8 {
 /// 256 random bits, hex-encoded: what the child's SDK must present.
 fn random_token() -> Result<String> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("no randomness for the local token: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the local token: {e}"))?;
     Ok(hex::encode(bytes))
 }
 
 /// Answers the SDK's credential fetch from `/credentials`; anything without our token is 403.
-async fn serve_credentials(
-    State(proxy): State<Arc<Proxy>>,
-    method: Method,
-    headers: HeaderMap,
-) -> Response {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
+async fn serve_credentials(State(proxy): State<Arc<Proxy>>, method: Method, headers: HeaderMap) -> Response {
+    let presented = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
     let authorized: bool = presented.ct_eq(proxy.local_token.as_bytes()).into();
     if !authorized {
-        return error(
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            "A valid AWS_CONTAINER_AUTHORIZATION_TOKEN is required.",
-        );
+        return error(StatusCode::FORBIDDEN, "FORBIDDEN", "A valid AWS_CONTAINER_AUTHORIZATION_TOKEN is required.");
     }
     if method != Method::GET {
-        return error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "Only GET is served.",
-        );
+        return error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "Only GET is served.");
     }
-    match proxy
-        .client
-        .get_with_token("/credentials", &proxy.session_token)
-        .await
-    {
+    match proxy.client.get_with_token("/credentials", &proxy.session_token).await {
         Ok(answer) => {
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
             if !status.is_success() {
-                let failure =
-                    crate::failure::ApiFailure::from_response(answer.status, &answer.body, None);
-                eprintln!(
-                    "sentinel: the session's credentials were not refreshed: {}",
-                    failure.message
-                );
+                let failure = crate::failure::ApiFailure::from_response(answer.status, &answer.body, None);
+                eprintln!("sentinel: the session's credentials were not refreshed: {}", failure.message);
             }
-            (
-                status,
-                [
-                    (header::CONTENT_TYPE, "application/json"),
-                    (header::CACHE_CONTROL, "no-store"),
-                ],
-                answer.body,
-            )
+            (status, [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")], answer.body)
                 .into_response()
         }
         Err(e) => {
             eprintln!("sentinel: the session's credentials were not refreshed: {e}");
-            error(
-                StatusCode::BAD_GATEWAY,
-                "UNAVAILABLE",
-                "The Sentinel API could not be reached.",
-            )
+            error(StatusCode::BAD_GATEWAY, "UNAVAILABLE", "The Sentinel API could not be reached.")
         }
     }
 }
@@ -273,10 +215,7 @@ mod tests {
     fn signals_become_128_plus_their_number() {
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(exit_code(std::process::ExitStatus::from_raw(7 << 8)), 7);
-        assert_eq!(
-            exit_code(std::process::ExitStatus::from_raw(libc::SIGTERM)),
-            143
-        );
+        assert_eq!(exit_code(std::process::ExitStatus::from_raw(libc::SIGTERM)), 143);
     }
 
     #[test]

@@ -59,24 +59,16 @@ impl ApiFailure {
             }
             .to_owned()
         });
-        let message = text("Message")
-            .or_else(|| text("message"))
-            .unwrap_or_else(|| {
-                let raw = String::from_utf8_lossy(body);
-                let raw: String = raw.chars().filter(|c| !c.is_control()).take(200).collect();
-                if raw.trim().is_empty() {
-                    format!("The API answered HTTP {status}.")
-                } else {
-                    format!("The API answered HTTP {status}: {raw}")
-                }
-            });
-        ApiFailure {
-            status,
-            code,
-            message,
-            request_id: text("request_id"),
-            retry_after,
-        }
+        let message = text("Message").or_else(|| text("message")).unwrap_or_else(|| {
+            let raw = String::from_utf8_lossy(body);
+            let raw: String = raw.chars().filter(|c| !c.is_control()).take(200).collect();
+            if raw.trim().is_empty() {
+                format!("The API answered HTTP {status}.")
+            } else {
+                format!("The API answered HTTP {status}: {raw}")
+            }
+        });
+        ApiFailure { status, code, message, request_id: text("request_id"), retry_after }
     }
 
     /// The exit code for this answer.
@@ -126,15 +118,7 @@ const CHECK_CREDENTIALS: &str = "Check your AWS credentials (AWS_PROFILE, `aws s
 /// Whether API Gateway's message is about the request's signature or keys.
 fn about_signing(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    [
-        "signature",
-        "security token",
-        "access key",
-        "credential",
-        "authorization header",
-    ]
-    .iter()
-    .any(|w| m.contains(w))
+    ["signature", "security token", "access key", "credential", "authorization header"].iter().any(|w| m.contains(w))
 }
 
 impl fmt::Display for ApiFailure {
@@ -161,12 +145,7 @@ pub struct LocalFailure {
 impl LocalFailure {
     /// A failure with `code`, `exit` and `message`.
     pub fn new(code: &'static str, exit: u8, message: impl Into<String>) -> Self {
-        LocalFailure {
-            code,
-            message: message.into(),
-            hint: None,
-            exit,
-        }
+        LocalFailure { code, message: message.into(), hint: None, exit }
     }
 
     /// Adds what to do next.
@@ -216,11 +195,7 @@ impl Report {
                     extra.push(("request_id".to_owned(), id.clone()));
                 }
                 // The API's own message may already name the command to run next.
-                let hint = if api.message.contains("`sentinel ") {
-                    None
-                } else {
-                    api.hint()
-                };
+                let hint = if api.message.contains("`sentinel ") { None } else { api.hint() };
                 return Report {
                     code: api.code.clone(),
                     message: prefixed(error, &api.message),
@@ -239,18 +214,8 @@ impl Report {
                 };
             }
         }
-        let message = error
-            .chain()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(": ");
-        Report {
-            code: "INTERNAL".into(),
-            message,
-            hint: None,
-            exit: exit::INTERNAL,
-            extra: Vec::new(),
-        }
+        let message = error.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ");
+        Report { code: "INTERNAL".into(), message, hint: None, exit: exit::INTERNAL, extra: Vec::new() }
     }
 
     /// Prints the report on stderr in the chosen format.
@@ -283,9 +248,7 @@ impl Report {
 fn prefixed(error: &anyhow::Error, message: &str) -> String {
     let outer: Vec<String> = error
         .chain()
-        .take_while(|c| {
-            c.downcast_ref::<ApiFailure>().is_none() && c.downcast_ref::<LocalFailure>().is_none()
-        })
+        .take_while(|c| c.downcast_ref::<ApiFailure>().is_none() && c.downcast_ref::<LocalFailure>().is_none())
         .map(ToString::to_string)
         .collect();
     if outer.is_empty() {
@@ -301,23 +264,18 @@ mod tests {
 
     #[test]
     fn our_error_shape_keeps_code_message_and_request_id() {
-        let body = br#"{"Code":"APPROVAL_REQUIRED","Message":"needs approval","request_id":"01ARZ3NDEKTSV4RRFFQ69G5FAV"}"#;
+        let body =
+            br#"{"Code":"APPROVAL_REQUIRED","Message":"needs approval","request_id":"01ARZ3NDEKTSV4RRFFQ69G5FAV"}"#;
         let failure = ApiFailure::from_response(403, body, None);
         assert_eq!(failure.code, "APPROVAL_REQUIRED");
         assert_eq!(failure.exit_code(), exit::DENIED);
-        assert!(failure
-            .hint()
-            .unwrap()
-            .contains("sentinel requests show 01ARZ3NDEKTSV4RRFFQ69G5FAV"));
+        assert!(failure.hint().unwrap().contains("sentinel requests show 01ARZ3NDEKTSV4RRFFQ69G5FAV"));
     }
 
     #[test]
     fn api_gateway_shape_gets_a_code_from_its_status() {
         let failure = ApiFailure::from_response(403, br#"{"message":"Forbidden"}"#, None);
-        assert_eq!(
-            (failure.code.as_str(), failure.message.as_str()),
-            ("FORBIDDEN", "Forbidden")
-        );
+        assert_eq!((failure.code.as_str(), failure.message.as_str()), ("FORBIDDEN", "Forbidden"));
         let failure = ApiFailure::from_response(401, br#"{"message":"Unauthorized"}"#, None);
         assert_eq!(failure.code, "UNAUTHORIZED");
         assert_eq!(failure.exit_code(), exit::DENIED);
@@ -327,27 +285,16 @@ mod tests {
     fn statuses_map_to_the_documented_exit_codes() {
         let code = |status| ApiFailure::from_response(status, b"", None).exit_code();
         assert_eq!(
-            [
-                code(400),
-                code(403),
-                code(404),
-                code(409),
-                code(429),
-                code(500),
-                code(503)
-            ],
+            [code(400), code(403), code(404), code(409), code(429), code(500), code(503)],
             [2, 3, 4, 5, 3, 6, 6]
         );
     }
 
     #[test]
     fn context_is_kept_in_front_of_the_api_message() {
-        let error = anyhow::Error::new(ApiFailure::from_response(
-            404,
-            br#"{"Code":"NOT_FOUND","Message":"Not found."}"#,
-            None,
-        ))
-        .context("cannot show request X");
+        let error =
+            anyhow::Error::new(ApiFailure::from_response(404, br#"{"Code":"NOT_FOUND","Message":"Not found."}"#, None))
+                .context("cannot show request X");
         let report = Report::of(&error);
         assert_eq!(report.message, "cannot show request X: Not found.");
         assert_eq!(report.exit, exit::NOT_FOUND);

@@ -17,9 +17,7 @@ use std::ffi::OsString;
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 
-use crate::args::{
-    AuditCommand, Cli, Command, OutputFormat, PolicyCommand, ShellCommand, ViewsCommand,
-};
+use crate::args::{AuditCommand, Cli, Command, OutputFormat, PolicyCommand, ShellCommand, ViewsCommand};
 use crate::client::Client;
 use crate::commands::{api, ops};
 use crate::failure::{exit, Report};
@@ -43,15 +41,10 @@ where
         Err(e) => return usage_error(e, &args),
     };
     let format = cli.global.output;
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            Report::of(&anyhow::Error::new(e).context("cannot start the async runtime"))
-                .print(format);
+            Report::of(&anyhow::Error::new(e).context("cannot start the async runtime")).print(format);
             return exit::INTERNAL;
         }
     };
@@ -74,9 +67,7 @@ fn usage_error(error: clap::Error, args: &[OsString]) -> u8 {
     use clap::error::ErrorKind;
     if matches!(
         error.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     ) {
         let _ = error.print();
         return if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
@@ -86,22 +77,10 @@ fn usage_error(error: clap::Error, args: &[OsString]) -> u8 {
         };
     }
     if wants_json(args) {
-        let message = error
-            .kind()
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| "invalid arguments".into());
+        let message = error.kind().as_str().map(str::to_owned).unwrap_or_else(|| "invalid arguments".into());
         let detail = error.to_string();
-        let first = detail
-            .lines()
-            .next()
-            .unwrap_or(&message)
-            .trim_start_matches("error: ")
-            .to_owned();
-        eprintln!(
-            "{}",
-            serde_json::json!({ "Code": "USAGE", "Message": first })
-        );
+        let first = detail.lines().next().unwrap_or(&message).trim_start_matches("error: ").to_owned();
+        eprintln!("{}", serde_json::json!({ "Code": "USAGE", "Message": first }));
     } else {
         let _ = error.print();
     }
@@ -110,113 +89,55 @@ fn usage_error(error: clap::Error, args: &[OsString]) -> u8 {
 
 /// Whether the raw arguments (or SENTINEL_OUTPUT) ask for JSON, for errors found before parsing ends.
 fn wants_json(args: &[OsString]) -> bool {
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let flag = args
-        .windows(2)
-        .any(|w| w[0] == "--output" && w[1] == "json")
-        || args.iter().any(|a| a == "--output=json");
+    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let flag =
+        args.windows(2).any(|w| w[0] == "--output" && w[1] == "json") || args.iter().any(|a| a == "--output=json");
     flag || std::env::var("SENTINEL_OUTPUT").is_ok_and(|v| v == "json")
 }
 
 async fn dispatch(cli: Cli) -> Result<u8> {
-    let out = Out {
-        format: cli.global.output,
-    };
+    let out = Out { format: cli.global.output };
     let region = cli.global.region.as_deref();
     let client = |url: &str| Client::new(url, region);
     match &cli.command {
         Command::Exec(args) => return exec::run(client(&args.server.url)?, args).await,
-        Command::Whoami { server, profile } => {
-            api::whoami(&client(&server.url)?, out, profile.as_deref()).await?
-        }
+        Command::Whoami { server, profile } => api::whoami(&client(&server.url)?, out, profile.as_deref()).await?,
         Command::Profiles { server } => api::profiles(&client(&server.url)?, out).await?,
         Command::Shell(ShellCommand::Init { server }) => {
             api::shell_init(&client(&server.url)?, out, &server.url).await?
         }
-        Command::Request {
-            server,
-            profile,
-            justification,
-            duration,
-        } => {
-            api::request(
-                &client(&server.url)?,
-                out,
-                profile,
-                justification,
-                *duration,
-            )
-            .await?
+        Command::Request { server, profile, justification, duration } => {
+            api::request(&client(&server.url)?, out, profile, justification, *duration).await?
         }
-        Command::Requests(command) => {
-            api::requests(&client(server_of_requests(command))?, out, command).await?
-        }
-        Command::Breakglass(command) => {
-            api::breakglass(&client(server_of_breakglass(command))?, out, command).await?
-        }
-        Command::Sessions(command) => {
-            api::sessions(&client(server_of_sessions(command))?, out, command).await?
-        }
-        Command::Audit(AuditCommand::Export {
-            table,
-            since,
-            until,
-            principal,
-        }) => {
+        Command::Requests(command) => api::requests(&client(server_of_requests(command))?, out, command).await?,
+        Command::Breakglass(command) => api::breakglass(&client(server_of_breakglass(command))?, out, command).await?,
+        Command::Sessions(command) => api::sessions(&client(server_of_sessions(command))?, out, command).await?,
+        Command::Audit(AuditCommand::Export { table, since, until, principal }) => {
             let config = ops::aws(region).await;
-            ops::audit_export(
-                &config,
-                &table.ledger_table,
-                *since,
-                *until,
-                principal.as_deref(),
-            )
-            .await?
+            ops::audit_export(&config, &table.ledger_table, *since, *until, principal.as_deref()).await?
         }
         Command::Audit(AuditCommand::Verify { table }) => {
             let config = ops::aws(region).await;
             ops::audit_verify(&config, &table.ledger_table, out).await?
         }
         Command::Policy(PolicyCommand::Validate { files }) => ops::policy_validate(files, out)?,
-        Command::Policy(PolicyCommand::Push {
-            server,
-            profile,
-            file,
-        }) => api::policy_push(&client(&server.url)?, out, profile, file).await?,
+        Command::Policy(PolicyCommand::Push { server, profile, file }) => {
+            api::policy_push(&client(&server.url)?, out, profile, file).await?
+        }
         Command::Policy(PolicyCommand::Pull { root, profile }) => {
             let profile = api::profile(profile)?;
             ops::policy_pull(&ops::aws(region).await, &root.policy_root, &profile, out).await?
         }
-        Command::Policy(PolicyCommand::Diff {
-            root,
-            profile,
-            file,
-        }) => {
+        Command::Policy(PolicyCommand::Diff { root, profile, file }) => {
             let profile = api::profile(profile)?;
-            ops::policy_diff(
-                &ops::aws(region).await,
-                &root.policy_root,
-                &profile,
-                file,
-                out,
-            )
-            .await?
+            ops::policy_diff(&ops::aws(region).await, &root.policy_root, &profile, file, out).await?
         }
-        Command::Views(ViewsCommand::Rebuild {
-            table,
-            views_table,
-            check: _,
-            repair,
-        }) => {
+        Command::Views(ViewsCommand::Rebuild { table, views_table, check: _, repair }) => {
             let config = ops::aws(region).await;
             ops::views_rebuild(&config, &table.ledger_table, views_table, *repair, out).await?
         }
         Command::Dev => {
-            let mut options =
-                dev::DevOptions::from_env().context("invalid local stack settings")?;
+            let mut options = dev::DevOptions::from_env().context("invalid local stack settings")?;
             if let Some(region) = region {
                 options.region = region.to_owned();
             }

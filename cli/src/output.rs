@@ -21,8 +21,7 @@ impl Out {
 
     /// Prints `value` as JSON (pretty, one document).
     pub fn print_json(&self, value: &Value) -> Result<()> {
-        let text =
-            serde_json::to_string_pretty(value).context("cannot encode the result as JSON")?;
+        let text = serde_json::to_string_pretty(value).context("cannot encode the result as JSON")?;
         write_stdout(&format!("{text}\n"))
     }
 
@@ -39,10 +38,7 @@ impl Out {
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a message.
 pub fn write_stdout(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
+    match stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.context("cannot write to stdout"),
     }
@@ -69,9 +65,7 @@ fn scalar(value: &Value) -> String {
 
 /// Strips control characters so that server-provided text cannot drive the terminal.
 pub fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// A table of `items` with the given (header, key) columns; `empty` when there are none.
@@ -79,15 +73,8 @@ pub fn table(items: &[Value], columns: &[(&str, &str)], empty: &str) -> String {
     if items.is_empty() {
         return format!("{empty}\n");
     }
-    let rows: Vec<Vec<String>> = items
-        .iter()
-        .map(|item| {
-            columns
-                .iter()
-                .map(|(_, key)| clean(&field(item, key)))
-                .collect()
-        })
-        .collect();
+    let rows: Vec<Vec<String>> =
+        items.iter().map(|item| columns.iter().map(|(_, key)| clean(&field(item, key))).collect()).collect();
     let headers: Vec<String> = columns.iter().map(|(h, _)| h.to_string()).collect();
     render_rows(&headers, &rows)
 }
@@ -120,24 +107,13 @@ pub fn render_rows(headers: &[String], rows: &[Vec<String>]) -> String {
 
 /// `Label  value` lines for one object.
 pub fn block(value: &Value, fields: &[(&str, &str)]) -> String {
-    let width = fields
-        .iter()
-        .map(|(label, _)| label.chars().count())
-        .max()
-        .unwrap_or(0);
-    fields
-        .iter()
-        .map(|(label, key)| format!("{label:<width$}  {}\n", clean(&field(value, key))))
-        .collect()
+    let width = fields.iter().map(|(label, _)| label.chars().count()).max().unwrap_or(0);
+    fields.iter().map(|(label, key)| format!("{label:<width$}  {}\n", clean(&field(value, key)))).collect()
 }
 
 /// The `items` of a list answer.
 pub fn items(value: &Value) -> Vec<Value> {
-    value
-        .get("items")
-        .and_then(|v| v.as_array())
-        .cloned()
-        .unwrap_or_default()
+    value.get("items").and_then(|v| v.as_array()).cloned().unwrap_or_default()
 }
 
 #[cfg(test)]

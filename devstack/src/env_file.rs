@@ -8,8 +8,7 @@ use anyhow::{Context, Result};
 
 /// Quotes `value` for a POSIX shell unless it is made only of safe characters.
 pub fn shell_quote(value: &str) -> String {
-    let safe = !value.is_empty()
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./:=,@+%".contains(&b));
+    let safe = !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-./:=,@+%".contains(&b));
     if safe {
         value.to_owned()
     } else {

@@ -21,10 +21,8 @@ pub fn record(section: &str, value: Value) -> Result<()> {
     let path = figures_path();
     std::fs::create_dir_all(path.parent().unwrap_or(&path))
         .with_context(|| format!("cannot create {}", path.display()))?;
-    let mut all: Value = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_else(|| json!({}));
+    let mut all: Value =
+        std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_else(|| json!({}));
     if !all.is_object() {
         all = json!({});
     }

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_lambda_events::apigw::{
-    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
-    ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request, ApiGatewayV2httpRequest,
+    ApiGatewayV2httpResponse,
 };
 use aws_lambda_events::encodings::Body as LambdaBody;
 use axum::body::{Body, Bytes};
@@ -58,11 +58,7 @@ pub struct Route {
 impl Route {
     /// A route.
     pub fn new(method: impl Into<String>, path: impl Into<String>, auth: Auth) -> Self {
-        Route {
-            method: method.into(),
-            path: path.into(),
-            auth,
-        }
+        Route { method: method.into(), path: path.into(), auth }
     }
 
     /// API Gateway's route key, e.g. `GET /requests/{id}`.
@@ -126,9 +122,7 @@ pub enum GatewayError {
     #[error("route {0:?} is defined twice")]
     DuplicateRoute(String),
     /// The port could not be bound.
-    #[error(
-        "cannot listen on 127.0.0.1:{port} for the local gateway (is the port taken?): {source}"
-    )]
+    #[error("cannot listen on 127.0.0.1:{port} for the local gateway (is the port taken?): {source}")]
     Bind {
         /// The port asked for.
         port: u16,
@@ -186,25 +180,16 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .await
         .map_err(|source| GatewayError::Bind { port, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| GatewayError::Bind { port, source })?;
+    let addr = listener.local_addr().map_err(|source| GatewayError::Bind { port, source })?;
     // Events report the port actually bound (`x-forwarded-port`), also when 0 was asked for.
     config.port = addr.port();
     let app = router(config, registry, routes, backend)?;
     let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
     });
-    Ok(RunningGateway {
-        url: format!("http://{addr}"),
-        addr,
-        task,
-    })
+    Ok(RunningGateway { url: format!("http://{addr}"), addr, task })
 }
 
 /// The gateway as an axum router (for `serve`, or for tests with `oneshot`).
@@ -215,12 +200,7 @@ pub fn router(
     backend: Arc<dyn Backend>,
 ) -> Result<axum::Router, GatewayError> {
     let routes = compile_routes(routes)?;
-    let state = Arc::new(Gateway {
-        config,
-        registry,
-        routes,
-        backend,
-    });
+    let state = Arc::new(Gateway { config, registry, routes, backend });
     Ok(axum::Router::new().fallback(handle).with_state(state))
 }
 
@@ -246,10 +226,7 @@ fn compile_routes(routes: Vec<Route>) -> Result<Vec<CompiledRoute>, GatewayError
     let mut keys = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(routes.len());
     for route in routes {
-        let invalid = |reason| GatewayError::InvalidRoute {
-            route: route.key(),
-            reason,
-        };
+        let invalid = |reason| GatewayError::InvalidRoute { route: route.key(), reason };
         if route.method.is_empty() || !route.method.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err(invalid("the method must be an uppercase HTTP method"));
         }
@@ -262,22 +239,16 @@ fn compile_routes(routes: Vec<Route>) -> Result<Vec<CompiledRoute>, GatewayError
                 if part.is_empty() {
                     return Err(invalid("empty path segment"));
                 }
-                let segment =
-                    match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                        Some(name)
-                            if !name.is_empty()
-                                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
-                        {
-                            Segment::Param(name.to_owned())
-                        }
-                        Some(_) => return Err(invalid(
-                            "parameters are {name} with letters, digits and _ (no greedy {proxy+})",
-                        )),
-                        None if part.contains(['{', '}']) => {
-                            return Err(invalid("braces only around a whole segment"))
-                        }
-                        None => Segment::Literal(part.to_owned()),
-                    };
+                let segment = match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(name) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+                        Segment::Param(name.to_owned())
+                    }
+                    Some(_) => {
+                        return Err(invalid("parameters are {name} with letters, digits and _ (no greedy {proxy+})"))
+                    }
+                    None if part.contains(['{', '}']) => return Err(invalid("braces only around a whole segment")),
+                    None => Segment::Literal(part.to_owned()),
+                };
                 segments.push(segment);
             }
         }
@@ -297,25 +268,18 @@ fn match_route<'r>(
     segments: &[String],
 ) -> Option<(&'r CompiledRoute, BTreeMap<String, String>)> {
     let mut best: Option<(&CompiledRoute, Vec<bool>)> = None;
-    for route in routes
-        .iter()
-        .filter(|r| r.route.method == method && r.segments.len() == segments.len())
-    {
+    for route in routes.iter().filter(|r| r.route.method == method && r.segments.len() == segments.len()) {
         let mut literal = Vec::with_capacity(segments.len());
-        let matches = route
-            .segments
-            .iter()
-            .zip(segments)
-            .all(|(pattern, actual)| match pattern {
-                Segment::Literal(text) => {
-                    literal.push(true);
-                    text == actual
-                }
-                Segment::Param(_) => {
-                    literal.push(false);
-                    !actual.is_empty()
-                }
-            });
+        let matches = route.segments.iter().zip(segments).all(|(pattern, actual)| match pattern {
+            Segment::Literal(text) => {
+                literal.push(true);
+                text == actual
+            }
+            Segment::Param(_) => {
+                literal.push(false);
+                !actual.is_empty()
+            }
+        });
         if matches && best.as_ref().is_none_or(|(_, b)| literal > *b) {
             best = Some((route, literal));
         }
@@ -349,20 +313,11 @@ struct Arrival {
 
 async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let request_id = new_request_id();
-    let connect = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
+    let connect = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, gateway.config.max_body_bytes).await {
         Ok(body) => body,
-        Err(_) => {
-            return gateway_message(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request Entity Too Large",
-                &request_id,
-            )
-        }
+        Err(_) => return gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large", &request_id),
     };
     let arrival = Arrival {
         method: parts.method.as_str().to_owned(),
@@ -375,9 +330,7 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Respon
             Version::HTTP_2 => "HTTP/2.0",
             _ => "HTTP/1.1",
         },
-        source_ip: connect
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| Ipv4Addr::LOCALHOST.to_string()),
+        source_ip: connect.map(|a| a.ip().to_string()).unwrap_or_else(|| Ipv4Addr::LOCALHOST.to_string()),
         port: gateway.config.port,
         request_id,
         at: Utc::now(),
@@ -394,8 +347,7 @@ impl Gateway {
             .filter(|s| !s.is_empty())
             .map(|s| String::from_utf8_lossy(&percent_decode_path(s)).into_owned())
             .collect();
-        let Some((route, path_params)) = match_route(&self.routes, &arrival.method, &segments)
-        else {
+        let Some((route, path_params)) = match_route(&self.routes, &arrival.method, &segments) else {
             return gateway_message(StatusCode::NOT_FOUND, "Not Found", &arrival.request_id);
         };
         let route = &route.route;
@@ -415,8 +367,7 @@ impl Gateway {
                 match sigv4::verify(&self.registry, &self.config.region, &signed, arrival.at) {
                     Ok(key) => {
                         let authorizer = json!({ "iam": iam_context(key) });
-                        let event =
-                            self.http_event(&arrival, route, &path_params, Some(authorizer));
+                        let event = self.http_event(&arrival, route, &path_params, Some(authorizer));
                         self.invoke(event, &arrival.request_id).await
                     }
                     Err(error) => {
@@ -429,23 +380,14 @@ impl Gateway {
         }
     }
 
-    async fn custom(
-        &self,
-        arrival: &Arrival,
-        route: &Route,
-        path_params: &BTreeMap<String, String>,
-    ) -> Response {
+    async fn custom(&self, arrival: &Arrival, route: &Route, path_params: &BTreeMap<String, String>) -> Response {
         let identity = arrival
             .headers
             .get("authorization")
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .filter(|v| !v.trim().is_empty());
         let Some(identity) = identity else {
-            return gateway_message(
-                StatusCode::UNAUTHORIZED,
-                "Unauthorized",
-                &arrival.request_id,
-            );
+            return gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized", &arrival.request_id);
         };
         let mut event = self.common_event(arrival, route, path_params);
         event.insert("type".into(), json!("REQUEST"));
@@ -461,9 +403,7 @@ impl Gateway {
             )),
         );
         event.insert("identitySource".into(), json!([identity]));
-        let request = match serde_json::from_value::<ApiGatewayV2CustomAuthorizerV2Request>(
-            Value::Object(event),
-        ) {
+        let request = match serde_json::from_value::<ApiGatewayV2CustomAuthorizerV2Request>(Value::Object(event)) {
             Ok(request) => request,
             Err(e) => {
                 tracing::error!(request_id = %arrival.request_id, error = %e, "cannot build the authorizer event");
@@ -482,12 +422,7 @@ impl Gateway {
             Value::Object(map) => Value::Object(map),
             _ => Value::Object(Map::new()),
         };
-        let event = self.http_event(
-            arrival,
-            route,
-            path_params,
-            Some(json!({ "lambda": context })),
-        );
+        let event = self.http_event(arrival, route, path_params, Some(json!({ "lambda": context })));
         self.invoke(event, &arrival.request_id).await
     }
 
@@ -499,20 +434,8 @@ impl Gateway {
         path_params: &BTreeMap<String, String>,
     ) -> Map<String, Value> {
         let (headers, cookies) = event_headers(arrival);
-        let host = arrival
-            .headers
-            .get("host")
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("127.0.0.1")
-            .to_owned();
-        let domain_prefix = host
-            .split(':')
-            .next()
-            .unwrap_or("")
-            .split('.')
-            .next()
-            .unwrap_or("")
-            .to_owned();
+        let host = arrival.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_owned();
+        let domain_prefix = host.split(':').next().unwrap_or("").split('.').next().unwrap_or("").to_owned();
         let user_agent = headers.get("user-agent").cloned().unwrap_or(json!(""));
         let mut event = Map::new();
         event.insert("version".into(), json!("2.0"));
@@ -561,18 +484,13 @@ impl Gateway {
         authorizer: Option<Value>,
     ) -> Value {
         let mut event = self.common_event(arrival, route, path_params);
-        if let (Some(authorizer), Some(Value::Object(context))) =
-            (authorizer, event.get_mut("requestContext"))
-        {
+        if let (Some(authorizer), Some(Value::Object(context))) = (authorizer, event.get_mut("requestContext")) {
             context.insert("authorizer".into(), authorizer);
         }
         if !arrival.body.is_empty() {
             let (body, base64) = match std::str::from_utf8(&arrival.body) {
                 Ok(text) => (text.to_owned(), false),
-                Err(_) => (
-                    base64::engine::general_purpose::STANDARD.encode(&arrival.body),
-                    true,
-                ),
+                Err(_) => (base64::engine::general_purpose::STANDARD.encode(&arrival.body), true),
             };
             event.insert("body".into(), json!(body));
             event.insert("isBase64Encoded".into(), json!(base64));
@@ -587,11 +505,7 @@ impl Gateway {
             Ok(request) => request,
             Err(e) => {
                 tracing::error!(request_id, error = %e, "cannot build the payload-2.0 event");
-                return gateway_message(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal Server Error",
-                    request_id,
-                );
+                return gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", request_id);
             }
         };
         let answer = self.backend.invoke(request).await;
@@ -618,20 +532,11 @@ fn event_headers(arrival: &Arrival) -> (Map<String, Value>, Vec<String>) {
     let mut headers = Map::new();
     let mut cookies = Vec::new();
     for name in arrival.headers.keys() {
-        let values: Vec<String> = arrival
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
+        let values: Vec<String> =
+            arrival.headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
         if name.as_str() == "cookie" {
             cookies.extend(
-                values
-                    .iter()
-                    .flat_map(|v| v.split(';'))
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_owned),
+                values.iter().flat_map(|v| v.split(';')).map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned),
             );
         } else {
             headers.insert(name.as_str().to_owned(), json!(values.join(",")));
@@ -640,13 +545,9 @@ fn event_headers(arrival: &Arrival) -> (Map<String, Value>, Vec<String>) {
     headers.insert("x-forwarded-for".into(), json!(arrival.source_ip));
     headers.insert("x-forwarded-port".into(), json!(arrival.port.to_string()));
     headers.insert("x-forwarded-proto".into(), json!("http"));
-    headers.entry("x-amzn-trace-id").or_insert_with(|| {
-        json!(format!(
-            "Root=1-{:08x}-{}",
-            arrival.at.timestamp(),
-            &hex_id(&arrival.request_id)
-        ))
-    });
+    headers
+        .entry("x-amzn-trace-id")
+        .or_insert_with(|| json!(format!("Root=1-{:08x}-{}", arrival.at.timestamp(), &hex_id(&arrival.request_id))));
     (headers, cookies)
 }
 
@@ -667,12 +568,7 @@ fn query_parameters(query: &str) -> Option<Map<String, Value>> {
     if params.is_empty() {
         return None;
     }
-    Some(
-        params
-            .into_iter()
-            .map(|(k, v)| (k, json!(v.join(","))))
-            .collect(),
-    )
+    Some(params.into_iter().map(|(k, v)| (k, json!(v.join(",")))).collect())
 }
 
 /// The path as API Gateway's HTTP API reports it (`rawPath`): percent-decoded.
@@ -739,12 +635,7 @@ fn iam_auth_required(error: &sigv4::SigV4Error, request_id: &str) -> Response {
     )
 }
 
-fn json_response(
-    status: StatusCode,
-    body: &Value,
-    request_id: &str,
-    error_type: Option<&'static str>,
-) -> Response {
+fn json_response(status: StatusCode, body: &Value, request_id: &str, error_type: Option<&'static str>) -> Response {
     let mut response = Response::new(Body::from(body.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -760,22 +651,9 @@ fn json_response(
 
 /// Writes the integration's answer back; a malformed answer is API Gateway's 500.
 fn to_http_response(answer: ApiGatewayV2httpResponse, request_id: &str) -> Response {
-    let internal = || {
-        gateway_message(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal Server Error",
-            request_id,
-        )
-    };
-    let Some(status) = u16::try_from(answer.status_code)
-        .ok()
-        .and_then(|s| StatusCode::from_u16(s).ok())
-    else {
-        tracing::error!(
-            request_id,
-            status = answer.status_code,
-            "the integration answered an invalid status"
-        );
+    let internal = || gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error", request_id);
+    let Some(status) = u16::try_from(answer.status_code).ok().and_then(|s| StatusCode::from_u16(s).ok()) else {
+        tracing::error!(request_id, status = answer.status_code, "the integration answered an invalid status");
         return internal();
     };
     let body = match answer.body {
@@ -795,10 +673,7 @@ fn to_http_response(answer: ApiGatewayV2httpResponse, request_id: &str) -> Respo
         Some(LambdaBody::Text(text)) => text.into_bytes(),
         Some(LambdaBody::Binary(bytes)) => bytes,
         Some(_) => {
-            tracing::error!(
-                request_id,
-                "the integration answered a body of an unknown kind"
-            );
+            tracing::error!(request_id, "the integration answered a body of an unknown kind");
             return internal();
         }
     };
@@ -827,21 +702,11 @@ mod tests {
     use super::*;
 
     fn compiled(paths: &[&str]) -> Vec<CompiledRoute> {
-        compile_routes(
-            paths
-                .iter()
-                .map(|p| Route::new("GET", *p, Auth::Iam))
-                .collect(),
-        )
-        .unwrap()
+        compile_routes(paths.iter().map(|p| Route::new("GET", *p, Auth::Iam)).collect()).unwrap()
     }
 
     fn segments(path: &str) -> Vec<String> {
-        path.split('/')
-            .skip(1)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
+        path.split('/').skip(1).filter(|s| !s.is_empty()).map(str::to_owned).collect()
     }
 
     #[test]
@@ -853,14 +718,7 @@ mod tests {
         let (route, params) = match_route(&routes, "GET", &segments("/requests/01J")).unwrap();
         assert_eq!(route.route.path, "/requests/{id}");
         assert_eq!(params["id"], "01J");
-        assert_eq!(
-            match_route(&routes, "GET", &segments("/"))
-                .unwrap()
-                .0
-                .route
-                .path,
-            "/"
-        );
+        assert_eq!(match_route(&routes, "GET", &segments("/")).unwrap().0.route.path, "/");
     }
 
     #[test]
@@ -875,15 +733,9 @@ mod tests {
     fn invalid_templates_are_refused() {
         for path in ["requests", "/a//b", "/{proxy+}", "/a{b}", "/{}"] {
             let result = compile_routes(vec![Route::new("GET", path, Auth::None)]);
-            assert!(
-                matches!(result, Err(GatewayError::InvalidRoute { .. })),
-                "{path}"
-            );
+            assert!(matches!(result, Err(GatewayError::InvalidRoute { .. })), "{path}");
         }
-        let twice = compile_routes(vec![
-            Route::new("GET", "/a", Auth::None),
-            Route::new("GET", "/a", Auth::Iam),
-        ]);
+        let twice = compile_routes(vec![Route::new("GET", "/a", Auth::None), Route::new("GET", "/a", Auth::Iam)]);
         assert!(matches!(twice, Err(GatewayError::DuplicateRoute(_))));
     }
 

@@ -68,13 +68,8 @@ pub struct DevIdentity {
 /// Every dev identity of DESIGN §7: the six IAM users, `dana` through the identity role and
 /// `imposter`, a session named `alice` of an ordinary role (must never count as alice).
 pub fn dev_identities() -> Vec<DevIdentity> {
-    let mut out: Vec<DevIdentity> = IAM_USERS
-        .iter()
-        .map(|user| DevIdentity {
-            profile: user,
-            principal: DevPrincipal::IamUser { user },
-        })
-        .collect();
+    let mut out: Vec<DevIdentity> =
+        IAM_USERS.iter().map(|user| DevIdentity { profile: user, principal: DevPrincipal::IamUser { user } }).collect();
     out.push(DevIdentity {
         profile: "dana",
         principal: DevPrincipal::AssumedRole {
@@ -85,11 +80,7 @@ pub fn dev_identities() -> Vec<DevIdentity> {
     });
     out.push(DevIdentity {
         profile: "imposter",
-        principal: DevPrincipal::AssumedRole {
-            role: ORDINARY_ROLE_NAME,
-            path: "/",
-            session: "alice",
-        },
+        principal: DevPrincipal::AssumedRole { role: ORDINARY_ROLE_NAME, path: "/", session: "alice" },
     });
     out
 }
@@ -114,21 +105,13 @@ pub fn derive_keys(identity: &DevIdentity) -> DevKeys {
     };
     let id_bytes = derive(&format!("access-key-id:{name}"));
     let access_key_id = format!("{prefix}{}", base32(&id_bytes[..10]));
-    let secret = base64::engine::general_purpose::STANDARD_NO_PAD
-        .encode(derive(&format!("secret-access-key:{name}")));
+    let secret = base64::engine::general_purpose::STANDARD_NO_PAD.encode(derive(&format!("secret-access-key:{name}")));
     let session_token = temporary.then(|| {
         let mut token = derive(&format!("session-token:{name}:1"));
         token.extend(derive(&format!("session-token:{name}:2")));
-        format!(
-            "SentinelDev{}",
-            base64::engine::general_purpose::STANDARD.encode(token)
-        )
+        format!("SentinelDev{}", base64::engine::general_purpose::STANDARD.encode(token))
     });
-    DevKeys {
-        access_key_id,
-        secret_access_key: secret[..40].to_owned(),
-        session_token,
-    }
+    DevKeys { access_key_id, secret_access_key: secret[..40].to_owned(), session_token }
 }
 
 fn derive(label: &str) -> Vec<u8> {
@@ -289,10 +272,8 @@ impl KeyRegistry {
 
     /// Writes the gateway's key registry (`keys.json`) atomically, readable by the owner only.
     pub fn write_json(&self, path: &Path) -> Result<(), IdentityError> {
-        let json = serde_json::to_vec_pretty(self).map_err(|source| IdentityError::Malformed {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|source| IdentityError::Malformed { path: path.display().to_string(), source })?;
         write_private(path, &json)
     }
 
@@ -309,31 +290,22 @@ impl KeyRegistry {
             path: path.display().to_string(),
             source,
         })?;
-        let registry: KeyRegistry =
-            serde_json::from_slice(&bytes).map_err(|source| IdentityError::Malformed {
-                path: path.display().to_string(),
-                source,
-            })?;
+        let registry: KeyRegistry = serde_json::from_slice(&bytes)
+            .map_err(|source| IdentityError::Malformed { path: path.display().to_string(), source })?;
         KeyRegistry::new(registry.keys)
     }
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, mode 0600.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
-    let io = |source| IdentityError::Io {
-        action: "write",
-        path: path.display().to_string(),
-        source,
-    };
+    let io = |source| IdentityError::Io { action: "write", path: path.display().to_string(), source };
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(&tmp).map_err(io)?;
-    file.write_all(bytes)
-        .and_then(|_| file.sync_all())
-        .map_err(io)?;
+    file.write_all(bytes).and_then(|_| file.sync_all()).map_err(io)?;
     drop(file);
     std::fs::rename(&tmp, path).map_err(io)
 }
@@ -362,11 +334,7 @@ pub async fn seed(iam: &aws_sdk_iam::Client) -> Result<SeededIdentities, Identit
     let ordinary_role = ensure_role(iam, ORDINARY_ROLE_NAME, "/").await?;
     let mut keys = Vec::new();
     for identity in dev_identities() {
-        let DevKeys {
-            access_key_id,
-            secret_access_key,
-            session_token,
-        } = derive_keys(&identity);
+        let DevKeys { access_key_id, secret_access_key, session_token } = derive_keys(&identity);
         let (principal_arn, user_id, account_id) = match identity.principal {
             DevPrincipal::IamUser { user } => {
                 let created = ensure_user(iam, user).await?;
@@ -382,11 +350,7 @@ pub async fn seed(iam: &aws_sdk_iam::Client) -> Result<SeededIdentities, Identit
                 (created.arn, id, account)
             }
             DevPrincipal::AssumedRole { role, session, .. } => {
-                let role_principal = if role == IDENTITY_ROLE_NAME {
-                    &identity_role
-                } else {
-                    &ordinary_role
-                };
+                let role_principal = if role == IDENTITY_ROLE_NAME { &identity_role } else { &ordinary_role };
                 let account = account_of(&role_principal.arn);
                 (
                     format!("arn:aws:sts::{account}:assumed-role/{role}/{session}"),
@@ -415,11 +379,7 @@ pub async fn seed(iam: &aws_sdk_iam::Client) -> Result<SeededIdentities, Identit
 
 /// The account of an IAM ARN (`arn:aws:iam::ACCOUNT:…`), or moto's default.
 fn account_of(arn: &str) -> String {
-    arn.split(':')
-        .nth(4)
-        .filter(|a| !a.is_empty())
-        .unwrap_or(DEV_ACCOUNT_ID)
-        .to_owned()
+    arn.split(':').nth(4).filter(|a| !a.is_empty()).unwrap_or(DEV_ACCOUNT_ID).to_owned()
 }
 
 fn trust_policy() -> String {
@@ -436,11 +396,7 @@ fn trust_policy() -> String {
     .to_string()
 }
 
-async fn ensure_role(
-    iam: &aws_sdk_iam::Client,
-    name: &str,
-    path: &str,
-) -> Result<IamPrincipal, IdentityError> {
+async fn ensure_role(iam: &aws_sdk_iam::Client, name: &str, path: &str) -> Result<IamPrincipal, IdentityError> {
     let created = iam
         .create_role()
         .role_name(name)
@@ -451,68 +407,32 @@ async fn ensure_role(
         .await;
     let role = match created {
         Ok(out) => out.role,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_entity_already_exists_exception()) =>
-        {
-            iam.get_role()
-                .role_name(name)
-                .send()
-                .await
-                .map_err(|e| iam_error("GetRole", name, e))?
-                .role
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_entity_already_exists_exception()) => {
+            iam.get_role().role_name(name).send().await.map_err(|e| iam_error("GetRole", name, e))?.role
         }
         Err(e) => return Err(iam_error("CreateRole", name, e)),
     };
-    let role = role.ok_or_else(|| IdentityError::IncompleteAnswer {
-        operation: "GetRole",
-        name: name.into(),
-        field: "Role",
-    })?;
-    Ok(IamPrincipal {
-        arn: role.arn().to_owned(),
-        id: role.role_id().to_owned(),
-    })
+    let role =
+        role.ok_or_else(|| IdentityError::IncompleteAnswer { operation: "GetRole", name: name.into(), field: "Role" })?;
+    Ok(IamPrincipal { arn: role.arn().to_owned(), id: role.role_id().to_owned() })
 }
 
 async fn ensure_user(iam: &aws_sdk_iam::Client, name: &str) -> Result<IamPrincipal, IdentityError> {
     let created = iam.create_user().user_name(name).send().await;
     let user = match created {
         Ok(out) => out.user,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_entity_already_exists_exception()) =>
-        {
-            iam.get_user()
-                .user_name(name)
-                .send()
-                .await
-                .map_err(|e| iam_error("GetUser", name, e))?
-                .user
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_entity_already_exists_exception()) => {
+            iam.get_user().user_name(name).send().await.map_err(|e| iam_error("GetUser", name, e))?.user
         }
         Err(e) => return Err(iam_error("CreateUser", name, e)),
     };
-    let user = user.ok_or_else(|| IdentityError::IncompleteAnswer {
-        operation: "GetUser",
-        name: name.into(),
-        field: "User",
-    })?;
-    Ok(IamPrincipal {
-        arn: user.arn().to_owned(),
-        id: user.user_id().to_owned(),
-    })
+    let user =
+        user.ok_or_else(|| IdentityError::IncompleteAnswer { operation: "GetUser", name: name.into(), field: "User" })?;
+    Ok(IamPrincipal { arn: user.arn().to_owned(), id: user.user_id().to_owned() })
 }
 
-fn iam_error<E: std::error::Error + 'static>(
-    operation: &'static str,
-    name: &str,
-    e: E,
-) -> IdentityError {
-    IdentityError::Iam {
-        operation,
-        name: name.to_owned(),
-        message: DisplayErrorContext(e).to_string(),
-    }
+fn iam_error<E: std::error::Error + 'static>(operation: &'static str, name: &str, e: E) -> IdentityError {
+    IdentityError::Iam { operation, name: name.to_owned(), message: DisplayErrorContext(e).to_string() }
 }
 
 #[cfg(test)]
@@ -553,11 +473,7 @@ mod tests {
                 }
             }
             assert_eq!(rest.len(), 16);
-            assert!(
-                rest.bytes()
-                    .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)),
-                "{rest}"
-            );
+            assert!(rest.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)), "{rest}");
             assert_eq!(keys.secret_access_key.len(), 40);
         }
     }
@@ -565,9 +481,6 @@ mod tests {
     #[test]
     fn the_identities_are_those_of_the_design() {
         let profiles: Vec<&str> = dev_identities().iter().map(|i| i.profile).collect();
-        assert_eq!(
-            profiles,
-            ["alice", "bob", "carol", "oncall", "secops", "mallory", "dana", "imposter"]
-        );
+        assert_eq!(profiles, ["alice", "bob", "carol", "oncall", "secops", "mallory", "dana", "imposter"]);
     }
 }

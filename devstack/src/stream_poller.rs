@@ -56,32 +56,14 @@ pub struct StreamPoller {
 impl StreamPoller {
     /// A poller of `table`'s latest stream, starting at the oldest record.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        let region = client
-            .config()
-            .region()
-            .map_or_else(|| crate::DEFAULT_REGION.to_owned(), |r| r.to_string());
-        StreamPoller {
-            client,
-            table: table.into(),
-            region,
-            stream_arn: None,
-            shards: BTreeMap::new(),
-        }
+        let region = client.config().region().map_or_else(|| crate::DEFAULT_REGION.to_owned(), |r| r.to_string());
+        StreamPoller { client, table: table.into(), region, stream_arn: None, shards: BTreeMap::new() }
     }
 
     async fn discover(&mut self) -> Result<Option<String>> {
         if self.stream_arn.is_none() {
-            let streams = self
-                .client
-                .list_streams()
-                .table_name(&self.table)
-                .send()
-                .await?;
-            self.stream_arn = streams
-                .streams()
-                .last()
-                .and_then(|s| s.stream_arn())
-                .map(str::to_owned);
+            let streams = self.client.list_streams().table_name(&self.table).send().await?;
+            self.stream_arn = streams.streams().last().and_then(|s| s.stream_arn()).map(str::to_owned);
         }
         let Some(arn) = self.stream_arn.clone() else {
             return Ok(None);
@@ -130,10 +112,9 @@ impl StreamPoller {
         let mut delivered = 0;
         for id in ids {
             let ready = match self.shards.get(&id) {
-                Some(s) if !s.exhausted => s
-                    .parent
-                    .as_ref()
-                    .is_none_or(|p| self.shards.get(p).is_none_or(|parent| parent.exhausted)),
+                Some(s) if !s.exhausted => {
+                    s.parent.as_ref().is_none_or(|p| self.shards.get(p).is_none_or(|parent| parent.exhausted))
+                }
                 _ => false,
             };
             if ready {
@@ -158,9 +139,7 @@ impl StreamPoller {
                 None => {
                     let (kind, seq) = match &shard.resume {
                         Resume::TrimHorizon => (ShardIteratorType::TrimHorizon, None),
-                        Resume::After(s) => {
-                            (ShardIteratorType::AfterSequenceNumber, Some(s.clone()))
-                        }
+                        Resume::After(s) => (ShardIteratorType::AfterSequenceNumber, Some(s.clone())),
                         Resume::At(s) => (ShardIteratorType::AtSequenceNumber, Some(s.clone())),
                     };
                     let got = self
@@ -182,19 +161,9 @@ impl StreamPoller {
                     }
                 }
             };
-            let page = match self
-                .client
-                .get_records()
-                .shard_iterator(&iterator)
-                .limit(BATCH_SIZE)
-                .send()
-                .await
-            {
+            let page = match self.client.get_records().shard_iterator(&iterator).limit(BATCH_SIZE).send().await {
                 Ok(page) => page,
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_expired_iterator_exception()) =>
-                {
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_expired_iterator_exception()) => {
                     continue; // re-acquired from the checkpoint on the next round
                 }
                 Err(e) => return Err(e).with_context(|| format!("cannot read shard {id}")),
@@ -212,16 +181,10 @@ impl StreamPoller {
                 Some(s) => s,
                 None => return Ok(delivered),
             };
-            let failed: Vec<&String> = response
-                .batch_item_failures
-                .iter()
-                .filter_map(|f| f.item_identifier.as_ref())
-                .collect();
-            let first_failed = event
-                .records
-                .iter()
-                .filter_map(|r| r.change.sequence_number.as_ref())
-                .find(|seq| failed.contains(seq));
+            let failed: Vec<&String> =
+                response.batch_item_failures.iter().filter_map(|f| f.item_identifier.as_ref()).collect();
+            let first_failed =
+                event.records.iter().filter_map(|r| r.change.sequence_number.as_ref()).find(|seq| failed.contains(seq));
             match first_failed {
                 Some(seq) => {
                     tracing::warn!(shard = id, sequence_number = %seq, "batch reported failures; retrying from there");
@@ -230,11 +193,7 @@ impl StreamPoller {
                     return Ok(delivered);
                 }
                 None => {
-                    if let Some(last) = records
-                        .last()
-                        .and_then(|r| r.dynamodb())
-                        .and_then(|d| d.sequence_number())
-                    {
+                    if let Some(last) = records.last().and_then(|r| r.dynamodb()).and_then(|d| d.sequence_number()) {
                         shard.resume = Resume::After(last.to_owned());
                     }
                     shard.iterator = page.next_shard_iterator().map(str::to_owned);
@@ -281,19 +240,16 @@ impl Drop for PollerHandle {
 /// The event Lambda delivers for these records of stream `arn`.
 pub fn lambda_event(arn: &str, region: &str, records: &[Record]) -> Event {
     let mut event = Event::default();
-    event.records = records
-        .iter()
-        .map(|r| lambda_record(arn, region, r))
-        .collect();
+    event.records = records.iter().map(|r| lambda_record(arn, region, r)).collect();
     event
 }
 
 fn lambda_record(arn: &str, region: &str, r: &Record) -> EventRecord {
     let mut change = StreamRecord::default();
     if let Some(d) = r.dynamodb() {
-        let item = |m: Option<
-            &std::collections::HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
-        >| { m.cloned().map(serde_dynamo::Item::from).unwrap_or_default() };
+        let item = |m: Option<&std::collections::HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
+            m.cloned().map(serde_dynamo::Item::from).unwrap_or_default()
+        };
         change.approximate_creation_date_time = d
             .approximate_creation_date_time()
             .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
@@ -314,10 +270,7 @@ fn lambda_record(arn: &str, region: &str, r: &Record) -> EventRecord {
     record.aws_region = r.aws_region().unwrap_or(region).to_owned();
     record.change = change;
     record.event_id = r.event_id().unwrap_or_default().to_owned();
-    record.event_name = r
-        .event_name()
-        .map(|n| n.as_str().to_owned())
-        .unwrap_or_default();
+    record.event_name = r.event_name().map(|n| n.as_str().to_owned()).unwrap_or_default();
     record.event_source = Some("aws:dynamodb".to_owned());
     record.event_version = Some(r.event_version().unwrap_or("1.1").to_owned());
     record.event_source_arn = Some(arn.to_owned());

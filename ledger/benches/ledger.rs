@@ -97,7 +97,11 @@ fn appends(c: &mut Criterion) {
         b.iter(|| {
             let event = vend_events().remove(1);
             let stored = rt
-                .block_on(store.append(StreamAppend { stream: stream.clone(), head: head.clone(), events: vec![event] }))
+                .block_on(store.append(StreamAppend {
+                    stream: stream.clone(),
+                    head: head.clone(),
+                    events: vec![event],
+                }))
                 .unwrap();
             head = stored[0].head();
         })

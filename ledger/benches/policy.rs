@@ -21,9 +21,7 @@ fn hundred_rule_policy() -> String {
             ),
         };
         let effect = ["allow", "deny", "require_approval"][i % 3];
-        yaml.push_str(&format!(
-            "  - name: rule-{i}\n    effect: {effect}\n    when:\n{when}    reason: rule {i}\n"
-        ));
+        yaml.push_str(&format!("  - name: rule-{i}\n    effect: {effect}\n    when:\n{when}    reason: rule {i}\n"));
     }
     yaml.push_str(
         "  - name: last\n    effect: allow\n    when:\n      users: [alice]\n      \
@@ -34,35 +32,20 @@ fn hundred_rule_policy() -> String {
 
 fn evaluate(c: &mut Criterion) {
     let yaml = hundred_rule_policy();
-    let policy = PolicyDocument::parse(&yaml, Some(&"bench".parse().unwrap()))
-        .expect("the bench policy parses");
+    let policy = PolicyDocument::parse(&yaml, Some(&"bench".parse().unwrap())).expect("the bench policy parses");
     assert_eq!(policy.rules.len(), 100);
     let subject = Subject {
         principal: "arn:aws:iam::111122223333:user/alice".parse().unwrap(),
         policy_user: Some("alice".into()),
     };
     let now = Utc::now();
-    let decision = policy.evaluate(&Request {
-        caller: &subject,
-        now,
-        requested: None,
-    });
-    assert_eq!(
-        decision.rule.as_deref(),
-        Some("last"),
-        "the caller must match only the last rule"
-    );
+    let decision = policy.evaluate(&Request { caller: &subject, now, requested: None });
+    assert_eq!(decision.rule.as_deref(), Some("last"), "the caller must match only the last rule");
 
     let mut group = c.benchmark_group("policy");
     group.throughput(Throughput::Elements(1));
     group.bench_function("evaluate_100_rules", |b| {
-        b.iter(|| {
-            policy.evaluate(&Request {
-                caller: std::hint::black_box(&subject),
-                now,
-                requested: None,
-            })
-        })
+        b.iter(|| policy.evaluate(&Request { caller: std::hint::black_box(&subject), now, requested: None }))
     });
     group.bench_function("parse_100_rules", |b| {
         b.iter(|| PolicyDocument::parse(std::hint::black_box(&yaml), None).unwrap())

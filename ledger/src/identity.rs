@@ -52,10 +52,7 @@ pub struct IdentityConfig {
 
 impl Default for IdentityConfig {
     fn default() -> Self {
-        Self {
-            identity_role_ids: BTreeSet::new(),
-            protected_role_prefix: DEFAULT_PROTECTED_ROLE_PREFIX.to_owned(),
-        }
+        Self { identity_role_ids: BTreeSet::new(), protected_role_prefix: DEFAULT_PROTECTED_ROLE_PREFIX.to_owned() }
     }
 }
 
@@ -142,21 +139,15 @@ impl Caller {
                 if !is_unique_id(user_id, "AIDA") {
                     return Err(IdentityError::UserIdMismatch);
                 }
-                CallerKind::IamUser {
-                    name: name.to_owned(),
-                }
+                CallerKind::IamUser { name: name.to_owned() }
             }
             Resource::AssumedRole { role, session } => {
-                let (role_id, id_session) = user_id
-                    .split_once(':')
-                    .ok_or(IdentityError::UserIdMismatch)?;
+                let (role_id, id_session) = user_id.split_once(':').ok_or(IdentityError::UserIdMismatch)?;
                 if !is_unique_id(role_id, "AROA") || id_session != session {
                     return Err(IdentityError::UserIdMismatch);
                 }
                 if starts_with_ignore_ascii_case(role, &cfg.protected_role_prefix) {
-                    return Err(IdentityError::ProtectedRole {
-                        role_name: role.to_owned(),
-                    });
+                    return Err(IdentityError::ProtectedRole { role_name: role.to_owned() });
                 }
                 CallerKind::AssumedRole {
                     role_name: role.to_owned(),
@@ -170,49 +161,28 @@ impl Caller {
                 if user_id.split_once(':') != Some((arn.account, name)) {
                     return Err(IdentityError::UserIdMismatch);
                 }
-                CallerKind::FederatedUser {
-                    name: name.to_owned(),
-                }
+                CallerKind::FederatedUser { name: name.to_owned() }
             }
         };
         let policy_user = match &kind {
             CallerKind::IamUser { name } => Some(name.clone()),
-            CallerKind::AssumedRole {
-                session_name,
-                identity_role: true,
-                ..
-            } => Some(session_name.clone()),
-            CallerKind::AssumedRole { .. }
-            | CallerKind::FederatedUser { .. }
-            | CallerKind::Root => None,
+            CallerKind::AssumedRole { session_name, identity_role: true, .. } => Some(session_name.clone()),
+            CallerKind::AssumedRole { .. } | CallerKind::FederatedUser { .. } | CallerKind::Root => None,
         };
         let principal = arn_text.parse().map_err(|_| IdentityError::MalformedArn)?;
-        Ok(Caller {
-            principal,
-            account_id: account_id.to_owned(),
-            user_id: user_id.to_owned(),
-            kind,
-            policy_user,
-        })
+        Ok(Caller { principal, account_id: account_id.to_owned(), user_id: user_id.to_owned(), kind, policy_user })
     }
 
     /// What policy matching sees of this caller.
     pub fn subject(&self) -> Subject {
-        Subject {
-            principal: self.principal.clone(),
-            policy_user: self.policy_user.clone(),
-        }
+        Subject { principal: self.principal.clone(), policy_user: self.policy_user.clone() }
     }
 
     /// A stable key for per-principal rate limiting: the role id for sessions on ordinary
     /// roles (whose session names the caller picks freely), `userId` otherwise.
     pub fn rate_limit_key(&self) -> &str {
         match &self.kind {
-            CallerKind::AssumedRole {
-                role_id,
-                identity_role: false,
-                ..
-            } => role_id,
+            CallerKind::AssumedRole { role_id, identity_role: false, .. } => role_id,
             _ => &self.user_id,
         }
     }
@@ -227,17 +197,12 @@ fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'a st
 
 /// An IAM unique id of the given kind: the prefix, then upper-case letters and digits.
 fn is_unique_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix).is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-    })
+    id.strip_prefix(prefix)
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
 }
 
 fn starts_with_ignore_ascii_case(text: &str, prefix: &str) -> bool {
-    text.get(..prefix.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    text.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
 struct ParsedArn<'a> {
@@ -255,14 +220,9 @@ enum Resource<'a> {
 /// `arn:PARTITION:SERVICE::ACCOUNT:RESOURCE` for the principal kinds that call Sentinel.
 fn parse_principal_arn(arn: &str) -> Result<ParsedArn<'_>, IdentityError> {
     let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(IdentityError::MalformedArn);
     };
     let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
@@ -307,9 +267,7 @@ fn is_partition(partition: &str) -> bool {
         || partition.strip_prefix("aws-").is_some_and(|rest| {
             !rest.is_empty()
                 && !rest.ends_with('-')
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
 }
 
@@ -331,13 +289,7 @@ mod tests {
     fn ctx(arn: &str, user_id: &str) -> IamContext {
         IamContext {
             access_key: Some("ASIAEXAMPLE".into()),
-            account_id: Some(
-                arn.split(':')
-                    .nth(4)
-                    .filter(|a| !a.is_empty())
-                    .unwrap_or(ACCOUNT)
-                    .into(),
-            ),
+            account_id: Some(arn.split(':').nth(4).filter(|a| !a.is_empty()).unwrap_or(ACCOUNT).into()),
             caller_id: Some(user_id.into()),
             principal_org_id: None,
             user_arn: Some(arn.into()),
@@ -346,10 +298,7 @@ mod tests {
     }
 
     fn cfg() -> IdentityConfig {
-        IdentityConfig {
-            identity_role_ids: [IDENTITY_ROLE_ID.to_owned()].into(),
-            ..IdentityConfig::default()
-        }
+        IdentityConfig { identity_role_ids: [IDENTITY_ROLE_ID.to_owned()].into(), ..IdentityConfig::default() }
     }
 
     fn caller(arn: &str, user_id: &str) -> Result<Caller, IdentityError> {
@@ -359,12 +308,7 @@ mod tests {
     #[test]
     fn iam_user_is_evaluated_under_their_user_name() {
         let c = caller("arn:aws:iam::111122223333:user/alice", "AIDAALICE0001").unwrap();
-        assert_eq!(
-            c.kind,
-            CallerKind::IamUser {
-                name: "alice".into()
-            }
-        );
+        assert_eq!(c.kind, CallerKind::IamUser { name: "alice".into() });
         assert_eq!(c.policy_user.as_deref(), Some("alice"));
         assert_eq!(c.account_id, ACCOUNT);
         assert_eq!(c.rate_limit_key(), "AIDAALICE0001");
@@ -372,29 +316,15 @@ mod tests {
 
     #[test]
     fn iam_user_name_is_the_last_path_segment() {
-        let c = caller(
-            "arn:aws:iam::111122223333:user/engineering/platform/alice",
-            "AIDAALICE0001",
-        )
-        .unwrap();
+        let c = caller("arn:aws:iam::111122223333:user/engineering/platform/alice", "AIDAALICE0001").unwrap();
         assert_eq!(c.policy_user.as_deref(), Some("alice"));
     }
 
     #[test]
     fn assumed_role_named_alice_is_not_alice() {
-        let c = caller(
-            "arn:aws:sts::111122223333:assumed-role/Ordinary/alice",
-            "AROAORDINARY0001:alice",
-        )
-        .unwrap();
+        let c = caller("arn:aws:sts::111122223333:assumed-role/Ordinary/alice", "AROAORDINARY0001:alice").unwrap();
         assert_eq!(c.policy_user, None);
-        assert!(matches!(
-            c.kind,
-            CallerKind::AssumedRole {
-                identity_role: false,
-                ..
-            }
-        ));
+        assert!(matches!(c.kind, CallerKind::AssumedRole { identity_role: false, .. }));
     }
 
     #[test]
@@ -433,30 +363,16 @@ mod tests {
             "AROAIDENTITYROLE0001:dana@example.com",
         );
         assert_eq!(e, Err(IdentityError::UserIdMismatch));
-        let e = caller(
-            "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev/alice",
-            "AROAIDENTITYROLE0001",
-        );
+        let e = caller("arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev/alice", "AROAIDENTITYROLE0001");
         assert_eq!(e, Err(IdentityError::UserIdMismatch));
-        let e = caller(
-            "arn:aws:sts::111122223333:assumed-role/R/alice",
-            "AIDAALICE0001:alice",
-        );
+        let e = caller("arn:aws:sts::111122223333:assumed-role/R/alice", "AIDAALICE0001:alice");
         assert_eq!(e, Err(IdentityError::UserIdMismatch));
     }
 
     #[test]
     fn ordinary_role_sessions_share_one_rate_limit_key() {
-        let a = caller(
-            "arn:aws:sts::111122223333:assumed-role/Ordinary/one",
-            "AROAORDINARY0001:one",
-        )
-        .unwrap();
-        let b = caller(
-            "arn:aws:sts::111122223333:assumed-role/Ordinary/two",
-            "AROAORDINARY0001:two",
-        )
-        .unwrap();
+        let a = caller("arn:aws:sts::111122223333:assumed-role/Ordinary/one", "AROAORDINARY0001:one").unwrap();
+        let b = caller("arn:aws:sts::111122223333:assumed-role/Ordinary/two", "AROAORDINARY0001:two").unwrap();
         assert_eq!(a.rate_limit_key(), b.rate_limit_key());
         assert_eq!(a.rate_limit_key(), "AROAORDINARY0001");
     }
@@ -467,108 +383,50 @@ mod tests {
             "arn:aws:sts::111122223333:assumed-role/SentinelProtected-Prod/sentinel-01HXYZ",
             "AROAPROTECTED0001:sentinel-01HXYZ",
         );
-        assert_eq!(
-            e,
-            Err(IdentityError::ProtectedRole {
-                role_name: "SentinelProtected-Prod".into()
-            })
-        );
+        assert_eq!(e, Err(IdentityError::ProtectedRole { role_name: "SentinelProtected-Prod".into() }));
         // IAM role names are case-insensitive, so the check is too.
-        let e = caller(
-            "arn:aws:sts::111122223333:assumed-role/sentinelprotected-prod/x1",
-            "AROAPROTECTED0001:x1",
-        );
+        let e = caller("arn:aws:sts::111122223333:assumed-role/sentinelprotected-prod/x1", "AROAPROTECTED0001:x1");
         assert!(matches!(e, Err(IdentityError::ProtectedRole { .. })));
         // Even when the protected role id were configured as an identity role.
-        let cfg = IdentityConfig {
-            identity_role_ids: ["AROAPROTECTED0001".to_owned()].into(),
-            ..IdentityConfig::default()
-        };
-        let protected_identity = ctx(
-            "arn:aws:sts::111122223333:assumed-role/SentinelProtected-Dev/alice",
-            "AROAPROTECTED0001:alice",
-        );
-        assert!(matches!(
-            Caller::from_iam(&protected_identity, &cfg),
-            Err(IdentityError::ProtectedRole { .. })
-        ));
+        let cfg =
+            IdentityConfig { identity_role_ids: ["AROAPROTECTED0001".to_owned()].into(), ..IdentityConfig::default() };
+        let protected_identity =
+            ctx("arn:aws:sts::111122223333:assumed-role/SentinelProtected-Dev/alice", "AROAPROTECTED0001:alice");
+        assert!(matches!(Caller::from_iam(&protected_identity, &cfg), Err(IdentityError::ProtectedRole { .. })));
         // A custom prefix replaces the default.
-        let custom = IdentityConfig {
-            protected_role_prefix: "Vended-".into(),
-            ..IdentityConfig::default()
-        };
-        let ctx_vended = ctx(
-            "arn:aws:sts::111122223333:assumed-role/Vended-Dev/s1",
-            "AROAVENDED0001:s1",
-        );
-        assert!(matches!(
-            Caller::from_iam(&ctx_vended, &custom),
-            Err(IdentityError::ProtectedRole { .. })
-        ));
+        let custom = IdentityConfig { protected_role_prefix: "Vended-".into(), ..IdentityConfig::default() };
+        let ctx_vended = ctx("arn:aws:sts::111122223333:assumed-role/Vended-Dev/s1", "AROAVENDED0001:s1");
+        assert!(matches!(Caller::from_iam(&ctx_vended, &custom), Err(IdentityError::ProtectedRole { .. })));
     }
 
     #[test]
     fn govcloud_china_and_iso_partitions_are_understood() {
-        let gov = caller(
-            "arn:aws-us-gov:iam::111122223333:user/alice",
-            "AIDAALICE0001",
-        )
-        .unwrap();
+        let gov = caller("arn:aws-us-gov:iam::111122223333:user/alice", "AIDAALICE0001").unwrap();
         assert_eq!(gov.policy_user.as_deref(), Some("alice"));
-        assert_eq!(
-            gov.principal.as_str(),
-            "arn:aws-us-gov:iam::111122223333:user/alice"
-        );
-        let cn = caller(
-            "arn:aws-cn:sts::111122223333:assumed-role/Ordinary/alice",
-            "AROAORDINARY0001:alice",
-        )
-        .unwrap();
+        assert_eq!(gov.principal.as_str(), "arn:aws-us-gov:iam::111122223333:user/alice");
+        let cn = caller("arn:aws-cn:sts::111122223333:assumed-role/Ordinary/alice", "AROAORDINARY0001:alice").unwrap();
         assert_eq!(cn.policy_user, None);
         let iso = caller("arn:aws-iso-b:iam::111122223333:root", ACCOUNT).unwrap();
         assert_eq!(iso.kind, CallerKind::Root);
-        let protected = caller(
-            "arn:aws-us-gov:sts::111122223333:assumed-role/SentinelProtected-Prod/s1",
-            "AROAPROTECTED0001:s1",
-        );
-        assert!(matches!(
-            protected,
-            Err(IdentityError::ProtectedRole { .. })
-        ));
+        let protected =
+            caller("arn:aws-us-gov:sts::111122223333:assumed-role/SentinelProtected-Prod/s1", "AROAPROTECTED0001:s1");
+        assert!(matches!(protected, Err(IdentityError::ProtectedRole { .. })));
     }
 
     #[test]
     fn root_has_no_policy_user() {
         let root = caller("arn:aws:iam::111122223333:root", ACCOUNT).unwrap();
-        assert_eq!(
-            (root.kind.clone(), root.policy_user.clone()),
-            (CallerKind::Root, None)
-        );
-        assert_eq!(
-            caller("arn:aws:iam::111122223333:root", "AIDAROOT0001"),
-            Err(IdentityError::UserIdMismatch)
-        );
+        assert_eq!((root.kind.clone(), root.policy_user.clone()), (CallerKind::Root, None));
+        assert_eq!(caller("arn:aws:iam::111122223333:root", "AIDAROOT0001"), Err(IdentityError::UserIdMismatch));
     }
 
     #[test]
     fn federated_user_has_no_policy_user() {
-        let c = caller(
-            "arn:aws:sts::111122223333:federated-user/alice",
-            "111122223333:alice",
-        )
-        .unwrap();
-        assert_eq!(
-            c.kind,
-            CallerKind::FederatedUser {
-                name: "alice".into()
-            }
-        );
+        let c = caller("arn:aws:sts::111122223333:federated-user/alice", "111122223333:alice").unwrap();
+        assert_eq!(c.kind, CallerKind::FederatedUser { name: "alice".into() });
         assert_eq!(c.policy_user, None);
         assert_eq!(
-            caller(
-                "arn:aws:sts::111122223333:federated-user/alice",
-                "111122223333:bob"
-            ),
+            caller("arn:aws:sts::111122223333:federated-user/alice", "111122223333:bob"),
             Err(IdentityError::UserIdMismatch)
         );
     }
@@ -582,41 +440,26 @@ mod tests {
         );
         let mut c = ctx("arn:aws:iam::111122223333:user/alice", "AIDAALICE0001");
         c.user_id = Some(String::new());
-        assert_eq!(
-            Caller::from_iam(&c, &cfg),
-            Err(IdentityError::MissingContext { field: "userId" })
-        );
+        assert_eq!(Caller::from_iam(&c, &cfg), Err(IdentityError::MissingContext { field: "userId" }));
         let mut c = ctx("arn:aws:iam::111122223333:user/alice", "AIDAALICE0001");
         c.account_id = None;
-        assert_eq!(
-            Caller::from_iam(&c, &cfg),
-            Err(IdentityError::MissingContext { field: "accountId" })
-        );
+        assert_eq!(Caller::from_iam(&c, &cfg), Err(IdentityError::MissingContext { field: "accountId" }));
     }
 
     #[test]
     fn account_must_match_the_arn() {
         let mut c = ctx("arn:aws:iam::111122223333:user/alice", "AIDAALICE0001");
         c.account_id = Some("999988887777".into());
-        assert_eq!(
-            Caller::from_iam(&c, &cfg()),
-            Err(IdentityError::AccountMismatch)
-        );
+        assert_eq!(Caller::from_iam(&c, &cfg()), Err(IdentityError::AccountMismatch));
     }
 
     #[test]
     fn iam_user_id_must_be_a_user_id() {
         assert_eq!(
-            caller(
-                "arn:aws:iam::111122223333:user/alice",
-                "AROAALICE0001:alice"
-            ),
+            caller("arn:aws:iam::111122223333:user/alice", "AROAALICE0001:alice"),
             Err(IdentityError::UserIdMismatch)
         );
-        assert_eq!(
-            caller("arn:aws:iam::111122223333:user/alice", "alice"),
-            Err(IdentityError::UserIdMismatch)
-        );
+        assert_eq!(caller("arn:aws:iam::111122223333:user/alice", "alice"), Err(IdentityError::UserIdMismatch));
     }
 
     #[test]
@@ -634,22 +477,14 @@ mod tests {
             "arn:aws:iam::111122223333:user/",
             "arn:aws:s3:::bucket",
         ] {
-            assert_eq!(
-                caller(arn, "AIDAX0001"),
-                Err(IdentityError::MalformedArn),
-                "{arn}"
-            );
+            assert_eq!(caller(arn, "AIDAX0001"), Err(IdentityError::MalformedArn), "{arn}");
         }
         for arn in [
             "arn:aws:iam::111122223333:role/Admin",
             "arn:aws:iam::111122223333:group/admins",
             "arn:aws:sts::111122223333:self",
         ] {
-            assert_eq!(
-                caller(arn, "AIDAX0001"),
-                Err(IdentityError::UnsupportedPrincipal),
-                "{arn}"
-            );
+            assert_eq!(caller(arn, "AIDAX0001"), Err(IdentityError::UnsupportedPrincipal), "{arn}");
         }
     }
 
@@ -676,21 +511,10 @@ mod tests {
     fn imposter_session_cannot_use_alices_dev_access() {
         let policy = PolicyDocument::parse(include_str!("policy/testdata/dev.yaml"), None).unwrap();
         let now = Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap();
-        let effect = |c: &Caller| {
-            policy
-                .evaluate(&Request {
-                    caller: &c.subject(),
-                    now,
-                    requested: None,
-                })
-                .effect
-        };
+        let effect = |c: &Caller| policy.evaluate(&Request { caller: &c.subject(), now, requested: None }).effect;
         let alice = caller("arn:aws:iam::111122223333:user/alice", "AIDAALICE0001").unwrap();
-        let imposter = caller(
-            "arn:aws:sts::111122223333:assumed-role/Ordinary/alice",
-            "AROAORDINARY0001:alice",
-        )
-        .unwrap();
+        let imposter =
+            caller("arn:aws:sts::111122223333:assumed-role/Ordinary/alice", "AROAORDINARY0001:alice").unwrap();
         let dana = caller(
             "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev/dana@example.com",
             "AROAIDENTITYROLE0001:dana@example.com",

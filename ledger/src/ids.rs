@@ -221,7 +221,10 @@ pub enum StreamKey {
     BreakGlass(BreakGlassId),
     Policy(Profile),
     /// Serialises break-glass invocations of one principal for one profile.
-    BreakGlassGuard { profile: Profile, principal: PrincipalArn },
+    BreakGlassGuard {
+        profile: Profile,
+        principal: PrincipalArn,
+    },
     /// Remembers what a POST with an `Idempotency-Key` answered: keyed by the SHA-256 (hex) of
     /// the caller's principal and the key, so keys of different callers never collide.
     Idempotency(String),

@@ -176,8 +176,7 @@ impl StoredEvent {
             .map_err(|e| bad("occurred_at", e.to_string()))?
             .with_timezone(&Utc);
         let actor = self.actor.parse().map_err(|e: crate::ids::IdError| bad("actor", e.to_string()))?;
-        let payload = upcast(&self.event_type, self.schema_version, self.payload.clone())
-            .map_err(|e| err(e.into()))?;
+        let payload = upcast(&self.event_type, self.schema_version, self.payload.clone()).map_err(|e| err(e.into()))?;
         let event = Event::from_current(&self.event_type, payload).map_err(|e| err(e.into()))?;
         Ok(RecordedEvent {
             stream,

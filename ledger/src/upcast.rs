@@ -9,8 +9,7 @@ use crate::event::{Event, PayloadError};
 
 /// Brings `payload` of `event_type` at `version` up to the current version.
 pub fn upcast(event_type: &str, mut version: u32, mut payload: Value) -> Result<Value, PayloadError> {
-    let current = Event::current_version(event_type)
-        .ok_or_else(|| PayloadError::UnknownType(event_type.to_owned()))?;
+    let current = Event::current_version(event_type).ok_or_else(|| PayloadError::UnknownType(event_type.to_owned()))?;
     if version > current {
         return Err(PayloadError::FutureVersion { event_type: event_type.to_owned(), version, current });
     }
@@ -55,7 +54,8 @@ mod tests {
 
     #[test]
     fn credentials_requested_v1_gains_the_v2_fields() {
-        let v1 = json!({"principal": "arn:aws:iam::111122223333:user/alice", "profile": "dev", "duration_seconds": 900});
+        let v1 =
+            json!({"principal": "arn:aws:iam::111122223333:user/alice", "profile": "dev", "duration_seconds": 900});
         let v2 = upcast("CredentialsRequested", 1, v1).unwrap();
         assert_eq!(
             v2,
@@ -73,7 +73,10 @@ mod tests {
 
     #[test]
     fn an_unknown_type_is_an_error() {
-        assert_eq!(upcast("SessionTeleported", 1, json!({})), Err(PayloadError::UnknownType("SessionTeleported".into())));
+        assert_eq!(
+            upcast("SessionTeleported", 1, json!({})),
+            Err(PayloadError::UnknownType("SessionTeleported".into()))
+        );
     }
 
     #[test]

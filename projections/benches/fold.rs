@@ -25,11 +25,7 @@ fn ledger() -> LedgerBuilder {
     }
     for _ in 0..250 {
         let a = StreamKey::Approval(ApprovalId::generate());
-        b.append(
-            &a,
-            approval_requested("alice", "prod", 2, 240),
-            actor("alice"),
-        );
+        b.append(&a, approval_requested("alice", "prod", 2, 240), actor("alice"));
         b.append(&a, granted("carol"), actor("carol"));
         b.append(&a, granted("dave"), actor("dave"));
         b.append(&a, cancelled("alice"), actor("alice"));
@@ -40,10 +36,7 @@ fn ledger() -> LedgerBuilder {
 fn fold(c: &mut Criterion) {
     let b = ledger();
     let stored = b.events().to_vec();
-    let mut recorded: Vec<RecordedEvent> = stored
-        .iter()
-        .map(|e| e.decode().expect("decodes"))
-        .collect();
+    let mut recorded: Vec<RecordedEvent> = stored.iter().map(|e| e.decode().expect("decodes")).collect();
     recorded.sort_by(|x, y| (&x.stream, x.seq).cmp(&(&y.stream, y.seq)));
     let mut group = c.benchmark_group("projections");
     group.throughput(Throughput::Elements(recorded.len() as u64));
@@ -69,9 +62,7 @@ fn fold(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
-    group.bench_function("rebuild_verify_decode_fold", |bench| {
-        bench.iter(|| fold_ledger(&stored))
-    });
+    group.bench_function("rebuild_verify_decode_fold", |bench| bench.iter(|| fold_ledger(&stored)));
     group.finish();
 }
 

@@ -51,10 +51,7 @@ impl AuditRecord {
 /// A one-line description of an event. Built from typed payloads, which hold no secrets.
 pub fn summary(event: &Event) -> String {
     match event {
-        Event::CredentialsRequested(e) => format!(
-            "{} requested credentials for profile {}",
-            e.principal, e.profile
-        ),
+        Event::CredentialsRequested(e) => format!("{} requested credentials for profile {}", e.principal, e.profile),
         Event::AccessDecided(e) => format!(
             "decided {:?} by rule {} (basis {}): {}",
             e.effect,
@@ -70,11 +67,7 @@ pub fn summary(event: &Event) -> String {
             ledger::record::format_time(e.expiration)
         ),
         Event::CredentialsRefreshed(e) => {
-            format!(
-                "refreshed as {} until {}",
-                e.access_key_id,
-                ledger::record::format_time(e.expiration)
-            )
+            format!("refreshed as {} until {}", e.access_key_id, ledger::record::format_time(e.expiration))
         }
         Event::SessionRevoked(e) => format!("session revoked by {}: {}", e.by, e.reason),
         Event::SessionExpired(_) => "session expired".to_owned(),
@@ -94,9 +87,6 @@ pub fn summary(event: &Event) -> String {
         Event::BreakGlassExpired(_) => "break-glass expired".to_owned(),
         Event::IdempotencyKeyRecorded(e) => format!("answer to {} remembered for retries", e.route),
         Event::BreakGlassReserved(e) => format!("break-glass {} took the invoker's guard", e.breakglass_id),
-        Event::PolicyPublished(e) => format!(
-            "policy {} version {} published by {}",
-            e.profile, e.version, e.by
-        ),
+        Event::PolicyPublished(e) => format!("policy {} version {} published by {}", e.profile, e.version, e.by),
     }
 }

@@ -28,10 +28,7 @@ pub enum FoldError {
 
 /// Verifies `events` as the continuation of `projection`'s stream, decodes them and folds them
 /// in; returns their audit rows. On error the projection is unchanged.
-pub fn advance(
-    projection: &mut Projection,
-    events: &[StoredEvent],
-) -> Result<Vec<AuditRecord>, FoldError> {
+pub fn advance(projection: &mut Projection, events: &[StoredEvent]) -> Result<Vec<AuditRecord>, FoldError> {
     let stream = projection.stream.to_string();
     verify_from(&stream, &projection.head, events)?;
     let mut next = projection.clone();
@@ -86,10 +83,7 @@ pub fn fold_ledger<'a>(events: impl IntoIterator<Item = &'a StoredEvent>) -> Fol
             match advance(&mut projection, std::slice::from_ref(event)) {
                 Ok(rows) => {
                     for row in rows {
-                        folded
-                            .views
-                            .audit
-                            .insert((row.stream.clone(), row.seq), row);
+                        folded.views.audit.insert((row.stream.clone(), row.seq), row);
                     }
                 }
                 Err(e) => {
@@ -99,10 +93,7 @@ pub fn fold_ledger<'a>(events: impl IntoIterator<Item = &'a StoredEvent>) -> Fol
             }
         }
         if projection.head.seq > 0 {
-            folded
-                .views
-                .projections
-                .insert(stream.to_owned(), projection);
+            folded.views.projections.insert(stream.to_owned(), projection);
         }
     }
     folded

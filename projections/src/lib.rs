@@ -18,9 +18,7 @@ pub use fold::{advance, fold_ledger, FoldError, Folded, Views};
 pub use project::{project, ProjectError, Projected};
 pub use reader::{Current, ReadError};
 pub use rebuild::{rebuild, Mode, Report};
-pub use store::{
-    ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore,
-};
+pub use store::{ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore};
 pub use view::{ApprovalView, BreakGlassView, Projection, SessionView, View};
 
 #[cfg(feature = "testkit")]

@@ -59,14 +59,8 @@ pub async fn project(
     ledger: &dyn EventStore,
     event: &StoredEvent,
 ) -> Result<Projected, ProjectError> {
-    let stream: StreamKey = event
-        .stream
-        .parse()
-        .map_err(|_| ProjectError::BadStream(event.stream.clone()))?;
-    let mut projection = views
-        .projection(&stream)
-        .await?
-        .unwrap_or_else(|| Projection::empty(stream.clone()));
+    let stream: StreamKey = event.stream.parse().map_err(|_| ProjectError::BadStream(event.stream.clone()))?;
+    let mut projection = views.projection(&stream).await?.unwrap_or_else(|| Projection::empty(stream.clone()));
     if event.seq <= projection.head.seq {
         return Ok(Projected::Duplicate);
     }
@@ -76,10 +70,7 @@ pub async fn project(
         // A gap: the missing events are in the ledger (and so is this one, and maybe later ones).
         let tail = ledger.read_after(&stream, projection.head.seq).await?;
         if tail.last().is_none_or(|e| e.seq < event.seq) {
-            return Err(ProjectError::NotInLedger {
-                stream: event.stream.clone(),
-                seq: event.seq,
-            });
+            return Err(ProjectError::NotInLedger { stream: event.stream.clone(), seq: event.seq });
         }
         tail
     };
@@ -87,10 +78,7 @@ pub async fn project(
     // Audit rows first: once a view is at seq n, every audit row up to n exists.
     views.save_audit(&audit).await?;
     Ok(match views.save(&projection).await? {
-        Saved::Written => Projected::Advanced {
-            seq: projection.head.seq,
-            events: events.len(),
-        },
+        Saved::Written => Projected::Advanced { seq: projection.head.seq, events: events.len() },
         Saved::AlreadyCurrent => Projected::Overtaken,
     })
 }

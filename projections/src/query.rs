@@ -23,9 +23,7 @@ pub async fn sessions_at(
         None => &[None],
         Some(SessionStatus::Active) => &[Some(SessionStatus::Active)],
         Some(SessionStatus::Revoked) => &[Some(SessionStatus::Revoked)],
-        Some(SessionStatus::Expired) => {
-            &[Some(SessionStatus::Expired), Some(SessionStatus::Active)]
-        }
+        Some(SessionStatus::Expired) => &[Some(SessionStatus::Expired), Some(SessionStatus::Active)],
     };
     let mut found = Vec::new();
     for r in recorded {
@@ -35,10 +33,7 @@ pub async fn sessions_at(
             (index, _) => index.clone(),
         };
         let rows = store.sessions(&index, *r).await?;
-        found.extend(
-            rows.into_iter()
-                .filter(|s| status.is_none() || s.status_at(now) == status),
-        );
+        found.extend(rows.into_iter().filter(|s| status.is_none() || s.status_at(now) == status));
     }
     Ok(found)
 }
@@ -66,10 +61,7 @@ pub async fn approvals_at(
             (index, _) => index.clone(),
         };
         let rows = store.approvals(&index, *r).await?;
-        found.extend(
-            rows.into_iter()
-                .filter(|a| status.is_none_or(|s| a.status_at(now) == s)),
-        );
+        found.extend(rows.into_iter().filter(|a| status.is_none_or(|s| a.status_at(now) == s)));
     }
     Ok(found)
 }
@@ -85,17 +77,9 @@ pub async fn pending_for_approver(
 ) -> Result<Vec<ApprovalView>, ViewError> {
     let mut found = Vec::new();
     for profile in profiles {
-        let rows = approvals_at(
-            store,
-            &ApprovalIndex::Profile(profile.clone()),
-            Some(ApprovalStatus::Pending),
-            now,
-        )
-        .await?;
-        found.extend(
-            rows.into_iter()
-                .filter(|a| &a.request.requester != approver && !a.approvers.contains(approver)),
-        );
+        let rows =
+            approvals_at(store, &ApprovalIndex::Profile(profile.clone()), Some(ApprovalStatus::Pending), now).await?;
+        found.extend(rows.into_iter().filter(|a| &a.request.requester != approver && !a.approvers.contains(approver)));
     }
     Ok(found)
 }
@@ -111,10 +95,7 @@ pub async fn break_glass_at(
         None => &[None],
         Some(BreakGlassStatus::Active) => &[Some(BreakGlassStatus::Active)],
         Some(BreakGlassStatus::Closed) => &[Some(BreakGlassStatus::Closed)],
-        Some(BreakGlassStatus::Expired) => &[
-            Some(BreakGlassStatus::Expired),
-            Some(BreakGlassStatus::Active),
-        ],
+        Some(BreakGlassStatus::Expired) => &[Some(BreakGlassStatus::Expired), Some(BreakGlassStatus::Active)],
     };
     let mut found = Vec::new();
     for r in recorded {
@@ -123,10 +104,7 @@ pub async fn break_glass_at(
             (index, _) => index.clone(),
         };
         let rows = store.break_glass(&index, *r).await?;
-        found.extend(
-            rows.into_iter()
-                .filter(|b| status.is_none_or(|s| b.status_at(now) == s)),
-        );
+        found.extend(rows.into_iter().filter(|b| status.is_none_or(|s| b.status_at(now) == s)));
     }
     Ok(found)
 }
@@ -140,9 +118,5 @@ pub async fn active_break_glass(
     now: DateTime<Utc>,
 ) -> Result<Option<BreakGlassView>, ViewError> {
     let index = BreakGlassIndex::InvokerProfile(invoker.clone(), profile.clone());
-    Ok(
-        break_glass_at(store, &index, Some(BreakGlassStatus::Active), now)
-            .await?
-            .pop(),
-    )
+    Ok(break_glass_at(store, &index, Some(BreakGlassStatus::Active), now).await?.pop())
 }

@@ -42,10 +42,7 @@ pub async fn current(
     ledger: &dyn EventStore,
     stream: &StreamKey,
 ) -> Result<(Projection, usize), ReadError> {
-    let mut projection = views
-        .projection(stream)
-        .await?
-        .unwrap_or_else(|| Projection::empty(stream.clone()));
+    let mut projection = views.projection(stream).await?.unwrap_or_else(|| Projection::empty(stream.clone()));
     let tail = ledger.read_after(stream, projection.head.seq).await?;
     advance(&mut projection, &tail)?;
     Ok((projection, tail.len()))
@@ -58,11 +55,7 @@ pub async fn session(
     id: SessionId,
 ) -> Result<Option<Current<SessionView>>, ReadError> {
     let (p, tail_len) = current(views, ledger, &StreamKey::Session(id)).await?;
-    Ok(p.session().cloned().map(|view| Current {
-        view,
-        head: p.head,
-        tail_len,
-    }))
+    Ok(p.session().cloned().map(|view| Current { view, head: p.head, tail_len }))
 }
 
 /// The current approval request, if the ledger has it.
@@ -72,11 +65,7 @@ pub async fn approval(
     id: ApprovalId,
 ) -> Result<Option<Current<ApprovalView>>, ReadError> {
     let (p, tail_len) = current(views, ledger, &StreamKey::Approval(id)).await?;
-    Ok(p.approval().cloned().map(|view| Current {
-        view,
-        head: p.head,
-        tail_len,
-    }))
+    Ok(p.approval().cloned().map(|view| Current { view, head: p.head, tail_len }))
 }
 
 /// The current break-glass, if the ledger has it.
@@ -86,9 +75,5 @@ pub async fn break_glass(
     id: BreakGlassId,
 ) -> Result<Option<Current<BreakGlassView>>, ReadError> {
     let (p, tail_len) = current(views, ledger, &StreamKey::BreakGlass(id)).await?;
-    Ok(p.break_glass().cloned().map(|view| Current {
-        view,
-        head: p.head,
-        tail_len,
-    }))
+    Ok(p.break_glass().cloned().map(|view| Current { view, head: p.head, tail_len }))
 }

@@ -37,17 +37,9 @@ pub enum Difference {
     /// The ledger has a stream the views lack.
     MissingProjection { stream: String },
     /// The stored projection differs from the recomputed one.
-    ProjectionDiffers {
-        stream: String,
-        stored_seq: u64,
-        ledger_seq: u64,
-    },
+    ProjectionDiffers { stream: String, stored_seq: u64, ledger_seq: u64 },
     /// The views hold a stream head past the ledger's (ledger events deleted?).
-    ProjectionAheadOfLedger {
-        stream: String,
-        stored_seq: u64,
-        ledger_seq: u64,
-    },
+    ProjectionAheadOfLedger { stream: String, stored_seq: u64, ledger_seq: u64 },
     /// The views hold a stream the ledger does not have at all.
     UnknownProjection { stream: String },
     /// An event has no audit row.
@@ -85,16 +77,12 @@ pub fn compare(stored: &Views, expected: &Views) -> Vec<Difference> {
     let mut out = Vec::new();
     for (stream, want) in &expected.projections {
         match stored.projections.get(stream) {
-            None => out.push(Difference::MissingProjection {
+            None => out.push(Difference::MissingProjection { stream: stream.clone() }),
+            Some(have) if have.head.seq > want.head.seq => out.push(Difference::ProjectionAheadOfLedger {
                 stream: stream.clone(),
+                stored_seq: have.head.seq,
+                ledger_seq: want.head.seq,
             }),
-            Some(have) if have.head.seq > want.head.seq => {
-                out.push(Difference::ProjectionAheadOfLedger {
-                    stream: stream.clone(),
-                    stored_seq: have.head.seq,
-                    ledger_seq: want.head.seq,
-                })
-            }
             Some(have) if have != want => out.push(Difference::ProjectionDiffers {
                 stream: stream.clone(),
                 stored_seq: have.head.seq,
@@ -103,48 +91,25 @@ pub fn compare(stored: &Views, expected: &Views) -> Vec<Difference> {
             Some(_) => {}
         }
     }
-    for stream in stored
-        .projections
-        .keys()
-        .filter(|s| !expected.projections.contains_key(*s))
-    {
-        out.push(Difference::UnknownProjection {
-            stream: stream.clone(),
-        });
+    for stream in stored.projections.keys().filter(|s| !expected.projections.contains_key(*s)) {
+        out.push(Difference::UnknownProjection { stream: stream.clone() });
     }
     for ((stream, seq), want) in &expected.audit {
         match stored.audit.get(&(stream.clone(), *seq)) {
-            None => out.push(Difference::MissingAudit {
-                stream: stream.clone(),
-                seq: *seq,
-            }),
-            Some(have) if have != want => out.push(Difference::AuditDiffers {
-                stream: stream.clone(),
-                seq: *seq,
-            }),
+            None => out.push(Difference::MissingAudit { stream: stream.clone(), seq: *seq }),
+            Some(have) if have != want => out.push(Difference::AuditDiffers { stream: stream.clone(), seq: *seq }),
             Some(_) => {}
         }
     }
-    for (stream, seq) in stored
-        .audit
-        .keys()
-        .filter(|k| !expected.audit.contains_key(*k))
-    {
-        out.push(Difference::UnknownAudit {
-            stream: stream.clone(),
-            seq: *seq,
-        });
+    for (stream, seq) in stored.audit.keys().filter(|k| !expected.audit.contains_key(*k)) {
+        out.push(Difference::UnknownAudit { stream: stream.clone(), seq: *seq });
     }
     out
 }
 
 /// Recomputes every view from `ledger` (every event of every stream, any order), compares
 /// with `views`, and in [`Mode::Repair`] writes the recomputed rows.
-pub async fn rebuild(
-    ledger: &[StoredEvent],
-    views: &dyn ViewStore,
-    mode: Mode,
-) -> Result<Report, RebuildError> {
+pub async fn rebuild(ledger: &[StoredEvent], views: &dyn ViewStore, mode: Mode) -> Result<Report, RebuildError> {
     let folded = fold_ledger(ledger);
     let stored = views.dump().await?;
     let differences = compare(&stored, &folded.views);

@@ -6,32 +6,25 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use ledger::event::{
-    AccessDecided, ApprovalCancelled, ApprovalDenied, ApprovalExpired, ApprovalGranted,
-    ApprovalRequested, Basis, BreakGlassClosed, BreakGlassExpired, BreakGlassInvoked,
-    CredentialsIssued, CredentialsRefreshed, CredentialsRequested, Effect, Event, PolicyPublished,
-    SessionExpired, SessionRevoked,
+    AccessDecided, ApprovalCancelled, ApprovalDenied, ApprovalExpired, ApprovalGranted, ApprovalRequested, Basis,
+    BreakGlassClosed, BreakGlassExpired, BreakGlassInvoked, CredentialsIssued, CredentialsRefreshed,
+    CredentialsRequested, Effect, Event, PolicyPublished, SessionExpired, SessionRevoked,
 };
 use ledger::{Actor, EventId, NewEvent, PrincipalArn, Profile, StoredEvent, StreamHead, StreamKey};
 
 /// The principal ARN of IAM user `name` in the test account.
 pub fn arn(name: &str) -> PrincipalArn {
-    format!("arn:aws:iam::111122223333:user/{name}")
-        .parse()
-        .unwrap_or_else(|_| panic!("bad test user {name}"))
+    format!("arn:aws:iam::111122223333:user/{name}").parse().unwrap_or_else(|_| panic!("bad test user {name}"))
 }
 
 /// A profile name.
 pub fn profile(name: &str) -> Profile {
-    name.parse()
-        .unwrap_or_else(|_| panic!("bad test profile {name}"))
+    name.parse().unwrap_or_else(|_| panic!("bad test profile {name}"))
 }
 
 /// `minutes` after 2026-11-25 09:00 UTC.
 pub fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0)
-        .single()
-        .unwrap_or_default()
-        + Duration::minutes(minutes)
+    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).single().unwrap_or_default() + Duration::minutes(minutes)
 }
 
 /// A ledger built event by event: each append is sealed onto its stream's chain.
@@ -50,17 +43,8 @@ impl LedgerBuilder {
     }
 
     /// Appends `event` to `stream` as `actor`; returns the stored event.
-    pub fn append(
-        &mut self,
-        stream: &StreamKey,
-        event: impl Into<Event>,
-        actor: Actor,
-    ) -> StoredEvent {
-        let head = self
-            .heads
-            .get(stream)
-            .cloned()
-            .unwrap_or_else(StreamHead::genesis);
+    pub fn append(&mut self, stream: &StreamKey, event: impl Into<Event>, actor: Actor) -> StoredEvent {
+        let head = self.heads.get(stream).cloned().unwrap_or_else(StreamHead::genesis);
         let new = NewEvent {
             event_id: EventId::generate(),
             occurred_at: at(self.clock),
@@ -70,10 +54,7 @@ impl LedgerBuilder {
         };
         self.clock += 1;
         let sealed = StoredEvent::seal(stream, &head, std::slice::from_ref(&new));
-        let stored = sealed
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| panic!("seal returns one event per event"));
+        let stored = sealed.into_iter().next().unwrap_or_else(|| panic!("seal returns one event per event"));
         self.heads.insert(stream.clone(), stored.head());
         self.events.push(stored.clone());
         stored
@@ -87,11 +68,7 @@ impl LedgerBuilder {
     /// The events of one stream, in order.
     pub fn stream(&self, stream: &StreamKey) -> Vec<StoredEvent> {
         let key = stream.to_string();
-        self.events
-            .iter()
-            .filter(|e| e.stream == key)
-            .cloned()
-            .collect()
+        self.events.iter().filter(|e| e.stream == key).cloned().collect()
     }
 }
 
@@ -120,9 +97,7 @@ pub fn decided(effect: Effect) -> AccessDecided {
 /// `CredentialsIssued` expiring at minute `expires`, session ending at minute `ends`.
 pub fn issued(expires: i64, ends: i64) -> CredentialsIssued {
     CredentialsIssued {
-        role_arn: "arn:aws:iam::111122223333:role/SentinelProtected-Dev"
-            .parse()
-            .unwrap_or_else(|_| panic!("role")),
+        role_arn: "arn:aws:iam::111122223333:role/SentinelProtected-Dev".parse().unwrap_or_else(|_| panic!("role")),
         source_identity: "sentinel-test".into(),
         role_session_name: "sentinel-test".into(),
         access_key_id: "ASIATESTKEY".into(),
@@ -134,19 +109,12 @@ pub fn issued(expires: i64, ends: i64) -> CredentialsIssued {
 
 /// `CredentialsRefreshed` expiring at minute `expires`.
 pub fn refreshed(expires: i64) -> CredentialsRefreshed {
-    CredentialsRefreshed {
-        access_key_id: "ASIANEXTKEY".into(),
-        expiration: at(expires),
-        basis: Basis::Policy,
-    }
+    CredentialsRefreshed { access_key_id: "ASIANEXTKEY".into(), expiration: at(expires), basis: Basis::Policy }
 }
 
 /// `SessionRevoked` by `who`.
 pub fn revoked(who: &str) -> SessionRevoked {
-    SessionRevoked {
-        by: arn(who),
-        reason: "tests".into(),
-    }
+    SessionRevoked { by: arn(who), reason: "tests".into() }
 }
 
 /// `SessionExpired`.
@@ -155,12 +123,7 @@ pub fn session_expired() -> SessionExpired {
 }
 
 /// `ApprovalRequested` by `who` on `profile_name`, needing `required` approvers, until minute `until`.
-pub fn approval_requested(
-    who: &str,
-    profile_name: &str,
-    required: u32,
-    until: i64,
-) -> ApprovalRequested {
+pub fn approval_requested(who: &str, profile_name: &str, required: u32, until: i64) -> ApprovalRequested {
     ApprovalRequested {
         requester: arn(who),
         profile: profile(profile_name),
@@ -173,18 +136,12 @@ pub fn approval_requested(
 
 /// `ApprovalGranted` by `who`.
 pub fn granted(who: &str) -> ApprovalGranted {
-    ApprovalGranted {
-        approver: arn(who),
-        comment: None,
-    }
+    ApprovalGranted { approver: arn(who), comment: None }
 }
 
 /// `ApprovalDenied` by `who`.
 pub fn denied(who: &str) -> ApprovalDenied {
-    ApprovalDenied {
-        approver: arn(who),
-        comment: Some("no".into()),
-    }
+    ApprovalDenied { approver: arn(who), comment: Some("no".into()) }
 }
 
 /// `ApprovalCancelled` by `who`.
@@ -211,10 +168,7 @@ pub fn break_glass_invoked(who: &str, profile_name: &str, until: i64) -> BreakGl
 
 /// `BreakGlassClosed` by `who`.
 pub fn break_glass_closed(who: &str) -> BreakGlassClosed {
-    BreakGlassClosed {
-        by: arn(who),
-        reason: "resolved".into(),
-    }
+    BreakGlassClosed { by: arn(who), reason: "resolved".into() }
 }
 
 /// `BreakGlassExpired`.

@@ -12,12 +12,11 @@ use ledger::decide::approval::{ApprovalRecord, ApprovalState, ApprovalStatus};
 use ledger::decide::breakglass::{BreakGlassState, BreakGlassStatus};
 use ledger::decide::session::{LiveSession, SessionState, SessionStatus};
 use ledger::event::{
-    AccessDecided, ApprovalRequested, BreakGlassInvoked, CredentialsIssued, CredentialsRequested,
-    SessionRevoked,
+    AccessDecided, ApprovalRequested, BreakGlassInvoked, CredentialsIssued, CredentialsRequested, SessionRevoked,
 };
 use ledger::{
-    Aggregate, ApprovalId, BreakGlassId, PrincipalArn, Profile, RecordedEvent, RoleArn, SessionId,
-    StreamHead, StreamKey,
+    Aggregate, ApprovalId, BreakGlassId, PrincipalArn, Profile, RecordedEvent, RoleArn, SessionId, StreamHead,
+    StreamKey,
 };
 
 /// A stored view that cannot be a decider state (a hand-edited or corrupted row).
@@ -130,20 +129,11 @@ impl SessionView {
     }
 
     fn into_state(self) -> Result<SessionState, Inconsistent> {
-        let bad = |detail| Inconsistent {
-            view: "session",
-            id: self.session_id.to_string(),
-            detail,
-        };
+        let bad = |detail| Inconsistent { view: "session", id: self.session_id.to_string(), detail };
         let Some(status) = self.status else {
-            return Ok(SessionState::Decided {
-                request: self.request,
-                decision: self.decision,
-            });
+            return Ok(SessionState::Decided { request: self.request, decision: self.decision });
         };
-        let (Some(issued), Some(credentials_expire_at)) =
-            (self.issued.clone(), self.credentials_expire_at)
-        else {
+        let (Some(issued), Some(credentials_expire_at)) = (self.issued.clone(), self.credentials_expire_at) else {
             return Err(bad("a status without an issuance"));
         };
         let live = Box::new(LiveSession {
@@ -156,10 +146,7 @@ impl SessionView {
         Ok(match (status, self.revoked) {
             (SessionStatus::Active, _) => SessionState::Active(live),
             (SessionStatus::Expired, _) => SessionState::Expired(live),
-            (SessionStatus::Revoked, Some(revoked)) => SessionState::Revoked {
-                session: live,
-                revoked,
-            },
+            (SessionStatus::Revoked, Some(revoked)) => SessionState::Revoked { session: live, revoked },
             (SessionStatus::Revoked, None) => {
                 return Err(Inconsistent {
                     view: "session",
@@ -193,38 +180,18 @@ impl SessionView {
         };
         match state {
             SessionState::Unknown => None,
-            SessionState::Decided { request, decision } => {
-                view(None, request, decision, None, None)
-            }
+            SessionState::Decided { request, decision } => view(None, request, decision, None, None),
             SessionState::Active(l) => {
                 let (request, decision) = (l.request.clone(), l.decision.clone());
-                view(
-                    Some(SessionStatus::Active),
-                    request,
-                    decision,
-                    Some(l),
-                    None,
-                )
+                view(Some(SessionStatus::Active), request, decision, Some(l), None)
             }
             SessionState::Expired(l) => {
                 let (request, decision) = (l.request.clone(), l.decision.clone());
-                view(
-                    Some(SessionStatus::Expired),
-                    request,
-                    decision,
-                    Some(l),
-                    None,
-                )
+                view(Some(SessionStatus::Expired), request, decision, Some(l), None)
             }
             SessionState::Revoked { session, revoked } => {
                 let (request, decision) = (session.request.clone(), session.decision.clone());
-                view(
-                    Some(SessionStatus::Revoked),
-                    request,
-                    decision,
-                    Some(session),
-                    Some(revoked),
-                )
+                view(Some(SessionStatus::Revoked), request, decision, Some(session), Some(revoked))
             }
         }
     }
@@ -303,10 +270,7 @@ impl BreakGlassView {
 
     /// The break-glass decider's state this view reflects.
     pub fn state(&self) -> BreakGlassState {
-        BreakGlassState::Known {
-            invoked: Box::new(self.invoked.clone()),
-            status: self.status,
-        }
+        BreakGlassState::Known { invoked: Box::new(self.invoked.clone()), status: self.status }
     }
 }
 
@@ -339,11 +303,7 @@ pub struct Projection {
 impl Projection {
     /// The projection of a stream with no events.
     pub fn empty(stream: StreamKey) -> Self {
-        Projection {
-            stream,
-            head: StreamHead::genesis(),
-            view: View::HeadOnly,
-        }
+        Projection { stream, head: StreamHead::genesis(), view: View::HeadOnly }
     }
 
     /// The seq of the last event folded in.
@@ -354,18 +314,11 @@ impl Projection {
     /// Folds the next event of this stream in, through the stream's decider.
     pub fn apply(&mut self, event: &RecordedEvent) -> Result<(), ApplyError> {
         if event.stream != self.stream {
-            return Err(ApplyError::WrongStream {
-                stream: self.stream.to_string(),
-                found: event.stream.to_string(),
-            });
+            return Err(ApplyError::WrongStream { stream: self.stream.to_string(), found: event.stream.to_string() });
         }
         let expected = self.head.seq + 1;
         if event.seq != expected {
-            return Err(ApplyError::OutOfSequence {
-                stream: self.stream.to_string(),
-                expected,
-                found: event.seq,
-            });
+            return Err(ApplyError::OutOfSequence { stream: self.stream.to_string(), expected, found: event.seq });
         }
         let view = std::mem::replace(&mut self.view, View::HeadOnly);
         self.view = match &self.stream {
@@ -374,10 +327,7 @@ impl Projection {
             StreamKey::BreakGlass(id) => next_break_glass(*id, view, event),
             _ => View::HeadOnly,
         };
-        self.head = StreamHead {
-            seq: event.seq,
-            hash: event.hash.clone(),
-        };
+        self.head = StreamHead { seq: event.seq, hash: event.hash.clone() };
         Ok(())
     }
 
@@ -435,31 +385,15 @@ fn next_session(id: SessionId, view: View, event: &RecordedEvent) -> Result<View
         ((2, _), (3, _)) => times.ended_at = Some(at),
         _ => {}
     }
-    Ok(SessionView::from_state(id, state, times)
-        .map_or(View::HeadOnly, |v| View::Session(Box::new(v))))
+    Ok(SessionView::from_state(id, state, times).map_or(View::HeadOnly, |v| View::Session(Box::new(v))))
 }
 
 fn next_approval(id: ApprovalId, view: View, event: &RecordedEvent) -> View {
     let (state, requested_at, decided_at) = match view {
         View::Approval(v) => {
-            let ApprovalView {
-                request,
-                approvers,
-                status,
-                requested_at,
-                decided_at,
-                ..
-            } = *v;
-            let record = ApprovalRecord {
-                request,
-                approvers,
-                status,
-            };
-            (
-                ApprovalState::Known(Box::new(record)),
-                Some(requested_at),
-                decided_at,
-            )
+            let ApprovalView { request, approvers, status, requested_at, decided_at, .. } = *v;
+            let record = ApprovalRecord { request, approvers, status };
+            (ApprovalState::Known(Box::new(record)), Some(requested_at), decided_at)
         }
         _ => (ApprovalState::Unknown, None, None),
     };
@@ -494,21 +428,8 @@ fn approval_stage(state: &ApprovalState) -> Option<ApprovalStatus> {
 fn next_break_glass(id: BreakGlassId, view: View, event: &RecordedEvent) -> View {
     let (state, invoked_at, ended_at) = match view {
         View::BreakGlass(v) => {
-            let BreakGlassView {
-                invoked,
-                status,
-                invoked_at,
-                ended_at,
-                ..
-            } = *v;
-            (
-                BreakGlassState::Known {
-                    invoked: Box::new(invoked),
-                    status,
-                },
-                Some(invoked_at),
-                ended_at,
-            )
+            let BreakGlassView { invoked, status, invoked_at, ended_at, .. } = *v;
+            (BreakGlassState::Known { invoked: Box::new(invoked), status }, Some(invoked_at), ended_at)
         }
         _ => (BreakGlassState::Unknown, None, None),
     };
@@ -521,15 +442,13 @@ fn next_break_glass(id: BreakGlassId, view: View, event: &RecordedEvent) -> View
         _ => (invoked_at, ended_at),
     };
     match (state, invoked_at) {
-        (BreakGlassState::Known { invoked, status }, Some(invoked_at)) => {
-            View::BreakGlass(Box::new(BreakGlassView {
-                breakglass_id: id,
-                status,
-                invoked: *invoked,
-                invoked_at,
-                ended_at,
-            }))
-        }
+        (BreakGlassState::Known { invoked, status }, Some(invoked_at)) => View::BreakGlass(Box::new(BreakGlassView {
+            breakglass_id: id,
+            status,
+            invoked: *invoked,
+            invoked_at,
+            ended_at,
+        })),
         _ => View::HeadOnly,
     }
 }

@@ -24,12 +24,8 @@ pub fn profile(name: &str) -> Result<ledger::Profile> {
 
 /// An id (a bare ULID) checked before it goes into a path.
 fn id<T: FromStr>(kind: &str, text: &str) -> Result<T> {
-    text.parse().map_err(|_| {
-        LocalFailure::usage(format!(
-            "invalid {kind} id {text:?}: ids are 26-character ULIDs"
-        ))
-        .into()
-    })
+    text.parse()
+        .map_err(|_| LocalFailure::usage(format!("invalid {kind} id {text:?}: ids are 26-character ULIDs")).into())
 }
 
 /// `sentinel whoami [--profile P]`.
@@ -38,20 +34,10 @@ pub async fn whoami(client: &Client, out: Out, profile_name: Option<&str>) -> Re
     if let Some(p) = profile_name {
         query.push(("profile", profile(p)?.to_string()));
     }
-    let answer = client
-        .json(Method::GET, "/whoami", &query, None)
-        .await
-        .context("cannot ask the API who you are")?;
+    let answer = client.json(Method::GET, "/whoami", &query, None).await.context("cannot ask the API who you are")?;
     out.emit(&answer, |v| {
-        let mut text = block(
-            v,
-            &[
-                ("ARN", "arn"),
-                ("Account", "account"),
-                ("Kind", "kind"),
-                ("Policy user", "policy_user"),
-            ],
-        );
+        let mut text =
+            block(v, &[("ARN", "arn"), ("Account", "account"), ("Kind", "kind"), ("Policy user", "policy_user")]);
         if let Some(decision) = v.get("decision") {
             text.push('\n');
             text.push_str(&block(
@@ -71,21 +57,10 @@ pub async fn whoami(client: &Client, out: Out, profile_name: Option<&str>) -> Re
 
 /// `sentinel profiles`.
 pub async fn profiles(client: &Client, out: Out) -> Result<()> {
-    let answer = client
-        .json(Method::GET, "/profiles", &[], None)
-        .await
-        .context("cannot list profiles")?;
+    let answer = client.json(Method::GET, "/profiles", &[], None).await.context("cannot list profiles")?;
     out.emit(&answer, |v| {
-        let list = v
-            .get("profiles")
-            .and_then(|p| p.as_array())
-            .cloned()
-            .unwrap_or_default();
-        table(
-            &list,
-            &[("PROFILE", "name"), ("POLICY", "policy_path")],
-            "no profiles",
-        )
+        let list = v.get("profiles").and_then(|p| p.as_array()).cloned().unwrap_or_default();
+        table(&list, &[("PROFILE", "name"), ("POLICY", "policy_path")], "no profiles")
     })
 }
 
@@ -96,26 +71,16 @@ pub fn shell_quote(text: &str) -> String {
 
 /// Whether `name` may appear unquoted as part of a shell function name.
 fn safe_function_suffix(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
 }
 
 /// `sentinel shell init`: one function per profile, `sentinel-<profile> CMD…`.
 pub async fn shell_init(client: &Client, out: Out, url: &str) -> Result<()> {
-    let answer = client
-        .json(Method::GET, "/profiles", &[], None)
-        .await
-        .context("cannot list profiles")?;
+    let answer = client.json(Method::GET, "/profiles", &[], None).await.context("cannot list profiles")?;
     let names: Vec<String> = answer
         .get("profiles")
         .and_then(|p| p.as_array())
-        .map(|list| {
-            list.iter()
-                .filter_map(|p| p.get("name").and_then(|n| n.as_str()).map(str::to_owned))
-                .collect()
-        })
+        .map(|list| list.iter().filter_map(|p| p.get("name").and_then(|n| n.as_str()).map(str::to_owned)).collect())
         .unwrap_or_default();
     let (script, functions) = shell_functions(url, &names);
     if out.json() {
@@ -127,16 +92,12 @@ pub async fn shell_init(client: &Client, out: Out, url: &str) -> Result<()> {
 /// The script and its functions as JSON; names a shell could misread are skipped, never quoted
 /// into code.
 pub fn shell_functions(url: &str, profiles: &[String]) -> (String, Vec<Value>) {
-    let mut script = String::from(
-        "# Sentinel: one function per profile; usage: sentinel-<profile> COMMAND [ARGS...]\n",
-    );
+    let mut script =
+        String::from("# Sentinel: one function per profile; usage: sentinel-<profile> COMMAND [ARGS...]\n");
     let mut functions = Vec::new();
     for name in profiles {
         if !safe_function_suffix(name) || name.parse::<ledger::Profile>().is_err() {
-            eprintln!(
-                "sentinel: skipping profile {:?}: not a valid profile name",
-                clean(name)
-            );
+            eprintln!("sentinel: skipping profile {:?}: not a valid profile name", clean(name));
             continue;
         }
         let function = format!("sentinel-{name}");
@@ -196,19 +157,17 @@ pub async fn request(
         .with_context(|| format!("cannot request access to {profile}"))?;
     out.emit(&answer, |v| {
         let id = field(v, "request_id");
-        format!("{}\nApprovers are not notified by the CLI: tell them to run `sentinel requests approve {id}`.\n", request_block(v))
+        format!(
+            "{}\nApprovers are not notified by the CLI: tell them to run `sentinel requests approve {id}`.\n",
+            request_block(v)
+        )
     })
 }
 
 /// `sentinel requests …`.
 pub async fn requests(client: &Client, out: Out, command: &RequestsCommand) -> Result<()> {
     match command {
-        RequestsCommand::List {
-            status,
-            profile: p,
-            approver_me,
-            ..
-        } => {
+        RequestsCommand::List { status, profile: p, approver_me, .. } => {
             let mut query = Vec::new();
             if let Some(s) = status {
                 query.push(("status", s.clone()));
@@ -219,50 +178,26 @@ pub async fn requests(client: &Client, out: Out, command: &RequestsCommand) -> R
             if *approver_me {
                 query.push(("approver", "me".to_owned()));
             }
-            let answer = client
-                .json(Method::GET, "/requests", &query, None)
-                .await
-                .context("cannot list requests")?;
-            out.emit(&answer, |v| {
-                table(&items(v), REQUEST_COLUMNS, "no requests")
-            })
+            let answer = client.json(Method::GET, "/requests", &query, None).await.context("cannot list requests")?;
+            out.emit(&answer, |v| table(&items(v), REQUEST_COLUMNS, "no requests"))
         }
         RequestsCommand::Show { id: raw, .. } => {
             let id: ledger::ApprovalId = id("request", raw)?;
             let answer = client
-                .json(
-                    Method::GET,
-                    &format!("/requests/{}", encode(&id.to_string())),
-                    &[],
-                    None,
-                )
+                .json(Method::GET, &format!("/requests/{}", encode(&id.to_string())), &[], None)
                 .await
                 .with_context(|| format!("cannot show request {id}"))?;
             out.emit(&answer, request_block)
         }
-        RequestsCommand::Approve {
-            id: raw, comment, ..
-        }
-        | RequestsCommand::Deny {
-            id: raw, comment, ..
-        } => {
-            let verb = if matches!(command, RequestsCommand::Approve { .. }) {
-                "approve"
-            } else {
-                "deny"
-            };
+        RequestsCommand::Approve { id: raw, comment, .. } | RequestsCommand::Deny { id: raw, comment, .. } => {
+            let verb = if matches!(command, RequestsCommand::Approve { .. }) { "approve" } else { "deny" };
             let id: ledger::ApprovalId = id("request", raw)?;
             let body = match comment {
                 Some(c) => json!({ "comment": c }),
                 None => json!({}),
             };
             let answer = client
-                .json(
-                    Method::POST,
-                    &format!("/requests/{}/{verb}", encode(&id.to_string())),
-                    &[],
-                    Some(body),
-                )
+                .json(Method::POST, &format!("/requests/{}/{verb}", encode(&id.to_string())), &[], Some(body))
                 .await
                 .with_context(|| format!("cannot {verb} request {id}"))?;
             out.emit(&answer, request_block)
@@ -270,12 +205,7 @@ pub async fn requests(client: &Client, out: Out, command: &RequestsCommand) -> R
         RequestsCommand::Cancel { id: raw, .. } => {
             let id: ledger::ApprovalId = id("request", raw)?;
             let answer = client
-                .json(
-                    Method::POST,
-                    &format!("/requests/{}/cancel", encode(&id.to_string())),
-                    &[],
-                    Some(json!({})),
-                )
+                .json(Method::POST, &format!("/requests/{}/cancel", encode(&id.to_string())), &[], Some(json!({})))
                 .await
                 .with_context(|| format!("cannot cancel request {id}"))?;
             out.emit(&answer, request_block)
@@ -304,15 +234,10 @@ fn break_glass_block(v: &Value) -> String {
 /// `sentinel breakglass …`.
 pub async fn breakglass(client: &Client, out: Out, command: &BreakglassCommand) -> Result<()> {
     match command {
-        BreakglassCommand::Invoke {
-            profile: p,
-            reason_code,
-            justification,
-            duration,
-            ..
-        } => {
+        BreakglassCommand::Invoke { profile: p, reason_code, justification, duration, .. } => {
             let profile = profile(p)?;
-            let mut body = json!({ "profile": profile.as_str(), "reason_code": reason_code, "justification": justification });
+            let mut body =
+                json!({ "profile": profile.as_str(), "reason_code": reason_code, "justification": justification });
             if let Some(d) = duration {
                 body["duration"] = json!(d.as_secs());
             }
@@ -328,9 +253,7 @@ pub async fn breakglass(client: &Client, out: Out, command: &BreakglassCommand) 
                 )
             })
         }
-        BreakglassCommand::Close {
-            id: raw, reason, ..
-        } => {
+        BreakglassCommand::Close { id: raw, reason, .. } => {
             let id: ledger::BreakGlassId = id("break-glass", raw)?;
             let answer = client
                 .json(
@@ -343,9 +266,7 @@ pub async fn breakglass(client: &Client, out: Out, command: &BreakglassCommand) 
                 .with_context(|| format!("cannot close break-glass {id}"))?;
             out.emit(&answer, break_glass_block)
         }
-        BreakglassCommand::List {
-            status, profile: p, ..
-        } => {
+        BreakglassCommand::List { status, profile: p, .. } => {
             let mut query = Vec::new();
             if let Some(s) = status {
                 query.push(("status", s.clone()));
@@ -353,10 +274,8 @@ pub async fn breakglass(client: &Client, out: Out, command: &BreakglassCommand) 
             if let Some(p) = p {
                 query.push(("profile", profile(p)?.to_string()));
             }
-            let answer = client
-                .json(Method::GET, "/breakglass", &query, None)
-                .await
-                .context("cannot list break-glass")?;
+            let answer =
+                client.json(Method::GET, "/breakglass", &query, None).await.context("cannot list break-glass")?;
             out.emit(&answer, |v| {
                 table(
                     &items(v),
@@ -400,12 +319,7 @@ fn session_block(v: &Value) -> String {
 /// `sentinel sessions …`.
 pub async fn sessions(client: &Client, out: Out, command: &SessionsCommand) -> Result<()> {
     match command {
-        SessionsCommand::List {
-            status,
-            profile: p,
-            principal,
-            ..
-        } => {
+        SessionsCommand::List { status, profile: p, principal, .. } => {
             let mut query = Vec::new();
             if let Some(s) = status {
                 query.push(("status", s.clone()));
@@ -416,10 +330,7 @@ pub async fn sessions(client: &Client, out: Out, command: &SessionsCommand) -> R
             if let Some(who) = principal {
                 query.push(("principal", who.clone()));
             }
-            let answer = client
-                .json(Method::GET, "/sessions", &query, None)
-                .await
-                .context("cannot list sessions")?;
+            let answer = client.json(Method::GET, "/sessions", &query, None).await.context("cannot list sessions")?;
             out.emit(&answer, |v| {
                 table(
                     &items(v),
@@ -438,19 +349,12 @@ pub async fn sessions(client: &Client, out: Out, command: &SessionsCommand) -> R
         SessionsCommand::Show { id: raw, .. } => {
             let id: ledger::SessionId = id("session", raw)?;
             let answer = client
-                .json(
-                    Method::GET,
-                    &format!("/sessions/{}", encode(&id.to_string())),
-                    &[],
-                    None,
-                )
+                .json(Method::GET, &format!("/sessions/{}", encode(&id.to_string())), &[], None)
                 .await
                 .with_context(|| format!("cannot show session {id}"))?;
             out.emit(&answer, session_block)
         }
-        SessionsCommand::Revoke {
-            id: raw, reason, ..
-        } => {
+        SessionsCommand::Revoke { id: raw, reason, .. } => {
             let id: ledger::SessionId = id("session", raw)?;
             let answer = client
                 .json(
@@ -462,28 +366,21 @@ pub async fn sessions(client: &Client, out: Out, command: &SessionsCommand) -> R
                 .await
                 .with_context(|| format!("cannot revoke session {id}"))?;
             out.emit(&answer, |v| {
-                format!("{}\nIts next refresh fails; AWS denies its credentials once the enforcer has run.\n", session_block(v))
+                format!(
+                    "{}\nIts next refresh fails; AWS denies its credentials once the enforcer has run.\n",
+                    session_block(v)
+                )
             })
         }
     }
 }
 
 /// `sentinel policy push PROFILE FILE`: validated here first, then published by the API.
-pub async fn policy_push(
-    client: &Client,
-    out: Out,
-    profile_name: &str,
-    file: &std::path::Path,
-) -> Result<()> {
+pub async fn policy_push(client: &Client, out: Out, profile_name: &str, file: &std::path::Path) -> Result<()> {
     let profile = profile(profile_name)?;
-    let yaml =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let yaml = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     ledger::policy::PolicyDocument::parse(&yaml, Some(&profile)).map_err(|e| {
-        LocalFailure::new(
-            "INVALID_POLICY",
-            crate::failure::exit::USAGE,
-            format!("{}: {e}", file.display()),
-        )
+        LocalFailure::new("INVALID_POLICY", crate::failure::exit::USAGE, format!("{}: {e}", file.display()))
     })?;
     let answer = client
         .signed(
@@ -496,21 +393,9 @@ pub async fn policy_push(
         .with_context(|| format!("cannot publish the policy of {profile}"))?
         .json()?;
     out.emit(&answer, |v| {
-        let mut text = format!(
-            "published {} (hash {})\n",
-            field(v, "profile"),
-            field(v, "hash")
-        );
-        for w in v
-            .get("warnings")
-            .and_then(|w| w.as_array())
-            .into_iter()
-            .flatten()
-        {
-            text.push_str(&format!(
-                "warning: {}\n",
-                clean(w.as_str().unwrap_or_default())
-            ));
+        let mut text = format!("published {} (hash {})\n", field(v, "profile"), field(v, "hash"));
+        for w in v.get("warnings").and_then(|w| w.as_array()).into_iter().flatten() {
+            text.push_str(&format!("warning: {}\n", clean(w.as_str().unwrap_or_default())));
         }
         text
     })
@@ -528,15 +413,12 @@ mod tests {
 
     #[test]
     fn profiles_that_could_inject_are_skipped() {
-        let names = vec![
-            "dev".to_owned(),
-            "x; rm -rf ~".to_owned(),
-            "a'b".to_owned(),
-            "prod.eu".to_owned(),
-        ];
+        let names = vec!["dev".to_owned(), "x; rm -rf ~".to_owned(), "a'b".to_owned(), "prod.eu".to_owned()];
         let (script, functions) = shell_functions("http://127.0.0.1:8787", &names);
         assert_eq!(functions.len(), 2);
-        assert!(script.contains("sentinel-dev() { sentinel exec --remote-server 'http://127.0.0.1:8787' --profile 'dev' -- \"$@\"; }"));
+        assert!(script.contains(
+            "sentinel-dev() { sentinel exec --remote-server 'http://127.0.0.1:8787' --profile 'dev' -- \"$@\"; }"
+        ));
         assert!(!script.contains("rm -rf"));
     }
 }

@@ -39,11 +39,8 @@ fn aws_failure<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fm
         | "InvalidSignatureException"
         | "ExpiredTokenException" => LocalFailure::new("ACCESS_DENIED", exit::DENIED, detail)
             .hint("Check your AWS credentials and that they may read this resource."),
-        "ResourceNotFoundException" | "ParameterNotFound" => {
-            LocalFailure::new("NOT_FOUND", exit::NOT_FOUND, detail)
-        }
-        _ => LocalFailure::unavailable(detail)
-            .hint("Check AWS_REGION, your network and credentials, then retry."),
+        "ResourceNotFoundException" | "ParameterNotFound" => LocalFailure::new("NOT_FOUND", exit::NOT_FOUND, detail),
+        _ => LocalFailure::unavailable(detail).hint("Check AWS_REGION, your network and credentials, then retry."),
     }
 }
 
@@ -54,9 +51,7 @@ struct Progress {
 
 impl Progress {
     fn new() -> Self {
-        Progress {
-            live: std::io::stderr().is_terminal(),
-        }
+        Progress { live: std::io::stderr().is_terminal() }
     }
 
     fn update(&self, what: &str, count: usize) {
@@ -86,10 +81,8 @@ fn info(message: &str) {
 pub async fn read_ledger(config: &SdkConfig, table: &str) -> Result<Vec<StoredEvent>> {
     let store = DynamoEventStore::new(aws_sdk_dynamodb::Client::new(config), table);
     let progress = Progress::new();
-    let events = store
-        .scan_all(|count| progress.update(&format!("reading {table}"), count))
-        .await
-        .map_err(|e| match e {
+    let events =
+        store.scan_all(|count| progress.update(&format!("reading {table}"), count)).await.map_err(|e| match e {
             ledger::StoreError::Corrupt(detail) => LocalFailure::new(
                 "CORRUPT_ITEM",
                 exit::INTERNAL,
@@ -121,18 +114,14 @@ pub async fn audit_export(
     }
     let mut events = read_ledger(config, table).await?;
     events.retain(|e| {
-        let at = DateTime::parse_from_rfc3339(&e.occurred_at)
-            .map(|t| t.with_timezone(&Utc))
-            .ok();
+        let at = DateTime::parse_from_rfc3339(&e.occurred_at).map(|t| t.with_timezone(&Utc)).ok();
         let in_range = match at {
             Some(at) => since.is_none_or(|s| at >= s) && until.is_none_or(|u| at < u),
             None => since.is_none() && until.is_none(),
         };
         in_range && principal.is_none_or(|p| e.actor == p)
     });
-    events.sort_by(|a, b| {
-        (&a.occurred_at, &a.stream, a.seq).cmp(&(&b.occurred_at, &b.stream, b.seq))
-    });
+    events.sort_by(|a, b| (&a.occurred_at, &a.stream, a.seq).cmp(&(&b.occurred_at, &b.stream, b.seq)));
     let mut text = String::new();
     for event in &events {
         text.push_str(&serde_json::to_string(event).context("cannot encode an event")?);
@@ -160,10 +149,8 @@ pub async fn audit_verify(config: &SdkConfig, table: &str, out: Out) -> Result<(
     let events = read_ledger(config, table).await?;
     let count = events.len();
     let streams = by_stream(events);
-    let breaks: Vec<ledger::ChainBreak> = streams
-        .iter()
-        .filter_map(|(stream, events)| ledger::verify_stream(stream, events).err())
-        .collect();
+    let breaks: Vec<ledger::ChainBreak> =
+        streams.iter().filter_map(|(stream, events)| ledger::verify_stream(stream, events).err()).collect();
     let report = json!({
         "ok": breaks.is_empty(),
         "events": count,
@@ -173,18 +160,10 @@ pub async fn audit_verify(config: &SdkConfig, table: &str, out: Out) -> Result<(
     out.emit(&report, |_| {
         let mut text = String::new();
         for b in &breaks {
-            text.push_str(&format!(
-                "BROKEN  {}  seq {}: {}\n",
-                clean(&b.stream),
-                b.seq,
-                b.kind
-            ));
+            text.push_str(&format!("BROKEN  {}  seq {}: {}\n", clean(&b.stream), b.seq, b.kind));
         }
         if breaks.is_empty() {
-            text.push_str(&format!(
-                "ok: {} streams, {count} events, every chain intact\n",
-                streams.len()
-            ));
+            text.push_str(&format!("ok: {} streams, {count} events, every chain intact\n", streams.len()));
         }
         text
     })?;
@@ -215,24 +194,12 @@ pub async fn views_rebuild(
     out: Out,
 ) -> Result<()> {
     let events = read_ledger(config, ledger_table).await?;
-    let views = projections::store::dynamo::DynamoViewStore::new(
-        aws_sdk_dynamodb::Client::new(config),
-        views_table,
-    );
-    let mode = if repair {
-        projections::Mode::Repair
-    } else {
-        projections::Mode::Check
-    };
-    info(&format!(
-        "recomputing the views from {} events…",
-        events.len()
-    ));
+    let views = projections::store::dynamo::DynamoViewStore::new(aws_sdk_dynamodb::Client::new(config), views_table);
+    let mode = if repair { projections::Mode::Repair } else { projections::Mode::Check };
+    info(&format!("recomputing the views from {} events…", events.len()));
     let report = projections::rebuild(&events, &views, mode)
         .await
-        .map_err(|e| {
-            LocalFailure::unavailable(format!("cannot rebuild the views in {views_table}: {e}"))
-        })?;
+        .map_err(|e| LocalFailure::unavailable(format!("cannot rebuild the views in {views_table}: {e}")))?;
     let differences: Vec<String> = report.differences.iter().map(describe).collect();
     let broken: Vec<String> = report.broken.iter().map(ToString::to_string).collect();
     let value = json!({
@@ -258,11 +225,7 @@ pub async fn views_rebuild(
             report.streams,
             differences.len(),
             broken.len(),
-            if repair {
-                format!(", {} rows written", report.written)
-            } else {
-                String::new()
-            }
+            if repair { format!(", {} rows written", report.written) } else { String::new() }
         ));
         text
     })?;
@@ -279,14 +242,9 @@ pub async fn views_rebuild(
         return Err(LocalFailure::new(
             "VIEWS_DIFFER",
             exit::INTERNAL,
-            format!(
-                "the views differ from the ledger in {} places",
-                differences.len()
-            ),
+            format!("the views differ from the ledger in {} places", differences.len()),
         )
-        .hint(
-            "Inspect the differences; `sentinel views rebuild --repair` rewrites the derived rows.",
-        )
+        .hint("Inspect the differences; `sentinel views rebuild --repair` rewrites the derived rows.")
         .into());
     }
     Ok(())
@@ -296,18 +254,10 @@ fn describe(d: &projections::rebuild::Difference) -> String {
     use projections::rebuild::Difference::*;
     match d {
         MissingProjection { stream } => format!("{stream}: missing from the views"),
-        ProjectionDiffers {
-            stream,
-            stored_seq,
-            ledger_seq,
-        } => format!(
-            "{stream}: view at seq {stored_seq} differs from the ledger at seq {ledger_seq}"
-        ),
-        ProjectionAheadOfLedger {
-            stream,
-            stored_seq,
-            ledger_seq,
-        } => {
+        ProjectionDiffers { stream, stored_seq, ledger_seq } => {
+            format!("{stream}: view at seq {stored_seq} differs from the ledger at seq {ledger_seq}")
+        }
+        ProjectionAheadOfLedger { stream, stored_seq, ledger_seq } => {
             format!("{stream}: view at seq {stored_seq} is ahead of the ledger at seq {ledger_seq} (ledger events deleted?)")
         }
         UnknownProjection { stream } => format!("{stream}: in the views but not in the ledger"),
@@ -326,9 +276,7 @@ fn validate_file(path: &Path) -> Value {
     let name = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) => {
-            return json!({ "file": name, "valid": false, "error": format!("cannot read: {e}"), "warnings": [] })
-        }
+        Err(e) => return json!({ "file": name, "valid": false, "error": format!("cannot read: {e}"), "warnings": [] }),
     };
     let is_admins = path.file_stem().is_some_and(|s| s == "admins");
     if is_admins {
@@ -372,26 +320,16 @@ pub fn policy_validate(files: &[std::path::PathBuf], out: Out) -> Result<()> {
                     )),
                 }
             } else {
-                text.push_str(&format!(
-                    "{file}: error: {}\n",
-                    r["error"].as_str().unwrap_or_default()
-                ));
+                text.push_str(&format!("{file}: error: {}\n", r["error"].as_str().unwrap_or_default()));
             }
             for w in r["warnings"].as_array().into_iter().flatten() {
-                text.push_str(&format!(
-                    "{file}: warning: {}\n",
-                    w.as_str().unwrap_or_default()
-                ));
+                text.push_str(&format!("{file}: warning: {}\n", w.as_str().unwrap_or_default()));
             }
         }
         text
     })?;
     if invalid > 0 {
-        let first = results
-            .iter()
-            .find(|r| r["valid"] != json!(true))
-            .cloned()
-            .unwrap_or_default();
+        let first = results.iter().find(|r| r["valid"] != json!(true)).cloned().unwrap_or_default();
         return Err(LocalFailure::new(
             "INVALID_POLICY",
             exit::INTERNAL,
@@ -409,11 +347,7 @@ pub fn policy_validate(files: &[std::path::PathBuf], out: Out) -> Result<()> {
 }
 
 /// A profile's policy parameter in SSM: its name and value.
-async fn pull(
-    config: &SdkConfig,
-    root: &str,
-    profile: &ledger::Profile,
-) -> Result<(String, String)> {
+async fn pull(config: &SdkConfig, root: &str, profile: &ledger::Profile) -> Result<(String, String)> {
     let name = format!("{}/{}", root.trim_end_matches('/'), profile);
     let ssm = aws_sdk_ssm::Client::new(config);
     let answer = ssm.get_parameter().name(&name).send().await.map_err(|e| {
@@ -430,17 +364,10 @@ async fn pull(
 }
 
 /// `sentinel policy pull PROFILE`.
-pub async fn policy_pull(
-    config: &SdkConfig,
-    root: &str,
-    profile: &ledger::Profile,
-    out: Out,
-) -> Result<()> {
+pub async fn policy_pull(config: &SdkConfig, root: &str, profile: &ledger::Profile, out: Out) -> Result<()> {
     let (name, value) = pull(config, root, profile).await?;
     if out.json() {
-        return out.print_json(
-            &json!({ "profile": profile.as_str(), "parameter": name, "policy": value }),
-        );
+        return out.print_json(&json!({ "profile": profile.as_str(), "parameter": name, "policy": value }));
     }
     let mut text = value;
     if !text.ends_with('\n') {
@@ -457,23 +384,11 @@ pub async fn policy_diff(
     file: &Path,
     out: Out,
 ) -> Result<()> {
-    let local =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let local = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let (name, remote) = pull(config, root, profile).await?;
-    let text = unified_diff(
-        &remote,
-        &local,
-        &format!("ssm:{name}"),
-        &file.display().to_string(),
-    );
+    let text = unified_diff(&remote, &local, &format!("ssm:{name}"), &file.display().to_string());
     let value = json!({ "profile": profile.as_str(), "parameter": name, "identical": text.is_empty(), "diff": text });
-    out.emit(&value, |_| {
-        if text.is_empty() {
-            "no differences\n".to_owned()
-        } else {
-            text.clone()
-        }
-    })
+    out.emit(&value, |_| if text.is_empty() { "no differences\n".to_owned() } else { text.clone() })
 }
 
 /// A unified diff (3 lines of context) of `old` and `new`; empty when they are equal.
@@ -484,11 +399,7 @@ pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> Str
     let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
         }
     }
     // The edit script: (tag, old line no, new line no, text).
@@ -512,12 +423,7 @@ pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> Str
     }
     const CONTEXT: usize = 3;
     let mut out = format!("--- {old_name}\n+++ {new_name}\n");
-    let changed: Vec<usize> = ops
-        .iter()
-        .enumerate()
-        .filter(|(_, op)| op.0 != ' ')
-        .map(|(k, _)| k)
-        .collect();
+    let changed: Vec<usize> = ops.iter().enumerate().filter(|(_, op)| op.0 != ' ').map(|(k, _)| k).collect();
     let mut k = 0;
     while k < changed.len() {
         let start = changed[k].saturating_sub(CONTEXT);
@@ -532,13 +438,7 @@ pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> Str
         let new_start = hunk.first().map_or(0, |op| op.2);
         let old_len = hunk.iter().filter(|op| op.0 != '+').count();
         let new_len = hunk.iter().filter(|op| op.0 != '-').count();
-        out.push_str(&format!(
-            "@@ -{},{} +{},{} @@\n",
-            old_start + 1,
-            old_len,
-            new_start + 1,
-            new_len
-        ));
+        out.push_str(&format!("@@ -{},{} +{},{} @@\n", old_start + 1, old_len, new_start + 1, new_len));
         for (tag, _, _, line) in hunk {
             out.push_str(&format!("{tag}{line}\n"));
         }

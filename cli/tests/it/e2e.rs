@@ -76,20 +76,11 @@ fn venv(tool: &str) -> String {
 #[test]
 fn the_local_stack_serves_every_cli_flow_end_to_end() {
     let dir = crate::offline::tempdir();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let stack = runtime
-        .block_on(cli::dev::start(cli::dev::DevOptions::ephemeral(
-            &dir.join("stack"),
-        )))
+        .block_on(cli::dev::start(cli::dev::DevOptions::ephemeral(&dir.join("stack"))))
         .expect("the local stack starts");
-    let scenarios = Stack {
-        env: stack.env().to_vec(),
-        home: dir.clone(),
-    };
+    let scenarios = Stack { env: stack.env().to_vec(), home: dir.clone() };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         aws_cli_and_boto3_under_exec_see_the_protected_role(&scenarios);
         the_child_never_sees_the_callers_keys(&scenarios);
@@ -108,46 +99,15 @@ fn the_local_stack_serves_every_cli_flow_end_to_end() {
 }
 
 fn aws_cli_and_boto3_under_exec_see_the_protected_role(stack: &Stack) {
-    let out = stack.ok(
-        "alice",
-        &[
-            "exec",
-            "dev",
-            "--",
-            &venv("aws"),
-            "sts",
-            "get-caller-identity",
-            "--output",
-            "json",
-        ],
-    );
+    let out = stack.ok("alice", &["exec", "dev", "--", &venv("aws"), "sts", "get-caller-identity", "--output", "json"]);
     let identity: Value = serde_json::from_str(&out).expect("aws prints JSON");
     let arn = identity["Arn"].as_str().unwrap();
-    assert!(
-        arn.contains(":assumed-role/SentinelProtected-Dev/sentinel-"),
-        "aws saw {arn}"
-    );
+    assert!(arn.contains(":assumed-role/SentinelProtected-Dev/sentinel-"), "aws saw {arn}");
 
     let boto = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])";
-    let out = stack.ok(
-        "bob",
-        &[
-            "exec",
-            "--profile",
-            "dev",
-            "--reason",
-            "e2e boto3",
-            "--",
-            &venv("python"),
-            "-c",
-            boto,
-        ],
-    );
-    assert!(
-        out.trim()
-            .contains(":assumed-role/SentinelProtected-Dev/sentinel-"),
-        "boto3 saw {out}"
-    );
+    let out =
+        stack.ok("bob", &["exec", "--profile", "dev", "--reason", "e2e boto3", "--", &venv("python"), "-c", boto]);
+    assert!(out.trim().contains(":assumed-role/SentinelProtected-Dev/sentinel-"), "boto3 saw {out}");
 }
 
 fn the_child_never_sees_the_callers_keys(stack: &Stack) {
@@ -162,10 +122,7 @@ fn the_child_never_sees_the_callers_keys(stack: &Stack) {
     let env = stack.ok("alice", &["exec", "dev", "--", "env"]);
     assert!(!env.contains(&alice_key), "the child saw alice's own key");
     assert!(!env.contains("AWS_PROFILE="), "{env}");
-    assert!(
-        env.contains("AWS_SHARED_CREDENTIALS_FILE=/dev/null"),
-        "{env}"
-    );
+    assert!(env.contains("AWS_SHARED_CREDENTIALS_FILE=/dev/null"), "{env}");
 }
 
 fn a_revoked_session_cannot_refresh_in_the_child(stack: &Stack) {
@@ -183,10 +140,7 @@ sys.stdin.readline()
 print(fetch(), flush=True)
 "#;
     let mut child = stack
-        .sentinel(
-            "alice",
-            &["exec", "dev", "--", &venv("python"), "-c", probe],
-        )
+        .sentinel("alice", &["exec", "dev", "--", &venv("python"), "-c", probe])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -196,43 +150,22 @@ print(fetch(), flush=True)
     let first = lines.next().unwrap().unwrap();
     let (status, session) = first.split_once(' ').unwrap();
     assert_eq!(status, "200", "the first refresh works");
-    let revoked = stack.json(
-        "secops",
-        &[
-            "sessions",
-            "revoke",
-            session,
-            "--reason",
-            "e2e: revocation reaches the child",
-        ],
-    );
+    let revoked =
+        stack.json("secops", &["sessions", "revoke", session, "--reason", "e2e: revocation reaches the child"]);
     assert_eq!(revoked["status"], "revoked");
     child.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let second = lines.next().unwrap().unwrap();
     assert_eq!(second, "403", "the refresh after the revocation is refused");
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let shown = stack.json("alice", &["sessions", "show", session]);
-    assert_eq!(
-        shown["revoked_by"]
-            .as_str()
-            .map(|s| s.ends_with(":user/secops")),
-        Some(true),
-        "{shown}"
-    );
+    assert_eq!(shown["revoked_by"].as_str().map(|s| s.ends_with(":user/secops")), Some(true), "{shown}");
 }
 
 fn mallory_is_denied_with_the_policys_reason(stack: &Stack) {
     let out = stack.run("mallory", &["exec", "dev", "--", "true"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(
-        text(&out.stderr).contains("Policy denied: no rule matched"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = stack.run(
-        "mallory",
-        &["--output", "json", "exec", "prod", "--", "true"],
-    );
+    assert!(text(&out.stderr).contains("Policy denied: no rule matched"), "{}", text(&out.stderr));
+    let out = stack.run("mallory", &["--output", "json", "exec", "prod", "--", "true"]);
     assert_eq!(out.status.code(), Some(3));
     let error: Value = serde_json::from_slice(&out.stderr).expect("a JSON error");
     assert_eq!(error["Code"], "POLICY_DENY");
@@ -241,23 +174,10 @@ fn mallory_is_denied_with_the_policys_reason(stack: &Stack) {
 fn an_approval_round_trip_lets_alice_in(stack: &Stack) {
     let out = stack.run("alice", &["exec", "prod", "--", "true"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(
-        text(&out.stderr).contains("sentinel request"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("sentinel request"), "{}", text(&out.stderr));
 
-    let request = stack.json(
-        "alice",
-        &[
-            "request",
-            "prod",
-            "--justification",
-            "e2e: deploy hotfix 42",
-            "--duration",
-            "1h",
-        ],
-    );
+    let request =
+        stack.json("alice", &["request", "prod", "--justification", "e2e: deploy hotfix 42", "--duration", "1h"]);
     let id = request["request_id"].as_str().unwrap().to_owned();
     assert_eq!(request["status"], "pending");
 
@@ -275,55 +195,21 @@ fn an_approval_round_trip_lets_alice_in(stack: &Stack) {
     assert!(text(&out.stderr).contains(&hint), "{}", text(&out.stderr));
 
     let out = stack.run("alice", &["requests", "approve", &id]);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "alice cannot approve her own request: {}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(3), "alice cannot approve her own request: {}", text(&out.stderr));
 
     let pending = stack.json("carol", &["requests", "list", "--approver-me"]);
-    assert!(
-        pending["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["request_id"] == id.as_str()),
-        "{pending}"
-    );
-    let approved = stack.json(
-        "carol",
-        &["requests", "approve", &id, "--comment", "ok for the hotfix"],
-    );
+    assert!(pending["items"].as_array().unwrap().iter().any(|r| r["request_id"] == id.as_str()), "{pending}");
+    let approved = stack.json("carol", &["requests", "approve", &id, "--comment", "ok for the hotfix"]);
     assert_eq!(approved["status"], "approved");
 
     let out = stack.ok(
         "alice",
-        &[
-            "exec",
-            "prod",
-            "--",
-            &venv("aws"),
-            "sts",
-            "get-caller-identity",
-            "--query",
-            "Arn",
-            "--output",
-            "text",
-        ],
+        &["exec", "prod", "--", &venv("aws"), "sts", "get-caller-identity", "--query", "Arn", "--output", "text"],
     );
-    assert!(
-        out.contains(":assumed-role/SentinelProtected-Prod/sentinel-"),
-        "{out}"
-    );
+    assert!(out.contains(":assumed-role/SentinelProtected-Prod/sentinel-"), "{out}");
 
     let again = stack.run("carol", &["requests", "deny", &id]);
-    assert_eq!(
-        again.status.code(),
-        Some(5),
-        "a decided request conflicts: {}",
-        text(&again.stderr)
-    );
+    assert_eq!(again.status.code(), Some(5), "a decided request conflicts: {}", text(&again.stderr));
 }
 
 fn oncall_breaks_glass_and_gets_credentials(stack: &Stack) {
@@ -385,16 +271,7 @@ fn oncall_breaks_glass_and_gets_credentials(stack: &Stack) {
         ],
     );
     assert_eq!(stacked.status.code(), Some(5), "{}", text(&stacked.stderr));
-    let closed = stack.json(
-        "oncall",
-        &[
-            "breakglass",
-            "close",
-            &id,
-            "--reason",
-            "e2e: incident resolved",
-        ],
-    );
+    let closed = stack.json("oncall", &["breakglass", "close", &id, "--reason", "e2e: incident resolved"]);
     assert_eq!(closed["status"], "closed");
 }
 
@@ -404,35 +281,18 @@ fn every_command_prints_json_that_parses(stack: &Stack) {
     let decision = stack.json("alice", &["whoami", "--profile", "prod"]);
     assert_eq!(decision["decision"]["effect"], "require_approval");
     let profiles = stack.json("alice", &["profiles"]);
-    let names: Vec<&str> = profiles["profiles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["name"].as_str())
-        .collect();
-    assert!(
-        names.contains(&"dev") && names.contains(&"prod"),
-        "{profiles}"
-    );
+    let names: Vec<&str> = profiles["profiles"].as_array().unwrap().iter().filter_map(|p| p["name"].as_str()).collect();
+    assert!(names.contains(&"dev") && names.contains(&"prod"), "{profiles}");
     let functions = stack.json("alice", &["shell", "init"]);
     assert!(!functions["functions"].as_array().unwrap().is_empty());
     let requests = stack.json("alice", &["requests", "list"]);
-    let id = requests["items"][0]["request_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = requests["items"][0]["request_id"].as_str().unwrap().to_owned();
     stack.json("alice", &["requests", "show", &id]);
     stack.json("secops", &["breakglass", "list"]);
     let sessions = stack.json("alice", &["sessions", "list"]);
-    let session = sessions["items"][0]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = sessions["items"][0]["session_id"].as_str().unwrap().to_owned();
     stack.json("alice", &["sessions", "show", &session]);
-    stack.json(
-        "secops",
-        &["sessions", "list", "--profile", "dev", "--status", "active"],
-    );
+    stack.json("secops", &["sessions", "list", "--profile", "dev", "--status", "active"]);
 
     let policy = stack.json("secops", &["policy", "pull", "dev"]);
     assert!(policy["policy"].as_str().unwrap().contains("profile: dev"));
@@ -443,21 +303,13 @@ fn every_command_prints_json_that_parses(stack: &Stack) {
     let pushed = stack.json("secops", &["policy", "push", "dev", file]);
     assert_eq!(pushed["profile"], "dev");
     let refused = stack.run("alice", &["policy", "push", "dev", file]);
-    assert_eq!(
-        refused.status.code(),
-        Some(3),
-        "only admins publish: {}",
-        text(&refused.stderr)
-    );
+    assert_eq!(refused.status.code(), Some(3), "only admins publish: {}", text(&refused.stderr));
     stack.json("alice", &["policy", "validate", file]);
 
     // The views follow the ledger within a poll or two.
     let mut rebuilt = Value::Null;
     for _ in 0..40 {
-        let out = stack.run(
-            "secops",
-            &["--output", "json", "views", "rebuild", "--check"],
-        );
+        let out = stack.run("secops", &["--output", "json", "views", "rebuild", "--check"]);
         rebuilt = serde_json::from_slice(&out.stdout).expect("views rebuild prints JSON");
         if rebuilt["clean"] == true {
             break;
@@ -466,42 +318,25 @@ fn every_command_prints_json_that_parses(stack: &Stack) {
     }
     assert_eq!(rebuilt["clean"], true, "{rebuilt}");
 
-    let export = stack.ok(
-        "secops",
-        &["audit", "export", "--since", "2000-01-01T00:00:00Z"],
-    );
-    let events: Vec<Value> = export
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
-        .collect();
+    let export = stack.ok("secops", &["audit", "export", "--since", "2000-01-01T00:00:00Z"]);
+    let events: Vec<Value> =
+        export.lines().map(|l| serde_json::from_str(l).expect("one JSON event per line")).collect();
     assert!(events.iter().any(|e| e["type"] == "SessionRevoked"));
     assert!(events.iter().any(|e| e["type"] == "BreakGlassInvoked"));
     let alice = me["arn"].as_str().unwrap();
     let mine = stack.ok("secops", &["audit", "export", "--principal", alice]);
-    assert!(
-        !mine.is_empty()
-            && mine
-                .lines()
-                .all(|l| l.contains(&format!("\"actor\":\"{alice}\""))),
-        "{mine}"
-    );
+    assert!(!mine.is_empty() && mine.lines().all(|l| l.contains(&format!("\"actor\":\"{alice}\""))), "{mine}");
 }
 
 fn audit_verify_passes_then_fails_after_tampering(stack: &Stack) {
     let verified = stack.json("secops", &["audit", "verify"]);
     assert_eq!(verified["ok"], true, "{verified}");
 
-    let (stream, seq) = tamper_one_item(
-        &stack.var("AWS_ENDPOINT_URL_DYNAMODB"),
-        &stack.var("SENTINEL_LEDGER_TABLE"),
-    );
+    let (stream, seq) = tamper_one_item(&stack.var("AWS_ENDPOINT_URL_DYNAMODB"), &stack.var("SENTINEL_LEDGER_TABLE"));
     let out = stack.run("secops", &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains(&format!("stream {stream} is broken at seq {seq}")),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("stream {stream} is broken at seq {seq}")), "{stderr}");
     let out = stack.run("secops", &["--output", "json", "audit", "verify"]);
     let error: Value = serde_json::from_slice(&out.stderr).expect("a JSON error");
     assert_eq!(error["Code"], "CHAIN_BROKEN");
@@ -510,37 +345,18 @@ fn audit_verify_passes_then_fails_after_tampering(stack: &Stack) {
 /// Rewrites one ledger item's `correlation_id` behind the product's back (only an emulator
 /// allows it); returns its stream and seq.
 fn tamper_one_item(endpoint: &str, table: &str) -> (String, u64) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let client = devstack::dynamodb_client(endpoint);
-        let items = client
-            .scan()
-            .table_name(table)
-            .send()
-            .await
-            .unwrap()
-            .items
-            .unwrap_or_default();
+        let items = client.scan().table_name(table).send().await.unwrap().items.unwrap_or_default();
         let mut item = items
             .into_iter()
             .find(|i| i["pk"].as_s().is_ok_and(|s| s.starts_with("SESSION#")))
             .expect("a session event");
         let stream = item["pk"].as_s().unwrap().clone();
         let seq: u64 = item["sk"].as_n().unwrap().parse().unwrap();
-        item.insert(
-            "correlation_id".into(),
-            aws_sdk_dynamodb::types::AttributeValue::S("tampered".into()),
-        );
-        client
-            .put_item()
-            .table_name(table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
+        item.insert("correlation_id".into(), aws_sdk_dynamodb::types::AttributeValue::S("tampered".into()));
+        client.put_item().table_name(table).set_item(Some(item)).send().await.unwrap();
         (stream, seq)
     })
 }

@@ -25,7 +25,12 @@ fn a_policy_deny_shows_the_rules_reason_and_exits_3() {
     );
     assert_eq!(out.status.code(), Some(3));
     let stderr = text(&out.stderr);
-    assert!(stderr.starts_with("sentinel: cannot ask the API who you are: Policy denied: production access needs an approval\n"), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "sentinel: cannot ask the API who you are: Policy denied: production access needs an approval\n"
+        ),
+        "{stderr}"
+    );
     assert!(stderr.contains("hint: "), "{stderr}");
     assert!(out.stdout.is_empty());
 }
@@ -41,11 +46,7 @@ fn approval_required_names_the_pending_request_and_how_to_check_it() {
         false,
     );
     assert_eq!(out.status.code(), Some(3));
-    assert!(
-        text(&out.stderr).contains(&format!("`sentinel requests show {id}`")),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains(&format!("`sentinel requests show {id}`")), "{}", text(&out.stderr));
 
     let out = whoami_against(
         Canned::json(
@@ -82,11 +83,7 @@ fn a_bad_signature_suggests_checking_credentials() {
         false,
     );
     assert_eq!(out.status.code(), Some(3));
-    assert!(
-        text(&out.stderr).contains("Check your AWS credentials"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("Check your AWS credentials"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -100,10 +97,7 @@ fn statuses_map_to_exit_codes() {
         (503, "LEDGER_UNAVAILABLE", 6),
     ];
     for (status, code, exit) in cases {
-        let out = whoami_against(
-            Canned::json(status, json!({"Code": code, "Message": "canned"})),
-            true,
-        );
+        let out = whoami_against(Canned::json(status, json!({"Code": code, "Message": "canned"})), true);
         assert_eq!(out.status.code(), Some(exit), "{status} {code}");
         let error: serde_json::Value = serde_json::from_slice(&out.stderr).expect("a JSON error");
         assert_eq!(error["Code"], code);
@@ -113,10 +107,7 @@ fn statuses_map_to_exit_codes() {
 #[test]
 fn ledger_unavailable_suggests_retrying() {
     let out = whoami_against(
-        Canned::json(
-            503,
-            json!({"Code": "LEDGER_UNAVAILABLE", "Message": "The request could not be recorded."}),
-        ),
+        Canned::json(503, json!({"Code": "LEDGER_UNAVAILABLE", "Message": "The request could not be recorded."})),
         false,
     );
     assert_eq!(out.status.code(), Some(6));
@@ -125,22 +116,10 @@ fn ledger_unavailable_suggests_retrying() {
 
 #[test]
 fn an_unreachable_api_is_unavailable() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let out = run(sentinel().args([
-        "profiles",
-        "--remote-server",
-        &format!("http://127.0.0.1:{port}"),
-    ]));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = run(sentinel().args(["profiles", "--remote-server", &format!("http://127.0.0.1:{port}")]));
     assert_eq!(out.status.code(), Some(6));
-    assert!(
-        text(&out.stderr).contains("cannot reach the Sentinel API"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("cannot reach the Sentinel API"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -154,14 +133,8 @@ fn requests_are_signed_with_sigv4_for_execute_api() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let seen = stub.requests_to("/profiles");
     let auth = &seen[0].headers["authorization"];
-    assert!(
-        auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDCALLERSOWNKEY/"),
-        "{auth}"
-    );
-    assert!(
-        auth.contains("/us-east-1/execute-api/aws4_request"),
-        "{auth}"
-    );
+    assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDCALLERSOWNKEY/"), "{auth}");
+    assert!(auth.contains("/us-east-1/execute-api/aws4_request"), "{auth}");
     assert!(seen[0].headers.contains_key("x-amz-date"));
 }
 
@@ -170,10 +143,7 @@ fn a_request_sends_the_duration_in_seconds() {
     let stub = Stub::start(vec![(
         "POST",
         "/requests",
-        Canned::json(
-            201,
-            json!({"request_id": "01JABCDEFGHJKMNPQRSTVWXYZ0", "status": "pending", "profile": "prod"}),
-        ),
+        Canned::json(201, json!({"request_id": "01JABCDEFGHJKMNPQRSTVWXYZ0", "status": "pending", "profile": "prod"})),
     )]);
     let out = run(sentinel().args([
         "--output",
@@ -191,10 +161,7 @@ fn a_request_sends_the_duration_in_seconds() {
     let seen = &stub.requests_to("/requests")[0];
     assert_eq!(seen.method, "POST");
     let body: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
-    assert_eq!(
-        body,
-        json!({"profile": "prod", "justification": "deploy hotfix 42", "duration": 900})
-    );
+    assert_eq!(body, json!({"profile": "prod", "justification": "deploy hotfix 42", "duration": 900}));
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(answer["status"], "pending");
 }
@@ -221,14 +188,8 @@ fn shell_functions_quote_the_url_and_skip_profiles_that_could_inject() {
     assert!(!script.contains("touch"), "{script}");
     assert!(text(&out.stderr).contains("skipping profile"));
     // Run the functions with a stand-in `sentinel` that prints its arguments one per line.
-    let probe = format!(
-        "sentinel() {{ printf '%s\\n' \"$@\"; }}\n{script}\nsentinel-dev aws 'two words'\n"
-    );
-    let shell = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(&probe)
-        .output()
-        .unwrap();
+    let probe = format!("sentinel() {{ printf '%s\\n' \"$@\"; }}\n{script}\nsentinel-dev aws 'two words'\n");
+    let shell = std::process::Command::new("bash").arg("-c").arg(&probe).output().unwrap();
     assert_eq!(
         text(&shell.stdout),
         format!("exec\n--remote-server\n{url}\n--profile\ndev\n--\naws\ntwo words\n"),

@@ -20,11 +20,7 @@ fn stub() -> Stub {
                 .header("x-sentinel-session-id", SESSION_ID)
                 .header("x-sentinel-session-token", SESSION_TOKEN),
         ),
-        (
-            "GET",
-            "/credentials",
-            Canned::json(200, fake_credentials("ASIAREFRESHED")),
-        ),
+        ("GET", "/credentials", Canned::json(200, fake_credentials("ASIAREFRESHED"))),
     ])
 }
 
@@ -33,14 +29,7 @@ fn exec(stub: &Stub, child: &[&str]) -> std::process::Command {
     command
         .env("AWS_PROFILE", "callers-profile")
         .env("AWS_SESSION_TOKEN", "callers-session-token")
-        .args([
-            "exec",
-            "--remote-server",
-            &stub.url,
-            "--profile",
-            "dev",
-            "--",
-        ])
+        .args(["exec", "--remote-server", &stub.url, "--profile", "dev", "--"])
         .args(child);
     command
 }
@@ -71,16 +60,9 @@ fn the_child_gets_container_credentials_and_none_of_the_callers_keys() {
     ] {
         assert!(env.contains(expected), "the child lacks {expected}:\n{env}");
     }
-    assert!(
-        !env.contains(SESSION_TOKEN),
-        "the session token must stay with sentinel"
-    );
+    assert!(!env.contains(SESSION_TOKEN), "the session token must stay with sentinel");
     let vend = &stub.requests_to("/")[0];
-    assert!(
-        vend.target.contains("profile=dev") && vend.target.contains("duration=3600"),
-        "{}",
-        vend.target
-    );
+    assert!(vend.target.contains("profile=dev") && vend.target.contains("duration=3600"), "{}", vend.target);
 }
 
 #[test]
@@ -104,16 +86,9 @@ print(json.dumps({"good": good, "wrong": get("not-the-token")[0], "none": get(No
     let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the probe's JSON");
     assert_eq!(result["good"][0], 200);
     assert_eq!(result["good"][1]["AccessKeyId"], "ASIAREFRESHED");
-    assert_eq!(
-        (result["wrong"].clone(), result["none"].clone()),
-        (json!(403), json!(403))
-    );
+    assert_eq!((result["wrong"].clone(), result["none"].clone()), (json!(403), json!(403)));
     let refreshes = stub.requests_to("/credentials");
-    assert_eq!(
-        refreshes.len(),
-        1,
-        "only the authorized fetch reaches the API"
-    );
+    assert_eq!(refreshes.len(), 1, "only the authorized fetch reaches the API");
     assert_eq!(refreshes[0].headers["authorization"], SESSION_TOKEN);
 }
 
@@ -127,11 +102,7 @@ fn a_refused_refresh_reaches_the_child_as_an_error() {
                 .header("x-sentinel-session-id", SESSION_ID)
                 .header("x-sentinel-session-token", SESSION_TOKEN),
         ),
-        (
-            "GET",
-            "/credentials",
-            Canned::json(403, json!({"message": "Forbidden"})),
-        ),
+        ("GET", "/credentials", Canned::json(403, json!({"message": "Forbidden"}))),
     ]);
     let fetch = r#"
 import os, urllib.request, urllib.error
@@ -143,11 +114,7 @@ except urllib.error.HTTPError as e:
 "#;
     let out = run(&mut exec(&stub, &["python3", "-c", fetch]));
     assert_eq!(text(&out.stdout).trim(), "403");
-    assert!(
-        text(&out.stderr).contains("not refreshed"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("not refreshed"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -160,21 +127,12 @@ fn a_child_killed_by_a_signal_exits_128_plus_the_signal() {
 #[test]
 fn sigterm_to_sentinel_is_forwarded_to_the_child() {
     let stub = stub();
-    let mut child = exec(
-        &stub,
-        &[
-            "sh",
-            "-c",
-            "trap 'exit 9' TERM; echo ready; while true; do sleep 0.1; done",
-        ],
-    )
-    .stdout(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
+    let mut child = exec(&stub, &["sh", "-c", "trap 'exit 9' TERM; echo ready; while true; do sleep 0.1; done"])
+        .stdout(Stdio::piped())
+        .spawn()
         .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
     // SAFETY: signalling a child process this test started.
     unsafe {
@@ -188,11 +146,7 @@ fn nested_exec_is_refused_with_a_clear_message() {
     let stub = stub();
     let out = run(exec(&stub, &["true"]).env("SENTINEL_EXEC_PROFILE", "prod"));
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("already inside `sentinel exec` (profile prod)"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("already inside `sentinel exec` (profile prod)"), "{}", text(&out.stderr));
     assert!(stub.requests_to("/").is_empty(), "nothing was vended");
 }
 
@@ -209,26 +163,13 @@ fn a_refused_vend_runs_nothing_and_says_why() {
     let stub = Stub::start(vec![(
         "GET",
         "/",
-        Canned::json(
-            403,
-            json!({"Code": "POLICY_DENY", "Message": "Policy denied: no rule matched"}),
-        ),
+        Canned::json(403, json!({"Code": "POLICY_DENY", "Message": "Policy denied: no rule matched"})),
     )]);
-    let out = run(sentinel().args([
-        "exec",
-        "--remote-server",
-        &stub.url,
-        "prod",
-        "--",
-        "sh",
-        "-c",
-        "echo ran",
-    ]));
+    let out = run(sentinel().args(["exec", "--remote-server", &stub.url, "prod", "--", "sh", "-c", "echo ran"]));
     assert_eq!(out.status.code(), Some(3));
     assert!(out.stdout.is_empty());
     assert!(
-        text(&out.stderr)
-            .contains("no credentials for profile prod: Policy denied: no rule matched"),
+        text(&out.stderr).contains("no credentials for profile prod: Policy denied: no rule matched"),
         "{}",
         text(&out.stderr)
     );

@@ -15,10 +15,7 @@ pub fn bin() -> PathBuf {
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("cli/ has a parent")
-        .to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("cli/ has a parent").to_path_buf()
 }
 
 /// `sentinel` with an environment holding only PATH, a throwaway HOME and fake AWS keys, so
@@ -59,11 +56,7 @@ pub struct Canned {
 impl Canned {
     /// A JSON answer.
     pub fn json(status: u16, body: serde_json::Value) -> Canned {
-        Canned {
-            status,
-            headers: Vec::new(),
-            body: body.to_string(),
-        }
+        Canned { status, headers: Vec::new(), body: body.to_string() }
     }
 
     /// With a header.
@@ -95,10 +88,8 @@ impl Stub {
     pub fn start(routes: Vec<(&str, &str, Canned)>) -> Stub {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a stub port");
         let url = format!("http://{}", listener.local_addr().expect("stub address"));
-        let routes: Vec<(String, String, Canned)> = routes
-            .into_iter()
-            .map(|(m, p, c)| (m.to_owned(), p.to_owned(), c))
-            .collect();
+        let routes: Vec<(String, String, Canned)> =
+            routes.into_iter().map(|(m, p, c)| (m.to_owned(), p.to_owned(), c)).collect();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
         std::thread::spawn(move || {
@@ -114,15 +105,7 @@ impl Stub {
     /// Requests seen so far for `path` (query ignored).
     pub fn requests_to(&self, path: &str) -> Vec<Seen> {
         let seen = self.seen.lock().expect("stub log");
-        seen.iter()
-            .filter(|s| {
-                s.target
-                    .split('?')
-                    .next()
-                    .is_some_and(|p| p.ends_with(path))
-            })
-            .cloned()
-            .collect()
+        seen.iter().filter(|s| s.target.split('?').next().is_some_and(|p| p.ends_with(path))).cloned().collect()
     }
 }
 
@@ -145,10 +128,7 @@ fn serve(stream: TcpStream, routes: &[(String, String, Canned)], log: &Mutex<Vec
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
         }
     }
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
     let path = target.split('?').next().unwrap_or_default().to_owned();
@@ -162,12 +142,7 @@ fn serve(stream: TcpStream, routes: &[(String, String, Canned)], log: &Mutex<Vec
         .iter()
         .find(|(m, p, _)| *m == method && (path == *p || (p != "/" && path.ends_with(p.as_str()))))
         .map(|(_, _, c)| c.clone())
-        .unwrap_or_else(|| {
-            Canned::json(
-                404,
-                serde_json::json!({"Code": "NOT_FOUND", "Message": "Not found."}),
-            )
-        });
+        .unwrap_or_else(|| Canned::json(404, serde_json::json!({"Code": "NOT_FOUND", "Message": "Not found."})));
     let reason = match canned.status {
         200 => "OK",
         201 => "Created",

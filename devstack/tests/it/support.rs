@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use aws_lambda_events::apigw::{
-    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request,
-    ApiGatewayV2httpRequest, ApiGatewayV2httpResponse,
+    ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request, ApiGatewayV2httpRequest,
+    ApiGatewayV2httpResponse,
 };
 use aws_lambda_events::encodings::Body;
 use aws_sdk_iam::config::Credentials;
@@ -34,21 +34,11 @@ pub struct Recorder {
 impl Recorder {
     /// The recorded integration events, as the JSON API Gateway would send.
     pub fn event_json(&self) -> Vec<Value> {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| serde_json::to_value(e).unwrap())
-            .collect()
+        self.events.lock().unwrap().iter().map(|e| serde_json::to_value(e).unwrap()).collect()
     }
 
     pub fn authorization_json(&self) -> Vec<Value> {
-        self.authorizations
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| serde_json::to_value(e).unwrap())
-            .collect()
+        self.authorizations.lock().unwrap().iter().map(|e| serde_json::to_value(e).unwrap()).collect()
     }
 }
 
@@ -60,13 +50,8 @@ impl Backend for Recorder {
         self.events.lock().unwrap().push(request);
         let mut response = ApiGatewayV2httpResponse::default();
         response.status_code = if route.starts_with("POST") { 201 } else { 200 };
-        response
-            .headers
-            .insert("content-type", HeaderValue::from_static("application/json"));
-        response.headers.insert(
-            "x-sentinel-session-id",
-            HeaderValue::from_static("01JRECORDED"),
-        );
+        response.headers.insert("content-type", HeaderValue::from_static("application/json"));
+        response.headers.insert("x-sentinel-session-id", HeaderValue::from_static("01JRECORDED"));
         response.cookies = vec!["seen=1; Path=/".into()];
         if binary {
             response.body = Some(Body::Text("AAEC/w==".into()));
@@ -85,7 +70,8 @@ impl Backend for Recorder {
         self.authorizations.lock().unwrap().push(request);
         let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
         response.is_authorized = allowed;
-        response.context = json!({ "session_id": "01JSESSION0000000000000000", "principal": "arn:aws:iam::123456789012:user/alice" });
+        response.context =
+            json!({ "session_id": "01JSESSION0000000000000000", "principal": "arn:aws:iam::123456789012:user/alice" });
         response
     }
 }
@@ -157,11 +143,7 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start() -> Self {
-        Self::start_with(
-            GatewayConfig::new(0, REGION),
-            KeyRegistry::new(vec![alice(), imposter()]).unwrap(),
-        )
-        .await
+        Self::start_with(GatewayConfig::new(0, REGION), KeyRegistry::new(vec![alice(), imposter()]).unwrap()).await
     }
 
     pub async fn start_with(config: GatewayConfig, registry: KeyRegistry) -> Self {
@@ -172,11 +154,7 @@ impl Harness {
         })
         .await
         .unwrap();
-        Harness {
-            gateway: Some(gateway),
-            recorder,
-            stop: Some(tx),
-        }
+        Harness { gateway: Some(gateway), recorder, stop: Some(tx) }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -206,8 +184,7 @@ impl Harness {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> HttpResponse {
-        self.signed_at(key, SystemTime::now(), method, target, headers, body)
-            .await
+        self.signed_at(key, SystemTime::now(), method, target, headers, body).await
     }
 
     pub async fn signed_at(
@@ -225,17 +202,8 @@ impl Harness {
     }
 
     /// Sends an unsigned request.
-    pub async fn plain(
-        &self,
-        method: &str,
-        target: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> HttpResponse {
-        let mut all: Vec<(String, String)> = headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect();
+    pub async fn plain(&self, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+        let mut all: Vec<(String, String)> = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
         all.push(("host".into(), self.addr().to_string()));
         send(self.addr(), method, target, &all, body).await
     }
@@ -258,14 +226,8 @@ pub fn sign_headers(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Vec<(String, String)> {
-    let identity = Credentials::new(
-        &key.access_key_id,
-        &key.secret_access_key,
-        key.session_token.clone(),
-        None,
-        "test",
-    )
-    .into();
+    let identity =
+        Credentials::new(&key.access_key_id, &key.secret_access_key, key.session_token.clone(), None, "test").into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(REGION)
@@ -275,25 +237,12 @@ pub fn sign_headers(
         .build()
         .unwrap()
         .into();
-    let signable = SignableRequest::new(
-        method,
-        url,
-        headers.iter().copied(),
-        SignableBody::Bytes(body),
-    )
-    .unwrap();
+    let signable = SignableRequest::new(method, url, headers.iter().copied(), SignableBody::Bytes(body)).unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     let uri: axum::http::Uri = url.parse().unwrap();
-    let mut out: Vec<(String, String)> = headers
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .collect();
+    let mut out: Vec<(String, String)> = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     out.push(("host".into(), uri.authority().unwrap().to_string()));
-    out.extend(
-        instructions
-            .headers()
-            .map(|(n, v)| (n.to_owned(), v.to_owned())),
-    );
+    out.extend(instructions.headers().map(|(n, v)| (n.to_owned(), v.to_owned())));
     out
 }
 
@@ -307,23 +256,15 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
     }
 }
 
@@ -340,10 +281,7 @@ pub async fn send(
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    head.push_str(&format!(
-        "content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    ));
+    head.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()));
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(body).await.unwrap();
     let mut raw = Vec::new();
@@ -352,20 +290,10 @@ pub async fn send(
 }
 
 fn parse_response(raw: &[u8]) -> HttpResponse {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete response head");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
     let head = std::str::from_utf8(&raw[..split]).unwrap();
     let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
     let headers: Vec<(String, String)> = lines
         .map(|l| {
             let (n, v) = l.split_once(':').unwrap();
@@ -373,28 +301,16 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
         })
         .collect();
     let rest = &raw[split + 4..];
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_vec()
-    };
-    HttpResponse {
-        status,
-        headers,
-        body,
-    }
+    let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked { dechunk(rest) } else { rest.to_vec() };
+    HttpResponse { status, headers, body }
 }
 
 fn dechunk(mut rest: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
         let line_end = rest.windows(2).position(|w| w == b"\r\n").unwrap();
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap().trim(), 16)
-                .unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..line_end]).unwrap().trim(), 16).unwrap();
         rest = &rest[line_end + 2..];
         if size == 0 {
             return out;

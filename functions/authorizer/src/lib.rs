@@ -87,7 +87,10 @@ pub async fn authorize(deps: &Deps, headers: &HeaderMap) -> Result<serde_json::V
 }
 
 /// The Lambda handler: a simple response, never an error (an error would be a 500, not a deny).
-pub async fn handle(deps: &Deps, event: ApiGatewayV2CustomAuthorizerV2Request) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
+pub async fn handle(
+    deps: &Deps,
+    event: ApiGatewayV2CustomAuthorizerV2Request,
+) -> ApiGatewayV2CustomAuthorizerSimpleResponse {
     let request_id = event.request_context.request_id.clone().unwrap_or_default();
     let mut response = ApiGatewayV2CustomAuthorizerSimpleResponse::default();
     match authorize(deps, &event.headers).await {

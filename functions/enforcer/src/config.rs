@@ -21,9 +21,7 @@ pub struct Config {
 
 /// A variable whose value is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{variable}={value:?} is not a DynamoDB table name (3-255 of letters, digits, '_', '-', '.')"
-)]
+#[error("{variable}={value:?} is not a DynamoDB table name (3-255 of letters, digits, '_', '-', '.')")]
 pub struct ConfigError {
     /// The variable.
     pub variable: &'static str,
@@ -36,13 +34,9 @@ impl Config {
     /// empty variables take the contract's defaults.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let table = |variable: &'static str, default: &str| {
-            let value = var(variable)
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.to_owned());
+            let value = var(variable).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned());
             let valid = (3..=255).contains(&value.len())
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+                && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
             if valid {
                 Ok(value)
             } else {

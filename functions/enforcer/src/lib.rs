@@ -24,9 +24,7 @@ use projections::reader::{self, ReadError};
 use projections::{SessionIndex, SessionView, ViewError, ViewStore};
 use serde_json::Value;
 
-use crate::policy::{
-    cutoff_policy, deny_policy_within, previous, DenyPolicy, Revocation, POLICY_NAME,
-};
+use crate::policy::{cutoff_policy, deny_policy_within, previous, DenyPolicy, Revocation, POLICY_NAME};
 use crate::roles::{PolicyError, ProtectedRole, RolePolicies, RoleRefused};
 
 /// The `source` of ledger events on the bus.
@@ -124,8 +122,7 @@ impl Error {
             | Error::Refused(_) => false,
             Error::Read { source, .. } => matches!(
                 source,
-                ReadError::Views(ViewError::Unavailable(_))
-                    | ReadError::Ledger(StoreError::Unavailable(_))
+                ReadError::Views(ViewError::Unavailable(_)) | ReadError::Ledger(StoreError::Unavailable(_))
             ),
             Error::Views(e) => matches!(e, ViewError::Unavailable(_)),
             Error::Iam(e) => e.is_retryable(),
@@ -171,24 +168,17 @@ pub fn revoked_session(event: &EventBridgeEvent<Value>) -> Result<SessionId, Err
     let stored: StoredEvent = serde_json::from_value(event.detail.clone())
         .map_err(|e| Error::Malformed(format!("the detail is not a ledger event: {e}")))?;
     if stored.event_type != DETAIL_TYPE {
-        return Err(Error::Malformed(format!(
-            "the detail is a {:?} event",
-            stored.event_type
-        )));
+        return Err(Error::Malformed(format!("the detail is a {:?} event", stored.event_type)));
     }
     match stored.stream.parse::<StreamKey>() {
         Ok(StreamKey::Session(id)) => Ok(id),
-        _ => Err(Error::Malformed(format!(
-            "{:?} is not a session stream",
-            stored.stream
-        ))),
+        _ => Err(Error::Malformed(format!("{:?} is not a session stream", stored.stream))),
     }
 }
 
 /// Parses a raw invocation payload as an EventBridge event.
 pub fn parse_event(raw: Value) -> Result<EventBridgeEvent<Value>, Error> {
-    serde_json::from_value(raw)
-        .map_err(|e| Error::Malformed(format!("not an EventBridge event: {e}")))
+    serde_json::from_value(raw).map_err(|e| Error::Malformed(format!("not an EventBridge event: {e}")))
 }
 
 /// Enforces the revocation an event reports: recomputes and applies the deny policy of the
@@ -218,15 +208,8 @@ pub async fn handle(deps: &Deps, event: EventBridgeEvent<Value>) -> Result<Enfor
         }
     };
 
-    let mut revoked = vec![revocation_of(&view, now)]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>();
-    for other in deps
-        .views
-        .sessions(&SessionIndex::Status(SessionStatus::Revoked), None)
-        .await?
-    {
+    let mut revoked = vec![revocation_of(&view, now)].into_iter().flatten().collect::<Vec<_>>();
+    for other in deps.views.sessions(&SessionIndex::Status(SessionStatus::Revoked), None).await? {
         if other.role_arn() == Some(role.arn()) && other.session_id != session {
             revoked.extend(revocation_of(&other, now));
         }
@@ -234,17 +217,7 @@ pub async fn handle(deps: &Deps, event: EventBridgeEvent<Value>) -> Result<Enfor
     revoked.extend(carried.revocations);
 
     let decided = deny_policy_within(&revoked, carried.cutoff, now, deps.budget);
-    apply(
-        deps,
-        &role,
-        session,
-        existing.as_deref(),
-        decided,
-        &revoked,
-        carried.cutoff,
-        now,
-    )
-    .await
+    apply(deps, &role, session, existing.as_deref(), decided, &revoked, carried.cutoff, now).await
 }
 
 /// A revoked session as a revocation (`None` without credentials: nothing to deny).
@@ -252,11 +225,7 @@ fn revocation_of(view: &SessionView, now: DateTime<Utc>) -> Option<Revocation> {
     let source_identity = view.source_identity()?;
     // A revoked view always has its end; if not, count the revocation as just now (fail closed).
     let revoked_at = view.ended_at.unwrap_or(now);
-    Some(Revocation::new(
-        source_identity,
-        revoked_at,
-        view.credentials_expire_at,
-    ))
+    Some(Revocation::new(source_identity, revoked_at, view.credentials_expire_at))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -288,9 +257,8 @@ async fn apply(
         deps.roles.delete(role, POLICY_NAME).await?;
         return Ok(enforced(Applied::Deleted, &decided));
     };
-    let unchanged = existing
-        .and_then(|e| serde_json::from_str::<Value>(e).ok())
-        .is_some_and(|e| e == document.to_value());
+    let unchanged =
+        existing.and_then(|e| serde_json::from_str::<Value>(e).ok()).is_some_and(|e| e == document.to_value());
     if unchanged {
         return Ok(enforced(Applied::Unchanged, &decided));
     }
@@ -300,20 +268,13 @@ async fn apply(
         Err(PolicyError::TooLarge(_)) if matches!(decided, DenyPolicy::Listed { .. }) => {
             let cutoff = cutoff_policy(revoked, carried_cutoff, now);
             if let Some(document) = cutoff.document() {
-                deps.roles
-                    .put(role, POLICY_NAME, &document.to_json())
-                    .await?;
+                deps.roles.put(role, POLICY_NAME, &document.to_json()).await?;
             }
             cutoff
         }
         Err(e) => return Err(e.into()),
     };
-    if let DenyPolicy::Cutoff {
-        issued_before,
-        revocations,
-        ..
-    } = &decided
-    {
+    if let DenyPolicy::Cutoff { issued_before, revocations, .. } = &decided {
         tracing::error!(
             role = %role,
             issued_before = %issued_before,

@@ -15,9 +15,7 @@ use projections::store::dynamo::DynamoViewStore;
 async fn main() -> Result<(), lambda_runtime::Error> {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .without_time()
         .init();
     // Fail at cold start, not per event.
@@ -29,10 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .send()
         .await
         .context("cannot learn the enforcer's account (sts:GetCallerIdentity)")?;
-    let account = identity
-        .account()
-        .context("sts:GetCallerIdentity returned no account")?
-        .to_owned();
+    let account = identity.account().context("sts:GetCallerIdentity returned no account")?.to_owned();
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let deps = Deps {
         views: Arc::new(DynamoViewStore::new(dynamodb.clone(), &config.views_table)),
@@ -43,13 +38,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         budget: enforcer::policy::POLICY_BUDGET,
     };
     let deps = &deps;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move {
-            // Only retryable errors come back: Lambda retries them, then queues the event.
-            enforcer::invoke(deps, event.payload)
-                .await
-                .map_err(lambda_runtime::Error::from)
-        },
-    ))
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
+        // Only retryable errors come back: Lambda retries them, then queues the event.
+        enforcer::invoke(deps, event.payload).await.map_err(lambda_runtime::Error::from)
+    }))
     .await
 }

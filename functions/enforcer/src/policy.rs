@@ -71,11 +71,7 @@ impl Revocation {
     ) -> Self {
         let by_cap = revoked_at + MAX_CREDENTIAL_LIFETIME;
         let live_until = credentials_expire_at.map_or(by_cap, |e| e.max(by_cap)) + CLOCK_SKEW;
-        Revocation {
-            source_identity: source_identity.into(),
-            revoked_at,
-            live_until,
-        }
+        Revocation { source_identity: source_identity.into(), revoked_at, live_until }
     }
 
     /// Whether the session's credentials may still be live at `now`.
@@ -116,13 +112,7 @@ impl Statement {
         by_key.insert(key.to_owned(), values);
         let mut condition = BTreeMap::new();
         condition.insert(operator.to_owned(), by_key);
-        Statement {
-            sid,
-            effect: "Deny".to_owned(),
-            action: "*".to_owned(),
-            resource: "*".to_owned(),
-            condition,
-        }
+        Statement { sid, effect: "Deny".to_owned(), action: "*".to_owned(), resource: "*".to_owned(), condition }
     }
 }
 
@@ -175,9 +165,7 @@ impl DenyPolicy {
     pub fn document(&self) -> Option<&PolicyDocument> {
         match self {
             DenyPolicy::Nothing => None,
-            DenyPolicy::Listed { document, .. } | DenyPolicy::Cutoff { document, .. } => {
-                Some(document)
-            }
+            DenyPolicy::Listed { document, .. } | DenyPolicy::Cutoff { document, .. } => Some(document),
         }
     }
 }
@@ -204,10 +192,7 @@ pub fn deny_policy_within(
     }
     let mut buckets: BTreeMap<DateTime<Utc>, Vec<String>> = BTreeMap::new();
     for r in live.values() {
-        buckets
-            .entry(bucket(r.live_until))
-            .or_default()
-            .push(r.source_identity.clone());
+        buckets.entry(bucket(r.live_until)).or_default().push(r.source_identity.clone());
     }
     let mut statement: Vec<Statement> = buckets
         .into_iter()
@@ -224,16 +209,9 @@ pub fn deny_policy_within(
     if let Some(t) = carried {
         statement.push(cutoff_statement(t));
     }
-    let document = PolicyDocument {
-        version: POLICY_VERSION.to_owned(),
-        statement,
-    };
+    let document = PolicyDocument { version: POLICY_VERSION.to_owned(), statement };
     if document.size() <= budget {
-        return DenyPolicy::Listed {
-            document,
-            identities: live.keys().cloned().collect(),
-            carried_cutoff: carried,
-        };
+        return DenyPolicy::Listed { document, identities: live.keys().cloned().collect(), carried_cutoff: carried };
     }
     cutoff_policy(revoked, carried_cutoff, now)
 }
@@ -242,11 +220,7 @@ pub fn deny_policy_within(
 /// [`CLOCK_SKEW`]) or before `carried_cutoff`, whichever is later. Every revoked session's
 /// credentials were issued before its revocation, so this covers all of them. `Nothing` when no
 /// revocation is live.
-pub fn cutoff_policy(
-    revoked: &[Revocation],
-    carried_cutoff: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> DenyPolicy {
+pub fn cutoff_policy(revoked: &[Revocation], carried_cutoff: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DenyPolicy {
     let live = live_revocations(revoked, now);
     let newest = live.values().map(|r| r.revoked_at + CLOCK_SKEW).max();
     let carried = carried_cutoff.filter(|t| cutoff_is_live(*t, now));
@@ -292,36 +266,24 @@ pub fn previous(document: &str) -> Result<Previous, ForeignDocument> {
     let mut found = Previous::default();
     for s in &statements {
         let sid = s.get("Sid").and_then(Value::as_str).unwrap_or_default();
-        let condition = s
-            .get("Condition")
-            .ok_or_else(|| foreign("a statement without Condition"))?;
+        let condition = s.get("Condition").ok_or_else(|| foreign("a statement without Condition"))?;
         if let Some(stamp) = sid.strip_prefix(SID_UNTIL) {
             let until = NaiveDateTime::parse_from_str(stamp, SID_TIME)
                 .map_err(|_| foreign("a RevokedUntil Sid without a time"))?
                 .and_utc();
-            let identities = strings(
-                condition
-                    .get("StringEquals")
-                    .and_then(|c| c.get(SOURCE_IDENTITY_KEY)),
-            );
+            let identities = strings(condition.get("StringEquals").and_then(|c| c.get(SOURCE_IDENTITY_KEY)));
             if identities.is_empty() {
                 return Err(foreign("a RevokedUntil statement without SourceIdentities"));
             }
-            found
-                .revocations
-                .extend(identities.into_iter().map(|source_identity| Revocation {
-                    source_identity,
-                    // The bucket is at least an hour after the revocation; earlier would move a
-                    // cut-off too early, later only denies more.
-                    revoked_at: until - MAX_CREDENTIAL_LIFETIME,
-                    live_until: until,
-                }));
+            found.revocations.extend(identities.into_iter().map(|source_identity| Revocation {
+                source_identity,
+                // The bucket is at least an hour after the revocation; earlier would move a
+                // cut-off too early, later only denies more.
+                revoked_at: until - MAX_CREDENTIAL_LIFETIME,
+                live_until: until,
+            }));
         } else if sid == SID_CUTOFF {
-            let values = strings(
-                condition
-                    .get("DateLessThan")
-                    .and_then(|c| c.get(TOKEN_ISSUE_TIME_KEY)),
-            );
+            let values = strings(condition.get("DateLessThan").and_then(|c| c.get(TOKEN_ISSUE_TIME_KEY)));
             for v in values {
                 let t = DateTime::parse_from_rfc3339(&v)
                     .map_err(|_| foreign("a cut-off that is not an RFC 3339 time"))?
@@ -338,11 +300,7 @@ pub fn previous(document: &str) -> Result<Previous, ForeignDocument> {
 fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(list)) => list
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
         _ => Vec::new(),
     }
 }
@@ -350,10 +308,7 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 /// Live revocations by SourceIdentity, each with its latest revocation and live-until.
 fn live_revocations(revoked: &[Revocation], now: DateTime<Utc>) -> BTreeMap<String, Revocation> {
     let mut live: BTreeMap<String, Revocation> = BTreeMap::new();
-    for r in revoked
-        .iter()
-        .filter(|r| r.is_live_at(now) && !r.source_identity.is_empty())
-    {
+    for r in revoked.iter().filter(|r| r.is_live_at(now) && !r.source_identity.is_empty()) {
         live.entry(r.source_identity.clone())
             .and_modify(|known| {
                 known.revoked_at = known.revoked_at.max(r.revoked_at);
@@ -403,10 +358,7 @@ mod tests {
     fn buckets_round_up_to_five_minutes_and_keep_exact_boundaries() {
         assert_eq!(bucket(t(10, 0, 1)), t(10, 5, 0));
         assert_eq!(bucket(t(10, 5, 0)), t(10, 5, 0));
-        assert_eq!(
-            ceil_to(t(10, 5, 0) + TimeDelta::milliseconds(1), 1),
-            t(10, 5, 1)
-        );
+        assert_eq!(ceil_to(t(10, 5, 0) + TimeDelta::milliseconds(1), 1), t(10, 5, 1));
     }
 
     #[test]

@@ -43,16 +43,11 @@ pub struct BusEntry {
 impl BusEntry {
     /// The entry for a stored event.
     pub fn of(event: &StoredEvent) -> Result<Self, ExportError> {
-        let detail =
-            serde_json::to_string(event).map_err(|e| ExportError::Encode(e.to_string()))?;
+        let detail = serde_json::to_string(event).map_err(|e| ExportError::Encode(e.to_string()))?;
         let time = chrono::DateTime::parse_from_rfc3339(&event.occurred_at)
             .map_err(|e| ExportError::Encode(format!("occurred_at: {e}")))?
             .with_timezone(&chrono::Utc);
-        Ok(BusEntry {
-            detail_type: event.event_type.clone(),
-            detail,
-            time,
-        })
+        Ok(BusEntry { detail_type: event.event_type.clone(), detail, time })
     }
 
     /// Bytes this entry counts for against [`MAX_BATCH_BYTES`] (EventBridge's own formula:
@@ -94,10 +89,7 @@ pub struct EventBridgePublisher {
 impl EventBridgePublisher {
     /// A publisher to `bus` (name or ARN).
     pub fn new(client: aws_sdk_eventbridge::Client, bus: impl Into<String>) -> Self {
-        EventBridgePublisher {
-            client,
-            bus: bus.into(),
-        }
+        EventBridgePublisher { client, bus: bus.into() }
     }
 }
 
@@ -110,32 +102,18 @@ impl Publisher for EventBridgePublisher {
                 .source(SOURCE)
                 .detail_type(&e.detail_type)
                 .detail(&e.detail)
-                .time(aws_smithy_types::DateTime::from_millis(
-                    e.time.timestamp_millis(),
-                ))
+                .time(aws_smithy_types::DateTime::from_millis(e.time.timestamp_millis()))
                 .build()
         });
-        let output = self
-            .client
-            .put_events()
-            .set_entries(Some(request.collect()))
-            .send()
-            .await
-            .map_err(|e| {
-                ExportError::Unavailable(format!(
-                    "{}",
-                    aws_smithy_types::error::display::DisplayErrorContext(&e)
-                ))
-            })?;
+        let output = self.client.put_events().set_entries(Some(request.collect())).send().await.map_err(|e| {
+            ExportError::Unavailable(format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)))
+        })?;
         let results = output.entries();
         // A response without one result per entry cannot say which landed: treat all as failed.
         if results.len() != entries.len() {
             return Ok(vec![Some("IncompleteResponse".to_owned()); entries.len()]);
         }
-        Ok(results
-            .iter()
-            .map(|r| r.error_code().map(str::to_owned))
-            .collect())
+        Ok(results.iter().map(|r| r.error_code().map(str::to_owned)).collect())
     }
 }
 
@@ -155,10 +133,8 @@ impl Config {
     /// Reads the configuration through `var` (the process environment in `main`).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let bus = var(BUS_ENV).unwrap_or_else(|| DEFAULT_BUS.to_owned());
-        let name_ok = (1..=256).contains(&bus.len())
-            && bus
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b));
+        let name_ok =
+            (1..=256).contains(&bus.len()) && bus.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b));
         let arn_ok = bus.starts_with("arn:") && bus.len() <= 1600 && bus.contains(":event-bus/");
         if name_ok || arn_ok {
             Ok(Config { bus })
@@ -214,12 +190,7 @@ async fn send(deps: &Deps, batch: Vec<(usize, BusEntry)>) -> Vec<usize> {
                 .zip(results)
                 .filter_map(|(entry, error)| {
                     error.map(|code| {
-                        tracing::warn!(
-                            record = entry.0,
-                            code,
-                            attempt,
-                            "entry rejected by EventBridge"
-                        );
+                        tracing::warn!(record = entry.0, code, attempt, "entry rejected by EventBridge");
                         entry
                     })
                 })

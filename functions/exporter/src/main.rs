@@ -17,10 +17,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_vars(|name| std::env::var(name).ok())?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), config.bus);
-    let deps = Deps {
-        publisher: Box::new(publisher),
-        retry_base: Duration::from_millis(100),
-    };
+    let deps = Deps { publisher: Box::new(publisher), retry_base: Duration::from_millis(100) };
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         Ok::<_, Error>(handle(deps, event.payload).await)

@@ -60,10 +60,7 @@ impl Config {
         };
         Ok(Config {
             ledger_table: table(LEDGER_TABLE_ENV, DEFAULT_LEDGER_TABLE)?,
-            views_table: table(
-                projections::store::dynamo::TABLE_ENV,
-                projections::store::dynamo::DEFAULT_TABLE,
-            )?,
+            views_table: table(projections::store::dynamo::TABLE_ENV, projections::store::dynamo::DEFAULT_TABLE)?,
         })
     }
 }
@@ -71,9 +68,7 @@ impl Config {
 /// DynamoDB's table name rule.
 pub fn valid_table_name(name: &str) -> bool {
     (3..=255).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 pub use projections::stream::{item_identifier, stored_event};
@@ -97,9 +92,7 @@ async fn process(deps: &Deps, record: &EventRecord) -> Result<Option<Projected>,
         );
         return Ok(None);
     };
-    Ok(Some(
-        project(deps.views.as_ref(), deps.ledger.as_ref(), &event).await?,
-    ))
+    Ok(Some(project(deps.views.as_ref(), deps.ledger.as_ref(), &event).await?))
 }
 
 /// Projects a batch of stream records in order; reports the first failure and everything after.

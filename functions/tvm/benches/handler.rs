@@ -15,23 +15,16 @@ use tvm::rate_limit::RateLimiter;
 use tvm::{Deps, SystemClock};
 
 fn repo_file(path: &str) -> String {
-    std::fs::read_to_string(format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR")))
-        .expect("repository file")
+    std::fs::read_to_string(format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))).expect("repository file")
 }
 
 /// The payload-2.0 fixture as `GET /?profile=…` signed by the IAM user `name`.
 fn vend_request(name: &str, profile: &str) -> ApiGatewayV2httpRequest {
-    let mut event: Value = serde_json::from_str(&repo_file(
-        "functions/tvm/tests/fixtures/vend-iam-user.json",
-    ))
-    .unwrap();
+    let mut event: Value = serde_json::from_str(&repo_file("functions/tvm/tests/fixtures/vend-iam-user.json")).unwrap();
     event["routeKey"] = json!("GET /");
     event["rawPath"] = json!("/");
     event["rawQueryString"] = json!(format!("profile={profile}&duration=3600"));
-    event
-        .as_object_mut()
-        .unwrap()
-        .remove("queryStringParameters");
+    event.as_object_mut().unwrap().remove("queryStringParameters");
     let id = format!("AIDA{}", name.to_uppercase());
     event["requestContext"]["authorizer"]["iam"] = json!({
         "accessKey": "AKIAEXAMPLE", "accountId": "123456789012", "callerId": id,
@@ -43,10 +36,7 @@ fn vend_request(name: &str, profile: &str) -> ApiGatewayV2httpRequest {
 fn deps() -> Deps {
     let policies = Arc::new(MemoryPolicies::new());
     for profile in ["dev", "prod"] {
-        policies.put(
-            profile,
-            &repo_file(&format!("examples/policies/{profile}.yaml")),
-        );
+        policies.put(profile, &repo_file(&format!("examples/policies/{profile}.yaml")));
     }
     Deps {
         identity: IdentityConfig::default(),
@@ -63,18 +53,12 @@ fn deps() -> Deps {
 }
 
 fn vend(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let mut group = c.benchmark_group("tvm");
     group.throughput(Throughput::Elements(1));
     // A fresh set of ports per batch keeps the memory store from growing without bound.
     let allowed = vend_request("alice", "dev");
-    assert_eq!(
-        rt.block_on(tvm::handle(&deps(), allowed.clone()))
-            .status_code,
-        200
-    );
+    assert_eq!(rt.block_on(tvm::handle(&deps(), allowed.clone())).status_code, 200);
     group.bench_function("vend_allowed_in_memory", |b| {
         b.iter_batched_ref(
             deps,
@@ -83,11 +67,7 @@ fn vend(c: &mut Criterion) {
         )
     });
     let denied = vend_request("mallory", "dev");
-    assert_eq!(
-        rt.block_on(tvm::handle(&deps(), denied.clone()))
-            .status_code,
-        403
-    );
+    assert_eq!(rt.block_on(tvm::handle(&deps(), denied.clone())).status_code, 403);
     group.bench_function("vend_denied_in_memory", |b| {
         b.iter_batched_ref(
             deps,

@@ -23,17 +23,11 @@ const STARTS: usize = 20;
 const NEXT_PATH: &str = "/2018-06-01/runtime/invocation/next";
 
 fn main() -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let figures = runtime.block_on(run())?;
     println!("{}", serde_json::to_string_pretty(&figures)?);
     figures::record("lambda", figures)?;
-    println!(
-        "lambda figures written to {}",
-        figures::figures_path().display()
-    );
+    println!("lambda figures written to {}", figures::figures_path().display());
     Ok(())
 }
 
@@ -68,10 +62,7 @@ async fn run() -> Result<Value> {
         .send()
         .await
         .context("cannot create the identity role in moto")?;
-    let role_arn = role
-        .role()
-        .map(|r| r.arn().to_owned())
-        .context("no role ARN")?;
+    let role_arn = role.role().map(|r| r.arn().to_owned()).context("no role ARN")?;
 
     let api = RuntimeApi::start().await?;
     let mut functions = serde_json::Map::new();
@@ -80,14 +71,7 @@ async fn run() -> Result<Value> {
         let size = std::fs::metadata(&binary)?.len();
         let mut samples = Vec::with_capacity(STARTS);
         for _ in 0..STARTS {
-            samples.push(
-                api.time_start(
-                    &binary,
-                    name,
-                    &env(dynamodb.endpoint(), moto.endpoint(), &role_arn),
-                )
-                .await?,
-            );
+            samples.push(api.time_start(&binary, name, &env(dynamodb.endpoint(), moto.endpoint(), &role_arn)).await?);
         }
         let mut entry = latency(&samples);
         entry["binary_bytes"] = json!(size);
@@ -160,11 +144,7 @@ impl RuntimeApi {
                                 let mut sink = [0u8; 1024];
                                 while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
                             } else {
-                                let _ = socket
-                                    .write_all(
-                                        b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n",
-                                    )
-                                    .await;
+                                let _ = socket.write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n").await;
                             }
                             return;
                         }
@@ -175,19 +155,11 @@ impl RuntimeApi {
                 });
             }
         });
-        Ok(RuntimeApi {
-            addr,
-            nexts: tokio::sync::Mutex::new(rx),
-        })
+        Ok(RuntimeApi { addr, nexts: tokio::sync::Mutex::new(rx) })
     }
 
     /// Spawns `binary`, waits for its first `next`, kills it; the time from spawn to `next`.
-    async fn time_start(
-        &self,
-        binary: &PathBuf,
-        name: &str,
-        env: &[(String, String)],
-    ) -> Result<Duration> {
+    async fn time_start(&self, binary: &PathBuf, name: &str, env: &[(String, String)]) -> Result<Duration> {
         let mut nexts = self.nexts.lock().await;
         while nexts.try_recv().is_ok() {}
         let mut command = tokio::process::Command::new(binary);
@@ -201,9 +173,7 @@ impl RuntimeApi {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let spawned = Instant::now();
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let mut child = command.spawn().with_context(|| format!("cannot start {}", binary.display()))?;
         let ready = tokio::select! {
             next = tokio::time::timeout(Duration::from_secs(20), nexts.recv()) => next.ok().flatten(),
             status = child.wait() => {

@@ -12,8 +12,8 @@ use ledger::policy::{AdminsDocument, PolicyDocument};
 use ledger::{Profile, RoleArn};
 
 use crate::ports::{
-    AssumeRoleInput, IssueError, IssuedCredentials, Issuer, PolicyLoadError, PolicySource, PolicyWriteError, PolicyWriter,
-    ProfileEntry, Secret,
+    AssumeRoleInput, IssueError, IssuedCredentials, Issuer, PolicyLoadError, PolicySource, PolicyWriteError,
+    PolicyWriter, ProfileEntry, Secret,
 };
 
 /// How long a policy (or its absence) is trusted before SSM is asked again.
@@ -79,7 +79,10 @@ impl PolicySource for SsmPolicies {
                 .map(|doc| Some(Arc::new(doc)))
                 .map_err(|error| PolicyLoadError::Invalid { profile: profile.to_string(), error: Box::new(error) }),
         };
-        self.policies.lock().unwrap_or_else(|p| p.into_inner()).insert(profile.clone(), (Instant::now(), loaded.clone()));
+        self.policies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(profile.clone(), (Instant::now(), loaded.clone()));
         loaded
     }
 
@@ -176,7 +179,10 @@ impl Issuer for StsIssuer {
 }
 
 /// Resolves identity-role ARNs to their role ids (`AROA…`) once, at cold start.
-pub async fn resolve_identity_roles(client: &aws_sdk_iam::Client, roles: &[RoleArn]) -> anyhow::Result<BTreeSet<String>> {
+pub async fn resolve_identity_roles(
+    client: &aws_sdk_iam::Client,
+    roles: &[RoleArn],
+) -> anyhow::Result<BTreeSet<String>> {
     let mut ids = BTreeSet::new();
     for arn in roles {
         let name = arn.as_str().rsplit('/').next().unwrap_or_default();

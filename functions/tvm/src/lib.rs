@@ -25,10 +25,10 @@ use projections::ViewStore;
 pub use crate::error::ApiError;
 use crate::http::{json_response, query_param};
 use crate::ports::{GrantReader, Issuer, PolicySource, PolicyWriter};
+use crate::rate_limit::RateLimiter;
 use crate::workflow::admin::SeenPolicies;
 use crate::workflow::idempotency::decide_once;
 use crate::workflow::{approvals, breakglass, sessions};
-use crate::rate_limit::RateLimiter;
 
 /// The current time; a port so tests can stand at a window's edge.
 pub trait Clock: Send + Sync {
@@ -82,10 +82,14 @@ pub async fn handle(deps: &Deps, request: ApiGatewayV2httpRequest) -> ApiGateway
         "POST /breakglass" => breakglass::invoke(deps, &request).await,
         "GET /breakglass" => breakglass::list(deps, &request).await,
         "GET /breakglass/{id}" => breakglass::show(deps, &request).await,
-        route @ "POST /breakglass/{id}/close" => decide_once(deps, &request, route, || breakglass::close(deps, &request)).await,
+        route @ "POST /breakglass/{id}/close" => {
+            decide_once(deps, &request, route, || breakglass::close(deps, &request)).await
+        }
         "GET /sessions" => sessions::list(deps, &request).await,
         "GET /sessions/{id}" => sessions::show(deps, &request).await,
-        route @ "POST /sessions/{id}/revoke" => decide_once(deps, &request, route, || sessions::revoke(deps, &request)).await,
+        route @ "POST /sessions/{id}/revoke" => {
+            decide_once(deps, &request, route, || sessions::revoke(deps, &request)).await
+        }
         "PUT /policies/{profile}" => workflow::admin::put_policy(deps, &request).await,
         "GET /audit" => workflow::admin::audit(deps, &request).await,
         _ => Err(ApiError::NotFound),
@@ -97,22 +101,14 @@ pub async fn handle(deps: &Deps, request: ApiGatewayV2httpRequest) -> ApiGateway
 fn route(request: &ApiGatewayV2httpRequest) -> String {
     match request.route_key.as_deref() {
         Some(key) if key != "$default" => key.to_owned(),
-        _ => format!(
-            "{} {}",
-            request.request_context.http.method.as_str(),
-            request.raw_path.as_deref().unwrap_or("/")
-        ),
+        _ => format!("{} {}", request.request_context.http.method.as_str(), request.raw_path.as_deref().unwrap_or("/")),
     }
 }
 
 /// The caller, from `requestContext.authorizer.iam` only (never headers or body).
 pub fn caller(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Caller, ApiError> {
-    let iam = request
-        .request_context
-        .authorizer
-        .as_ref()
-        .and_then(|a| a.iam.as_ref())
-        .ok_or(ApiError::IamAuthRequired)?;
+    let iam =
+        request.request_context.authorizer.as_ref().and_then(|a| a.iam.as_ref()).ok_or(ApiError::IamAuthRequired)?;
     let context = IamContext {
         access_key: iam.access_key.clone(),
         account_id: iam.account_id.clone(),

@@ -129,8 +129,18 @@ pub struct GrantError(pub String);
 /// Finds live approvals and break-glass (views + ledger tail in AWS).
 #[async_trait]
 pub trait GrantReader: Send + Sync {
-    async fn approval(&self, principal: &PrincipalArn, profile: &Profile, now: DateTime<Utc>) -> Result<ApprovalLookup, GrantError>;
-    async fn break_glass(&self, principal: &PrincipalArn, profile: &Profile, now: DateTime<Utc>) -> Result<Option<ActiveGrant>, GrantError>;
+    async fn approval(
+        &self,
+        principal: &PrincipalArn,
+        profile: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<ApprovalLookup, GrantError>;
+    async fn break_glass(
+        &self,
+        principal: &PrincipalArn,
+        profile: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ActiveGrant>, GrantError>;
 }
 
 /// In-memory ports for tests and examples.
@@ -182,7 +192,9 @@ pub mod memory {
             match policies.get(profile.as_str()) {
                 None => Ok(None),
                 Some(Ok(doc)) => Ok(Some(doc.clone())),
-                Some(Err(error)) => Err(PolicyLoadError::Invalid { profile: profile.to_string(), error: Box::new(error.clone()) }),
+                Some(Err(error)) => {
+                    Err(PolicyLoadError::Invalid { profile: profile.to_string(), error: Box::new(error.clone()) })
+                }
             }
         }
         async fn profiles(&self) -> Result<Vec<ProfileEntry>, PolicyLoadError> {
@@ -251,7 +263,12 @@ pub mod memory {
                 access_key_id: format!("ASIAMEMORY{n:010}"),
                 secret_access_key: Secret::new(format!("memory-secret-{n}")),
                 session_token: Secret::new(format!("memory-token-{n}")),
-                expiration: self.clock.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map_or_else(Utc::now, |c| c.now())
+                expiration: self
+                    .clock
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_ref()
+                    .map_or_else(Utc::now, |c| c.now())
                     + chrono::Duration::from_std(input.duration).unwrap_or_default(),
             })
         }
@@ -283,7 +300,12 @@ pub mod memory {
 
     #[async_trait]
     impl GrantReader for MemoryGrants {
-        async fn approval(&self, principal: &PrincipalArn, profile: &Profile, now: DateTime<Utc>) -> Result<ApprovalLookup, GrantError> {
+        async fn approval(
+            &self,
+            principal: &PrincipalArn,
+            profile: &Profile,
+            now: DateTime<Utc>,
+        ) -> Result<ApprovalLookup, GrantError> {
             let approvals = self.approvals.lock().unwrap_or_else(|p| p.into_inner());
             Ok(match approvals.get(&(principal.to_string(), profile.to_string())) {
                 Some(ApprovalLookup::Granted(g)) if g.expires_at <= now => ApprovalLookup::Nothing,
@@ -291,7 +313,12 @@ pub mod memory {
                 None => ApprovalLookup::Nothing,
             })
         }
-        async fn break_glass(&self, principal: &PrincipalArn, profile: &Profile, now: DateTime<Utc>) -> Result<Option<ActiveGrant>, GrantError> {
+        async fn break_glass(
+            &self,
+            principal: &PrincipalArn,
+            profile: &Profile,
+            now: DateTime<Utc>,
+        ) -> Result<Option<ActiveGrant>, GrantError> {
             let grants = self.break_glass.lock().unwrap_or_else(|p| p.into_inner());
             Ok(grants.get(&(principal.to_string(), profile.to_string())).filter(|g| g.expires_at > now).cloned())
         }
@@ -306,7 +333,12 @@ impl GrantReader for NoGrants {
     async fn approval(&self, _: &PrincipalArn, _: &Profile, _: DateTime<Utc>) -> Result<ApprovalLookup, GrantError> {
         Ok(ApprovalLookup::Nothing)
     }
-    async fn break_glass(&self, _: &PrincipalArn, _: &Profile, _: DateTime<Utc>) -> Result<Option<ActiveGrant>, GrantError> {
+    async fn break_glass(
+        &self,
+        _: &PrincipalArn,
+        _: &Profile,
+        _: DateTime<Utc>,
+    ) -> Result<Option<ActiveGrant>, GrantError> {
         Ok(None)
     }
 }

@@ -58,7 +58,12 @@ pub fn parse_profile(value: Option<&str>) -> Result<Profile, ApiError> {
 /// Whole seconds, 900 to 3600.
 pub fn parse_duration(value: Option<&str>) -> Result<Option<Duration>, ApiError> {
     let Some(text) = value else { return Ok(None) };
-    let invalid = || ApiError::InvalidDuration("duration must be a whole number of seconds from 900 to 3600 (role chaining caps credentials at one hour).".into());
+    let invalid = || {
+        ApiError::InvalidDuration(
+            "duration must be a whole number of seconds from 900 to 3600 (role chaining caps credentials at one hour)."
+                .into(),
+        )
+    };
     if text.is_empty() || text.len() > 5 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
     }
@@ -100,7 +105,13 @@ pub async fn decide_access(
 ) -> Result<Access, ApiError> {
     let Some(policy) = policy else {
         let reason = "no policy exists for this profile".to_owned();
-        let decision = AccessDecided { effect: Effect::Deny, rule: None, reason: reason.clone(), basis: Basis::Policy, policy_hash: None };
+        let decision = AccessDecided {
+            effect: Effect::Deny,
+            rule: None,
+            reason: reason.clone(),
+            basis: Basis::Policy,
+            policy_hash: None,
+        };
         return Ok(Access::Refused { decision, error: ApiError::PolicyDeny { reason } });
     };
     let subject = caller.subject();
@@ -127,7 +138,11 @@ pub async fn decide_access(
         })? {
             ApprovalLookup::Granted(grant) => {
                 let duration = grant_duration(wanted.min(cap(evaluated.max_duration)), &grant, now)?;
-                return Ok(Access::Granted { decision: decided(Effect::Allow, grant.basis), duration, grant: Some(grant) });
+                return Ok(Access::Granted {
+                    decision: decided(Effect::Allow, grant.basis),
+                    duration,
+                    grant: Some(grant),
+                });
             }
             ApprovalLookup::Pending(id) => pending = Some(id),
             ApprovalLookup::Nothing => {}
@@ -225,7 +240,12 @@ pub fn tag_value(value: &str) -> String {
 }
 
 /// The AssumeRole call for a session.
-pub fn assume_role_input(policy: &PolicyDocument, caller: &Caller, session: SessionId, duration: Duration) -> Result<AssumeRoleInput, ApiError> {
+pub fn assume_role_input(
+    policy: &PolicyDocument,
+    caller: &Caller,
+    session: SessionId,
+    duration: Duration,
+) -> Result<AssumeRoleInput, ApiError> {
     let name = session_name(session);
     if !valid_source_identity(&name) || !valid_role_session_name(&name) {
         return Err(ApiError::CredentialError);
@@ -317,7 +337,8 @@ pub async fn vend(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
         expiration: credentials.expiration,
         // STS's clock may run a little ahead of ours: the session never ends before the
         // credentials it starts with.
-        session_ends_at: (now + chrono::Duration::from_std(policy.max_session).unwrap_or_default()).max(credentials.expiration),
+        session_ends_at: (now + chrono::Duration::from_std(policy.max_session).unwrap_or_default())
+            .max(credentials.expiration),
         token_hash: token.hash(),
     };
     let events = SessionState::default()
@@ -332,13 +353,24 @@ pub async fn vend(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
 }
 
 /// Appends a session's opening events, holding the grant it relied on to the seq it read.
-async fn append(deps: &Deps, stream: &StreamKey, events: Vec<NewEvent>, grant: Option<&ActiveGrant>) -> Result<(), ApiError> {
-    let checks: Vec<StreamCheck> = grant.map(|g| StreamCheck { stream: g.stream.clone(), seq: g.seq }).into_iter().collect();
+async fn append(
+    deps: &Deps,
+    stream: &StreamKey,
+    events: Vec<NewEvent>,
+    grant: Option<&ActiveGrant>,
+) -> Result<(), ApiError> {
+    let checks: Vec<StreamCheck> =
+        grant.map(|g| StreamCheck { stream: g.stream.clone(), seq: g.seq }).into_iter().collect();
     let append = StreamAppend { stream: stream.clone(), head: StreamHead::genesis(), events };
     match deps.store.append_all(std::slice::from_ref(&append), &checks).await {
         Ok(_) => Ok(()),
-        Err(StoreError::Conflict { stream: conflicted, .. }) if grant.is_some_and(|g| g.stream.to_string() == conflicted) => {
-            Err(ApiError::Conflict("The approval or break-glass changed while credentials were being issued; none were issued. Retry.".into()))
+        Err(StoreError::Conflict { stream: conflicted, .. })
+            if grant.is_some_and(|g| g.stream.to_string() == conflicted) =>
+        {
+            Err(ApiError::Conflict(
+                "The approval or break-glass changed while credentials were being issued; none were issued. Retry."
+                    .into(),
+            ))
         }
         Err(e) => {
             tracing::error!(stream = %stream, error = %e, "ledger append failed; credentials discarded");
@@ -348,7 +380,11 @@ async fn append(deps: &Deps, stream: &StreamKey, events: Vec<NewEvent>, grant: O
 }
 
 /// The container-credentials JSON plus the session headers.
-pub fn credentials_response(credentials: &IssuedCredentials, session: SessionId, token: &SessionToken) -> ApiGatewayV2httpResponse {
+pub fn credentials_response(
+    credentials: &IssuedCredentials,
+    session: SessionId,
+    token: &SessionToken,
+) -> ApiGatewayV2httpResponse {
     let body = serde_json::json!({
         "AccessKeyId": credentials.access_key_id,
         "SecretAccessKey": credentials.secret_access_key.expose(),

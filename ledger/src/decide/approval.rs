@@ -4,9 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Aggregate, DomainError};
-use crate::event::{
-    ApprovalCancelled, ApprovalDenied, ApprovalExpired, ApprovalGranted, ApprovalRequested, Event,
-};
+use crate::event::{ApprovalCancelled, ApprovalDenied, ApprovalExpired, ApprovalGranted, ApprovalRequested, Event};
 use crate::ids::{PrincipalArn, Profile};
 
 /// The status the API and views show.
@@ -116,7 +114,9 @@ impl Aggregate for ApprovalState {
                     return Err(DomainError::SelfApproval);
                 }
                 match status {
-                    ApprovalStatus::Pending if record.approvers.contains(&g.approver) => Err(DomainError::AlreadyDecided),
+                    ApprovalStatus::Pending if record.approvers.contains(&g.approver) => {
+                        Err(DomainError::AlreadyDecided)
+                    }
                     ApprovalStatus::Pending => Ok(vec![g.clone().into()]),
                     ApprovalStatus::Expired => Err(DomainError::Expired("approval request")),
                     _ => Err(invalid("approved")),
@@ -148,7 +148,9 @@ impl Aggregate for ApprovalState {
                 (ApprovalStatus::Pending | ApprovalStatus::Approved, ApprovalStatus::Expired) => {
                     Ok(vec![ApprovalExpired {}.into()])
                 }
-                (ApprovalStatus::Pending | ApprovalStatus::Approved, _) => Err(DomainError::NotExpired("approval request")),
+                (ApprovalStatus::Pending | ApprovalStatus::Approved, _) => {
+                    Err(DomainError::NotExpired("approval request"))
+                }
                 _ => Err(invalid("expired")),
             },
         }
@@ -244,7 +246,10 @@ mod tests {
 
     #[test]
     fn a_request_is_decided_once() {
-        let denied = ApprovalState::fold(&[requested(1).into(), ApprovalDenied { approver: arn("carol"), comment: None }.into()]);
+        let denied = ApprovalState::fold(&[
+            requested(1).into(),
+            ApprovalDenied { approver: arn("carol"), comment: None }.into(),
+        ]);
         assert!(matches!(
             denied.decide(&ApprovalCommand::Approve(grant("dave")), t(1)),
             Err(DomainError::InvalidState { status: "denied", .. })
@@ -262,14 +267,20 @@ mod tests {
     #[test]
     fn only_the_requester_cancels() {
         let state = ApprovalState::fold(&[requested(1).into()]);
-        assert_eq!(state.decide(&ApprovalCommand::Cancel(ApprovalCancelled { by: arn("carol") }), t(1)), Err(DomainError::NotRequester));
+        assert_eq!(
+            state.decide(&ApprovalCommand::Cancel(ApprovalCancelled { by: arn("carol") }), t(1)),
+            Err(DomainError::NotRequester)
+        );
         assert!(state.decide(&ApprovalCommand::Cancel(ApprovalCancelled { by: arn("alice") }), t(1)).is_ok());
     }
 
     #[test]
     fn an_expired_request_never_grants_and_cannot_be_approved() {
         let state = ApprovalState::fold(&[requested(1).into()]);
-        assert_eq!(state.decide(&ApprovalCommand::Approve(grant("carol")), t(60)), Err(DomainError::Expired("approval request")));
+        assert_eq!(
+            state.decide(&ApprovalCommand::Approve(grant("carol")), t(60)),
+            Err(DomainError::Expired("approval request"))
+        );
         assert_eq!(state.decide(&ApprovalCommand::Expire, t(59)), Err(DomainError::NotExpired("approval request")));
         assert_eq!(state.decide(&ApprovalCommand::Expire, t(60)), Ok(vec![ApprovalExpired {}.into()]));
         let expired = state.evolve(&ApprovalExpired {}.into()).evolve(&grant("carol").into());
@@ -279,6 +290,9 @@ mod tests {
 
     #[test]
     fn deciding_an_unknown_request_is_not_found() {
-        assert_eq!(given::<ApprovalState>(&[]).when(ApprovalCommand::Approve(grant("carol")), t(0)), Err(DomainError::NotFound("approval request")));
+        assert_eq!(
+            given::<ApprovalState>(&[]).when(ApprovalCommand::Approve(grant("carol")), t(0)),
+            Err(DomainError::NotFound("approval request"))
+        );
     }
 }

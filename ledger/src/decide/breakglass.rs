@@ -31,7 +31,10 @@ impl BreakGlassStatus {
 pub enum BreakGlassState {
     #[default]
     Unknown,
-    Known { invoked: Box<BreakGlassInvoked>, status: BreakGlassStatus },
+    Known {
+        invoked: Box<BreakGlassInvoked>,
+        status: BreakGlassStatus,
+    },
 }
 
 impl BreakGlassState {
@@ -84,7 +87,9 @@ impl Aggregate for BreakGlassState {
                 }
                 Ok(vec![i.clone().into()])
             }
-            (BreakGlassState::Known { .. }, BreakGlassCommand::Invoke(_)) => Err(DomainError::AlreadyExists("break-glass")),
+            (BreakGlassState::Known { .. }, BreakGlassCommand::Invoke(_)) => {
+                Err(DomainError::AlreadyExists("break-glass"))
+            }
             (BreakGlassState::Unknown, _) => Err(DomainError::NotFound("break-glass")),
             (BreakGlassState::Known { .. }, BreakGlassCommand::Close(c)) => match status {
                 Some(BreakGlassStatus::Active) => Ok(vec![c.clone().into()]),
@@ -153,8 +158,14 @@ mod tests {
     #[test]
     fn a_closed_break_glass_never_reopens() {
         let state = BreakGlassState::fold(&[invoked().into(), closed().into()]);
-        assert!(matches!(state.decide(&BreakGlassCommand::Close(closed()), t(1)), Err(DomainError::InvalidState { status: "closed", .. })));
-        assert_eq!(state.decide(&BreakGlassCommand::Invoke(invoked()), t(1)), Err(DomainError::AlreadyExists("break-glass")));
+        assert!(matches!(
+            state.decide(&BreakGlassCommand::Close(closed()), t(1)),
+            Err(DomainError::InvalidState { status: "closed", .. })
+        ));
+        assert_eq!(
+            state.decide(&BreakGlassCommand::Invoke(invoked()), t(1)),
+            Err(DomainError::AlreadyExists("break-glass"))
+        );
         let forged = state.evolve(&invoked().into());
         assert_eq!(forged.status_at(t(1)), Some(BreakGlassStatus::Closed));
         assert!(!forged.covers(&oncall(), &"prod".parse().unwrap(), t(1)));
@@ -171,6 +182,9 @@ mod tests {
 
     #[test]
     fn closing_an_unknown_break_glass_is_not_found() {
-        assert_eq!(given::<BreakGlassState>(&[]).when(BreakGlassCommand::Close(closed()), t(0)), Err(DomainError::NotFound("break-glass")));
+        assert_eq!(
+            given::<BreakGlassState>(&[]).when(BreakGlassCommand::Close(closed()), t(0)),
+            Err(DomainError::NotFound("break-glass"))
+        );
     }
 }

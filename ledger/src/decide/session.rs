@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Aggregate, DomainError};
 use crate::event::{
-    AccessDecided, Basis, CredentialsIssued, CredentialsRefreshed, CredentialsRequested, Effect, Event,
-    SessionExpired, SessionRevoked,
+    AccessDecided, Basis, CredentialsIssued, CredentialsRefreshed, CredentialsRequested, Effect, Event, SessionExpired,
+    SessionRevoked,
 };
 
 /// What a live session is.
@@ -26,9 +26,15 @@ pub enum SessionState {
     #[default]
     Unknown,
     /// A request was decided but no credentials were issued (denied, or approval required).
-    Decided { request: CredentialsRequested, decision: AccessDecided },
+    Decided {
+        request: CredentialsRequested,
+        decision: AccessDecided,
+    },
     Active(Box<LiveSession>),
-    Revoked { session: Box<LiveSession>, revoked: SessionRevoked },
+    Revoked {
+        session: Box<LiveSession>,
+        revoked: SessionRevoked,
+    },
     Expired(Box<LiveSession>),
 }
 
@@ -79,7 +85,11 @@ impl SessionState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionCommand {
     /// Record a vend: the request, its decision and, when granted, the issuance.
-    Open { request: CredentialsRequested, decision: AccessDecided, issued: Option<CredentialsIssued> },
+    Open {
+        request: CredentialsRequested,
+        decision: AccessDecided,
+        issued: Option<CredentialsIssued>,
+    },
     Refresh(CredentialsRefreshed),
     Revoke(SessionRevoked),
     Expire,
@@ -113,7 +123,9 @@ impl Aggregate for SessionState {
                         return Err(DomainError::Expired("session"));
                     }
                     if refreshed.expiration > s.issued.session_ends_at || refreshed.expiration <= now {
-                        return Err(DomainError::Invalid("refreshed credentials must expire after now and by the session end"));
+                        return Err(DomainError::Invalid(
+                            "refreshed credentials must expire after now and by the session end",
+                        ));
                     }
                     Ok(vec![Event::from(refreshed.clone())])
                 }
@@ -198,7 +210,13 @@ pub(crate) mod tests {
     }
 
     pub fn decision(effect: Effect) -> AccessDecided {
-        AccessDecided { effect, rule: Some("r".into()), reason: "because".into(), basis: Basis::Policy, policy_hash: None }
+        AccessDecided {
+            effect,
+            rule: Some("r".into()),
+            reason: "because".into(),
+            basis: Basis::Policy,
+            policy_hash: None,
+        }
     }
 
     pub fn issued() -> CredentialsIssued {
@@ -228,7 +246,10 @@ pub(crate) mod tests {
     #[test]
     fn an_allowed_vend_records_request_decision_and_issuance() {
         let events = given::<SessionState>(&[])
-            .when(SessionCommand::Open { request: request(), decision: decision(Effect::Allow), issued: Some(issued()) }, t(0))
+            .when(
+                SessionCommand::Open { request: request(), decision: decision(Effect::Allow), issued: Some(issued()) },
+                t(0),
+            )
             .unwrap();
         assert_eq!(events, active());
         assert_eq!(SessionState::fold(&events).status_at(t(1)), Some(SessionStatus::Active));
@@ -237,12 +258,19 @@ pub(crate) mod tests {
     #[test]
     fn a_denied_vend_cannot_carry_an_issuance() {
         let err = given::<SessionState>(&[])
-            .when(SessionCommand::Open { request: request(), decision: decision(Effect::Deny), issued: Some(issued()) }, t(0))
+            .when(
+                SessionCommand::Open { request: request(), decision: decision(Effect::Deny), issued: Some(issued()) },
+                t(0),
+            )
             .unwrap_err();
         assert_eq!(err, DomainError::NotGranted);
         let err = given::<SessionState>(&[])
             .when(
-                SessionCommand::Open { request: request(), decision: decision(Effect::RequireApproval), issued: Some(issued()) },
+                SessionCommand::Open {
+                    request: request(),
+                    decision: decision(Effect::RequireApproval),
+                    issued: Some(issued()),
+                },
                 t(0),
             )
             .unwrap_err();
@@ -291,7 +319,10 @@ pub(crate) mod tests {
         let state = SessionState::fold(&active());
         assert_eq!(state.status_at(t(480)), Some(SessionStatus::Expired));
         assert!(state.live_at(t(480)).is_none());
-        assert_eq!(state.decide(&SessionCommand::Refresh(refreshed(495)), t(480)), Err(DomainError::Expired("session")));
+        assert_eq!(
+            state.decide(&SessionCommand::Refresh(refreshed(495)), t(480)),
+            Err(DomainError::Expired("session"))
+        );
         assert_eq!(state.decide(&SessionCommand::Revoke(revoked()), t(480)), Err(DomainError::Expired("session")));
         assert_eq!(state.decide(&SessionCommand::Expire, t(479)), Err(DomainError::NotExpired("session")));
         assert_eq!(state.decide(&SessionCommand::Expire, t(480)), Ok(vec![SessionExpired {}.into()]));

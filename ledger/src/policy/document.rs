@@ -166,8 +166,7 @@ impl TimeWindow {
         // Leap-second nanoseconds (>= 1e9) stay inside their second's minute.
         let nanos = u64::from(local.num_seconds_from_midnight()) * 1_000_000_000
             + u64::from(local.nanosecond().min(999_999_999));
-        self.hours.start.nanos_since_midnight() <= nanos
-            && nanos < self.hours.end.nanos_since_midnight()
+        self.hours.start.nanos_since_midnight() <= nanos && nanos < self.hours.end.nanos_since_midnight()
     }
 }
 
@@ -186,16 +185,12 @@ pub struct Conditions {
 impl Conditions {
     /// Whether every present condition holds for this subject at this instant.
     pub fn matches(&self, subject: &Subject, now: DateTime<Utc>) -> bool {
-        let users_ok = self.users.as_ref().is_none_or(|users| {
-            subject
-                .policy_user
-                .as_deref()
-                .is_some_and(|name| users.iter().any(|u| u == name))
-        });
-        let principals_ok = self
-            .principals
+        let users_ok = self
+            .users
             .as_ref()
-            .is_none_or(|patterns| patterns.iter().any(|p| p.matches(&subject.principal)));
+            .is_none_or(|users| subject.policy_user.as_deref().is_some_and(|name| users.iter().any(|u| u == name)));
+        let principals_ok =
+            self.principals.as_ref().is_none_or(|patterns| patterns.iter().any(|p| p.matches(&subject.principal)));
         let time_ok = self.time.as_ref().is_none_or(|window| window.contains(now));
         users_ok && principals_ok && time_ok
     }
@@ -315,15 +310,8 @@ pub struct AdminsDocument {
 impl AdminsDocument {
     /// Whether the subject is an admin (same matching rules as policy conditions).
     pub fn is_admin(&self, subject: &Subject) -> bool {
-        let by_name = subject
-            .policy_user
-            .as_deref()
-            .is_some_and(|name| self.users.iter().any(|u| u == name));
-        by_name
-            || self
-                .principals
-                .iter()
-                .any(|p| p.matches(&subject.principal))
+        let by_name = subject.policy_user.as_deref().is_some_and(|name| self.users.iter().any(|u| u == name));
+        by_name || self.principals.iter().any(|p| p.matches(&subject.principal))
     }
 
     /// SHA-256 (lowercase hex) of the exact YAML text.
@@ -340,10 +328,7 @@ mod tests {
     fn window(days: &[Weekday], start: &str, end: &str, tz: &str) -> TimeWindow {
         TimeWindow {
             days: days.to_vec(),
-            hours: Hours {
-                start: start.parse().unwrap(),
-                end: end.parse().unwrap(),
-            },
+            hours: Hours { start: start.parse().unwrap(), end: end.parse().unwrap() },
             timezone: tz.parse().unwrap(),
         }
     }
@@ -356,9 +341,7 @@ mod tests {
     fn times_of_day_are_two_digit_hours_and_minutes_up_to_24_00() {
         assert_eq!("08:30".parse::<TimeOfDay>().unwrap().minutes(), 510);
         assert_eq!("24:00".parse::<TimeOfDay>(), Ok(TimeOfDay::END_OF_DAY));
-        for bad in [
-            "8:00", "24:01", "25:00", "12:60", "12-00", "1200", "12:0", " 12:00", "+1:00",
-        ] {
+        for bad in ["8:00", "24:01", "25:00", "12:60", "12-00", "1200", "12:0", " 12:00", "+1:00"] {
             assert!(bad.parse::<TimeOfDay>().is_err(), "{bad}");
         }
     }
@@ -407,10 +390,7 @@ mod tests {
 
     #[test]
     fn hour_ranges_overlap_only_when_they_share_an_instant() {
-        let h = |a: &str, b: &str| Hours {
-            start: a.parse().unwrap(),
-            end: b.parse().unwrap(),
-        };
+        let h = |a: &str, b: &str| Hours { start: a.parse().unwrap(), end: b.parse().unwrap() };
         assert!(h("08:00", "12:00").overlaps(&h("11:59", "13:00")));
         assert!(!h("08:00", "12:00").overlaps(&h("12:00", "13:00")));
         assert!(h("00:00", "24:00").contains_range(&h("08:00", "12:00")));

@@ -32,11 +32,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     if text.contains(['.', ',']) {
         return Err(DurationError::Fraction);
     }
-    let seconds = if text.bytes().all(|b| b.is_ascii_digit()) {
-        digits_to_u64(text)?
-    } else {
-        parse_units(text)?
-    };
+    let seconds = if text.bytes().all(|b| b.is_ascii_digit()) { digits_to_u64(text)? } else { parse_units(text)? };
     if seconds == 0 {
         return Err(DurationError::Zero);
     }
@@ -49,9 +45,7 @@ fn parse_units(text: &str) -> Result<u64, DurationError> {
     let mut last_unit = u64::MAX;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits_end = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits_end == 0 || digits_end == rest.len() {
             return Err(DurationError::Malformed);
         }
@@ -66,10 +60,7 @@ fn parse_units(text: &str) -> Result<u64, DurationError> {
             return Err(DurationError::Malformed);
         }
         last_unit = unit;
-        total = number
-            .checked_mul(unit)
-            .and_then(|n| total.checked_add(n))
-            .ok_or(DurationError::Overflow)?;
+        total = number.checked_mul(unit).and_then(|n| total.checked_add(n)).ok_or(DurationError::Overflow)?;
         rest = &rest[digits_end + 1..];
     }
     Ok(total)
@@ -129,23 +120,13 @@ mod tests {
         assert_eq!(parse_duration("900.0"), Err(DurationError::Fraction));
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
         for garbage in [
-            "h", "15x", "m15", "1h1h", "30m1h", "1 h", " 900", "900 ", "+900", "1d", "15M", "1hh",
-            "1h30", "PT1H", "１５m",
+            "h", "15x", "m15", "1h1h", "30m1h", "1 h", " 900", "900 ", "+900", "1d", "15M", "1hh", "1h30", "PT1H",
+            "１５m",
         ] {
-            assert_eq!(
-                parse_duration(garbage),
-                Err(DurationError::Malformed),
-                "{garbage:?}"
-            );
+            assert_eq!(parse_duration(garbage), Err(DurationError::Malformed), "{garbage:?}");
         }
-        assert_eq!(
-            parse_duration("99999999999999999999"),
-            Err(DurationError::Overflow)
-        );
-        assert_eq!(
-            parse_duration("9999999999999999999h"),
-            Err(DurationError::Overflow)
-        );
+        assert_eq!(parse_duration("99999999999999999999"), Err(DurationError::Overflow));
+        assert_eq!(parse_duration("9999999999999999999h"), Err(DurationError::Overflow));
     }
 
     #[test]

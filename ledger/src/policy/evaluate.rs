@@ -39,10 +39,7 @@ impl PolicyDocument {
     /// Decides the request: the first rule whose conditions all hold decides; when none
     /// does, the answer is deny. Pure: the same request always gets the same decision.
     pub fn evaluate(&self, request: &Request<'_>) -> Decision {
-        let matched = self
-            .rules
-            .iter()
-            .find(|rule| rule.when.matches(request.caller, request.now));
+        let matched = self.rules.iter().find(|rule| rule.when.matches(request.caller, request.now));
         let Some(rule) = matched else {
             return Decision {
                 effect: Effect::Deny,
@@ -51,25 +48,13 @@ impl PolicyDocument {
                 max_duration: Duration::ZERO,
             };
         };
-        let cap = rule.max_duration.map_or(self.max_duration, |rule_cap| {
-            rule_cap.min(self.max_duration)
-        });
+        let cap = rule.max_duration.map_or(self.max_duration, |rule_cap| rule_cap.min(self.max_duration));
         let max_duration = match rule.effect {
             Effect::Deny => Duration::ZERO,
-            Effect::Allow | Effect::RequireApproval => {
-                request.requested.map_or(cap, |asked| asked.min(cap))
-            }
+            Effect::Allow | Effect::RequireApproval => request.requested.map_or(cap, |asked| asked.min(cap)),
         };
-        let reason = rule
-            .reason
-            .clone()
-            .unwrap_or_else(|| format!("rule {:?} matched ({})", rule.name, rule.effect));
-        Decision {
-            effect: rule.effect,
-            rule: Some(rule.name.clone()),
-            reason,
-            max_duration,
-        }
+        let reason = rule.reason.clone().unwrap_or_else(|| format!("rule {:?} matched ({})", rule.name, rule.effect));
+        Decision { effect: rule.effect, rule: Some(rule.name.clone()), reason, max_duration }
     }
 }
 
@@ -82,7 +67,8 @@ mod tests {
     use crate::policy::document::{Conditions, FormatVersion, Hours, Rule, TimeWindow};
     use crate::policy::subject::PrincipalPattern;
 
-    const HEADER: &str = "version: \"1\"\nprofile: dev\nrole_arn: arn:aws:iam::000000000000:role/SentinelProtected-Dev\n";
+    const HEADER: &str =
+        "version: \"1\"\nprofile: dev\nrole_arn: arn:aws:iam::000000000000:role/SentinelProtected-Dev\n";
 
     fn policy(rules_yaml: &str) -> PolicyDocument {
         PolicyDocument::parse(&format!("{HEADER}{rules_yaml}"), None).unwrap()
@@ -90,18 +76,14 @@ mod tests {
 
     fn iam_user(name: &str) -> Subject {
         Subject {
-            principal: format!("arn:aws:iam::111122223333:user/{name}")
-                .parse()
-                .unwrap(),
+            principal: format!("arn:aws:iam::111122223333:user/{name}").parse().unwrap(),
             policy_user: Some(name.to_owned()),
         }
     }
 
     fn assumed(role: &str, session: &str) -> Subject {
         Subject {
-            principal: format!("arn:aws:sts::111122223333:assumed-role/{role}/{session}")
-                .parse()
-                .unwrap(),
+            principal: format!("arn:aws:sts::111122223333:assumed-role/{role}/{session}").parse().unwrap(),
             policy_user: None,
         }
     }
@@ -111,11 +93,7 @@ mod tests {
     }
 
     fn decide(policy: &PolicyDocument, caller: &Subject) -> Decision {
-        policy.evaluate(&Request {
-            caller,
-            now: noon(),
-            requested: None,
-        })
+        policy.evaluate(&Request { caller, now: noon(), requested: None })
     }
 
     #[test]
@@ -124,15 +102,9 @@ mod tests {
             "rules:\n  - {name: deny-alice, effect: deny, when: {users: [alice]}}\n  - {name: everyone, effect: allow}\n",
         );
         let d = decide(&p, &iam_user("alice"));
-        assert_eq!(
-            (d.effect, d.rule.as_deref()),
-            (Effect::Deny, Some("deny-alice"))
-        );
+        assert_eq!((d.effect, d.rule.as_deref()), (Effect::Deny, Some("deny-alice")));
         let d = decide(&p, &iam_user("bob"));
-        assert_eq!(
-            (d.effect, d.rule.as_deref()),
-            (Effect::Allow, Some("everyone"))
-        );
+        assert_eq!((d.effect, d.rule.as_deref()), (Effect::Allow, Some("everyone")));
     }
 
     #[test]
@@ -147,12 +119,10 @@ mod tests {
 
     #[test]
     fn deny_at_the_top_grants_nothing_to_anyone() {
-        let p = policy("rules:\n  - {name: freeze, effect: deny}\n  - {name: alice, effect: allow, when: {users: [alice]}}\n");
-        for caller in [
-            iam_user("alice"),
-            iam_user("bob"),
-            assumed("Admin", "alice"),
-        ] {
+        let p = policy(
+            "rules:\n  - {name: freeze, effect: deny}\n  - {name: alice, effect: allow, when: {users: [alice]}}\n",
+        );
+        for caller in [iam_user("alice"), iam_user("bob"), assumed("Admin", "alice")] {
             assert_eq!(decide(&p, &caller).effect, Effect::Deny);
         }
     }
@@ -180,10 +150,7 @@ mod tests {
     #[test]
     fn users_never_match_a_caller_who_chose_their_name() {
         let p = policy("rules:\n  - {name: alice, effect: allow, when: {users: [alice]}}\n");
-        assert_eq!(
-            decide(&p, &assumed("AnyRole", "alice")).effect,
-            Effect::Deny
-        );
+        assert_eq!(decide(&p, &assumed("AnyRole", "alice")).effect, Effect::Deny);
     }
 
     #[test]
@@ -206,18 +173,9 @@ mod tests {
         let p = policy(
             "rules:\n  - {name: ci, effect: allow, when: {principals: [\"arn:aws:sts::111122223333:assumed-role/CI-*/*\"]}}\n",
         );
-        assert_eq!(
-            decide(&p, &assumed("CI-deploy", "run-1")).effect,
-            Effect::Allow
-        );
-        assert_eq!(
-            decide(&p, &assumed("ci-deploy", "run-1")).effect,
-            Effect::Deny
-        );
-        assert_eq!(
-            decide(&p, &assumed("XCI-deploy", "run-1")).effect,
-            Effect::Deny
-        );
+        assert_eq!(decide(&p, &assumed("CI-deploy", "run-1")).effect, Effect::Allow);
+        assert_eq!(decide(&p, &assumed("ci-deploy", "run-1")).effect, Effect::Deny);
+        assert_eq!(decide(&p, &assumed("XCI-deploy", "run-1")).effect, Effect::Deny);
     }
 
     #[test]
@@ -227,16 +185,11 @@ mod tests {
         );
         let alice = iam_user("alice");
         assert_eq!(decide(&p, &alice).effect, Effect::Allow);
-        let evening = Request {
-            caller: &alice,
-            now: Utc.with_ymd_and_hms(2024, 1, 3, 17, 0, 0).unwrap(),
-            requested: None,
-        };
+        let evening =
+            Request { caller: &alice, now: Utc.with_ymd_and_hms(2024, 1, 3, 17, 0, 0).unwrap(), requested: None };
         assert_eq!(p.evaluate(&evening).effect, Effect::Deny);
         let alice_in_other_account = Subject {
-            principal: "arn:aws:sts::111122223333:assumed-role/Identity/alice"
-                .parse()
-                .unwrap(),
+            principal: "arn:aws:sts::111122223333:assumed-role/Identity/alice".parse().unwrap(),
             policy_user: Some("alice".into()),
         };
         assert_eq!(decide(&p, &alice_in_other_account).effect, Effect::Deny);
@@ -249,28 +202,12 @@ mod tests {
         );
         let alice = iam_user("alice");
         let bob = iam_user("bob");
-        let ask = |caller, requested| {
-            p.evaluate(&Request {
-                caller,
-                now: noon(),
-                requested,
-            })
-            .max_duration
-        };
+        let ask = |caller, requested| p.evaluate(&Request { caller, now: noon(), requested }).max_duration;
         assert_eq!(ask(&alice, None), Duration::from_secs(1800));
-        assert_eq!(
-            ask(&alice, Some(Duration::from_secs(3600))),
-            Duration::from_secs(1800)
-        );
-        assert_eq!(
-            ask(&alice, Some(Duration::from_secs(900))),
-            Duration::from_secs(900)
-        );
+        assert_eq!(ask(&alice, Some(Duration::from_secs(3600))), Duration::from_secs(1800));
+        assert_eq!(ask(&alice, Some(Duration::from_secs(900))), Duration::from_secs(900));
         assert_eq!(ask(&bob, None), Duration::from_secs(2700));
-        assert_eq!(
-            ask(&bob, Some(Duration::from_secs(3600))),
-            Duration::from_secs(2700)
-        );
+        assert_eq!(ask(&bob, Some(Duration::from_secs(3600))), Duration::from_secs(2700));
     }
 
     #[test]
@@ -289,10 +226,7 @@ mod tests {
             } else {
                 format!("arn:aws:sts::111122223333:assumed-role/Role/{name}")
             };
-            Subject {
-                principal: principal.parse().unwrap(),
-                policy_user: has_policy_user.then(|| name.to_owned()),
-            }
+            Subject { principal: principal.parse().unwrap(), policy_user: has_policy_user.then(|| name.to_owned()) }
         })
     }
 
@@ -312,12 +246,9 @@ mod tests {
             1..3,
         ));
         let time = prop::option::of(
-            (
-                0u16..24,
-                1u16..=24,
-                prop::sample::subsequence(chrono_weekdays(), 1..7),
-            )
-                .prop_filter_map("empty hours", |(start, end, days)| {
+            (0u16..24, 1u16..=24, prop::sample::subsequence(chrono_weekdays(), 1..7)).prop_filter_map(
+                "empty hours",
+                |(start, end, days)| {
                     (start < end).then(|| TimeWindow {
                         days,
                         hours: Hours {
@@ -326,13 +257,10 @@ mod tests {
                         },
                         timezone: chrono_tz::Europe::Berlin,
                     })
-                }),
+                },
+            ),
         );
-        (users, principals, time).prop_map(|(users, principals, time)| Conditions {
-            users,
-            principals,
-            time,
-        })
+        (users, principals, time).prop_map(|(users, principals, time)| Conditions { users, principals, time })
     }
 
     fn chrono_weekdays() -> Vec<chrono::Weekday> {
@@ -364,9 +292,7 @@ mod tests {
         PolicyDocument {
             version: FormatVersion::V1,
             profile: "dev".parse().unwrap(),
-            role_arn: "arn:aws:iam::000000000000:role/SentinelProtected-Dev"
-                .parse()
-                .unwrap(),
+            role_arn: "arn:aws:iam::000000000000:role/SentinelProtected-Dev".parse().unwrap(),
             max_duration: Duration::from_secs(3600),
             max_session: Duration::from_secs(8 * 3600),
             rules,
@@ -380,9 +306,7 @@ mod tests {
     fn arb_instant() -> impl Strategy<Value = DateTime<Utc>> {
         // Two years around 2024, to cross DST changes and every weekday.
         (1_700_000_000i64..1_760_000_000, 0u32..1_000_000_000)
-            .prop_filter_map("valid instant", |(secs, nanos)| {
-                DateTime::from_timestamp(secs, nanos)
-            })
+            .prop_filter_map("valid instant", |(secs, nanos)| DateTime::from_timestamp(secs, nanos))
     }
 
     proptest! {

@@ -40,9 +40,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 
 /// The literal text before the first wildcard.
 pub(crate) fn literal_prefix(pattern: &str) -> &str {
-    pattern
-        .find(['*', '?'])
-        .map_or(pattern, |end| &pattern[..end])
+    pattern.find(['*', '?']).map_or(pattern, |end| &pattern[..end])
 }
 
 /// Whether every text matched by `narrow` is also matched by `wide`. Conservative: it
@@ -81,14 +79,8 @@ mod tests {
 
     #[test]
     fn question_mark_is_exactly_one_character() {
-        assert!(glob_match(
-            "arn:aws:iam::11112222333?:root",
-            "arn:aws:iam::111122223333:root"
-        ));
-        assert!(!glob_match(
-            "arn:aws:iam::11112222333?:root",
-            "arn:aws:iam::11112222333:root"
-        ));
+        assert!(glob_match("arn:aws:iam::11112222333?:root", "arn:aws:iam::111122223333:root"));
+        assert!(!glob_match("arn:aws:iam::11112222333?:root", "arn:aws:iam::11112222333:root"));
         assert!(!glob_match("a?", "a"));
         assert!(!glob_match("a?", "abc"));
     }
@@ -100,18 +92,12 @@ mod tests {
         assert!(!glob_match(alice, "arn:aws:iam::111122223333:user/alice2"));
         assert!(!glob_match(alice, "xarn:aws:iam::111122223333:user/alice"));
         assert!(!glob_match("user/alice", alice));
-        assert!(!glob_match(
-            "arn:aws:iam::*:user/alice",
-            "arn:aws:iam::111122223333:user/alice/x"
-        ));
+        assert!(!glob_match("arn:aws:iam::*:user/alice", "arn:aws:iam::111122223333:user/alice/x"));
     }
 
     #[test]
     fn matching_is_case_sensitive() {
-        assert!(!glob_match(
-            "arn:aws:iam::111122223333:user/alice",
-            "arn:aws:iam::111122223333:user/Alice"
-        ));
+        assert!(!glob_match("arn:aws:iam::111122223333:user/alice", "arn:aws:iam::111122223333:user/Alice"));
     }
 
     #[test]
@@ -122,13 +108,7 @@ mod tests {
         assert!(!covers("arn:aws:iam::1:user/a*", "arn:aws:iam::1:*"));
         assert!(!covers("arn:*:user/a", "arn:aws:iam::1:user/a"));
         assert!(!covers("arn:aws:iam::1:*", "arn:?ws:iam::1:user/a"));
-        assert!(certainly_overlap(
-            "arn:aws:iam::1:user/a",
-            "arn:aws:iam::1:*"
-        ));
-        assert!(!certainly_overlap(
-            "arn:aws:iam::1:user/a",
-            "arn:aws:iam::1:user/b"
-        ));
+        assert!(certainly_overlap("arn:aws:iam::1:user/a", "arn:aws:iam::1:*"));
+        assert!(!certainly_overlap("arn:aws:iam::1:user/a", "arn:aws:iam::1:user/b"));
     }
 }

@@ -45,24 +45,14 @@ impl PolicyDocument {
         let mut warnings = Vec::new();
         let mut unreachable = vec![false; self.rules.len()];
         for (j, later) in self.rules.iter().enumerate() {
-            let shadow = self.rules[..j]
-                .iter()
-                .find(|earlier| covers(&earlier.when, &later.when));
+            let shadow = self.rules[..j].iter().find(|earlier| covers(&earlier.when, &later.when));
             if let Some(earlier) = shadow {
                 unreachable[j] = true;
-                warnings.push(
-                    if earlier.effect == Effect::Allow && later.effect == Effect::Deny {
-                        LintWarning::AllowShadowsDeny {
-                            allow: earlier.name.clone(),
-                            deny: later.name.clone(),
-                        }
-                    } else {
-                        LintWarning::Unreachable {
-                            rule: later.name.clone(),
-                            shadowed_by: earlier.name.clone(),
-                        }
-                    },
-                );
+                warnings.push(if earlier.effect == Effect::Allow && later.effect == Effect::Deny {
+                    LintWarning::AllowShadowsDeny { allow: earlier.name.clone(), deny: later.name.clone() }
+                } else {
+                    LintWarning::Unreachable { rule: later.name.clone(), shadowed_by: earlier.name.clone() }
+                });
             }
         }
         for (j, later) in self.rules.iter().enumerate() {
@@ -94,17 +84,13 @@ fn covers(wide: &Conditions, narrow: &Conditions) -> bool {
     };
     let principals = match (&wide.principals, &narrow.principals) {
         (None, _) => true,
-        (Some(w), Some(n)) => n
-            .iter()
-            .all(|np| w.iter().any(|wp| glob::covers(wp.as_str(), np.as_str()))),
+        (Some(w), Some(n)) => n.iter().all(|np| w.iter().any(|wp| glob::covers(wp.as_str(), np.as_str()))),
         (Some(_), None) => false,
     };
     let time = match (&wide.time, &narrow.time) {
         (None, _) => true,
         (Some(w), Some(n)) => {
-            w.timezone == n.timezone
-                && n.days.iter().all(|d| w.days.contains(d))
-                && w.hours.contains_range(&n.hours)
+            w.timezone == n.timezone && n.days.iter().all(|d| w.days.contains(d)) && w.hours.contains_range(&n.hours)
         }
         (Some(_), None) => false,
     };
@@ -139,11 +125,7 @@ fn callers_overlap(a: &Conditions, b: &Conditions) -> bool {
     [&a.principals, &b.principals]
         .into_iter()
         .flatten()
-        .all(|patterns| {
-            patterns
-                .iter()
-                .any(|p| users.iter().any(|u| pattern_may_be_user(p, u)))
-        })
+        .all(|patterns| patterns.iter().any(|p| users.iter().any(|u| pattern_may_be_user(p, u))))
         && !users.is_empty()
 }
 
@@ -153,20 +135,12 @@ fn pattern_may_be_user(pattern: &PrincipalPattern, user: &str) -> bool {
 }
 
 fn same_zone_overlap(a: &TimeWindow, b: &TimeWindow) -> bool {
-    a.timezone == b.timezone
-        && a.days.iter().any(|d| b.days.contains(d))
-        && a.hours.overlaps(&b.hours)
+    a.timezone == b.timezone && a.days.iter().any(|d| b.days.contains(d)) && a.hours.overlaps(&b.hours)
 }
 
-fn principals_overlap(
-    a: &Option<Vec<PrincipalPattern>>,
-    b: &Option<Vec<PrincipalPattern>>,
-) -> bool {
+fn principals_overlap(a: &Option<Vec<PrincipalPattern>>, b: &Option<Vec<PrincipalPattern>>) -> bool {
     match (a, b) {
-        (Some(a), Some(b)) => a.iter().any(|pa| {
-            b.iter()
-                .any(|pb| glob::certainly_overlap(pa.as_str(), pb.as_str()))
-        }),
+        (Some(a), Some(b)) => a.iter().any(|pa| b.iter().any(|pb| glob::certainly_overlap(pa.as_str(), pb.as_str()))),
         _ => true,
     }
 }
@@ -184,14 +158,10 @@ mod tests {
 
     #[test]
     fn a_rule_after_an_unconditional_rule_is_unreachable() {
-        let warnings = lint("  - {name: all, effect: require_approval}\n  - {name: alice, effect: allow, when: {users: [alice]}}\n");
-        assert_eq!(
-            warnings,
-            vec![LintWarning::Unreachable {
-                rule: "alice".into(),
-                shadowed_by: "all".into()
-            }]
+        let warnings = lint(
+            "  - {name: all, effect: require_approval}\n  - {name: alice, effect: allow, when: {users: [alice]}}\n",
         );
+        assert_eq!(warnings, vec![LintWarning::Unreachable { rule: "alice".into(), shadowed_by: "all".into() }]);
         assert!(warnings[0].to_string().contains("\"alice\""));
     }
 
@@ -200,13 +170,7 @@ mod tests {
         let warnings = lint(
             "  - {name: team, effect: require_approval, when: {users: [alice, bob], principals: [\"arn:aws:iam::1:*\"]}}\n  - {name: bob, effect: allow, when: {users: [bob], principals: [\"arn:aws:iam::1:user/b*\"]}}\n",
         );
-        assert_eq!(
-            warnings,
-            vec![LintWarning::Unreachable {
-                rule: "bob".into(),
-                shadowed_by: "team".into()
-            }]
-        );
+        assert_eq!(warnings, vec![LintWarning::Unreachable { rule: "bob".into(), shadowed_by: "team".into() }]);
     }
 
     #[test]
@@ -214,18 +178,15 @@ mod tests {
         let warnings = lint(
             "  - {name: team, effect: allow, when: {users: [alice, mallory]}}\n  - {name: no-mallory, effect: deny, when: {users: [mallory]}}\n",
         );
-        assert_eq!(
-            warnings,
-            vec![LintWarning::AllowShadowsDeny {
-                allow: "team".into(),
-                deny: "no-mallory".into()
-            }]
-        );
+        assert_eq!(warnings, vec![LintWarning::AllowShadowsDeny { allow: "team".into(), deny: "no-mallory".into() }]);
     }
 
     #[test]
     fn a_deny_before_a_broader_allow_is_fine() {
-        assert!(lint("  - {name: no-mallory, effect: deny, when: {users: [mallory]}}\n  - {name: all, effect: allow}\n").is_empty());
+        assert!(lint(
+            "  - {name: no-mallory, effect: deny, when: {users: [mallory]}}\n  - {name: all, effect: allow}\n"
+        )
+        .is_empty());
     }
 
     #[test]
@@ -241,10 +202,7 @@ mod tests {
         );
         assert_eq!(
             warnings,
-            vec![LintWarning::OverlappingTimeWindows {
-                first: "office".into(),
-                second: "late".into()
-            }]
+            vec![LintWarning::OverlappingTimeWindows { first: "office".into(), second: "late".into() }]
         );
     }
 

@@ -16,9 +16,8 @@ mod parse;
 mod subject;
 
 pub use document::{
-    AdminsDocument, ApprovalsConfig, BreakGlassConfig, Conditions, Effect, FormatVersion, Hours,
-    PolicyDocument, ReasonCode, Rule, TimeOfDay, TimeWindow, DEFAULT_MAX_SESSION,
-    MAX_CREDENTIAL_DURATION, MIN_CREDENTIAL_DURATION,
+    AdminsDocument, ApprovalsConfig, BreakGlassConfig, Conditions, Effect, FormatVersion, Hours, PolicyDocument,
+    ReasonCode, Rule, TimeOfDay, TimeWindow, DEFAULT_MAX_SESSION, MAX_CREDENTIAL_DURATION, MIN_CREDENTIAL_DURATION,
 };
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use evaluate::{Decision, Request, NO_RULE_MATCHED};

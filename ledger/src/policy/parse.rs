@@ -15,9 +15,8 @@ use serde::Deserialize;
 use crate::ids::{IdError, Profile, RoleArn};
 
 use super::document::{
-    AdminsDocument, ApprovalsConfig, BreakGlassConfig, Conditions, Effect, FormatVersion, Hours,
-    PolicyDocument, ReasonCode, Rule, TimeOfDay, TimeWindow, DEFAULT_MAX_SESSION,
-    MAX_CREDENTIAL_DURATION, MIN_CREDENTIAL_DURATION,
+    AdminsDocument, ApprovalsConfig, BreakGlassConfig, Conditions, Effect, FormatVersion, Hours, PolicyDocument,
+    ReasonCode, Rule, TimeOfDay, TimeWindow, DEFAULT_MAX_SESSION, MAX_CREDENTIAL_DURATION, MIN_CREDENTIAL_DURATION,
 };
 use super::duration::{format_duration, parse_duration, DurationError};
 use super::subject::{validate_user_name, PatternError, PrincipalPattern, SubjectPattern};
@@ -65,16 +64,9 @@ pub enum Problem {
     #[error("unknown effect {0:?} (expected allow, deny or require_approval)")]
     UnknownEffect(String),
     #[error("bad duration {value:?}: {source}")]
-    BadDuration {
-        value: String,
-        source: DurationError,
-    },
+    BadDuration { value: String, source: DurationError },
     #[error("{} is out of range (expected {} to {})", format_duration(*.value), format_duration(*.min), format_duration(*.max))]
-    DurationOutOfRange {
-        value: Duration,
-        min: Duration,
-        max: Duration,
-    },
+    DurationOutOfRange { value: Duration, min: Duration, max: Duration },
     #[error("unknown time zone {0:?} (expected an IANA name such as Europe/Berlin or UTC)")]
     UnknownTimeZone(String),
     #[error("bad time {0:?} (expected HH:MM from 00:00 to 24:00)")]
@@ -97,9 +89,7 @@ pub enum Problem {
     BadReason,
     #[error("bad entry {value:?}: {source}")]
     BadEntry { value: String, source: PatternError },
-    #[error(
-        "unknown reason code {0:?} (expected incident, maintenance, security, recovery or other)"
-    )]
+    #[error("unknown reason code {0:?} (expected incident, maintenance, security, recovery or other)")]
     UnknownReasonCode(String),
     #[error("must be at least 1")]
     RequiredZero,
@@ -208,10 +198,7 @@ struct Invalid {
 }
 
 fn invalid(field: impl Into<String>, problem: Problem) -> Invalid {
-    Invalid {
-        field: field.into(),
-        problem,
-    }
+    Invalid { field: field.into(), problem }
 }
 
 /// Accepted range of one kind of duration.
@@ -225,26 +212,11 @@ const fn hours(n: u64) -> Duration {
     Duration::from_secs(n * 3600)
 }
 
-const CREDENTIAL: Range = Range {
-    min: MIN_CREDENTIAL_DURATION,
-    max: MAX_CREDENTIAL_DURATION,
-};
-const SESSION: Range = Range {
-    min: MIN_CREDENTIAL_DURATION,
-    max: hours(12),
-};
-const APPROVAL_WINDOW: Range = Range {
-    min: MIN_CREDENTIAL_DURATION,
-    max: hours(24),
-};
-const BREAK_GLASS: Range = Range {
-    min: MIN_CREDENTIAL_DURATION,
-    max: hours(4),
-};
-const COOLDOWN: Range = Range {
-    min: Duration::from_secs(1),
-    max: hours(24),
-};
+const CREDENTIAL: Range = Range { min: MIN_CREDENTIAL_DURATION, max: MAX_CREDENTIAL_DURATION };
+const SESSION: Range = Range { min: MIN_CREDENTIAL_DURATION, max: hours(12) };
+const APPROVAL_WINDOW: Range = Range { min: MIN_CREDENTIAL_DURATION, max: hours(24) };
+const BREAK_GLASS: Range = Range { min: MIN_CREDENTIAL_DURATION, max: hours(4) };
+const COOLDOWN: Range = Range { min: Duration::from_secs(1), max: hours(24) };
 
 impl PolicyDocument {
     /// Parses and validates a policy. When `expected_profile` is given (the SSM
@@ -252,10 +224,7 @@ impl PolicyDocument {
     ///
     /// Approvers, revokers and break-glass users are policy user names matched exactly
     /// like `users`; an entry starting with `arn:` is a principal ARN pattern instead.
-    pub fn parse(
-        yaml: &str,
-        expected_profile: Option<&Profile>,
-    ) -> Result<PolicyDocument, PolicyError> {
+    pub fn parse(yaml: &str, expected_profile: Option<&Profile>) -> Result<PolicyDocument, PolicyError> {
         reject_empty(yaml)?;
         let raw: RawPolicy = serde_yaml::from_str(yaml).map_err(|e| from_yaml_error(yaml, e))?;
         build_policy(raw, expected_profile, yaml).map_err(|e| locate_error(yaml, e))
@@ -274,10 +243,7 @@ impl AdminsDocument {
 
 /// An empty text (or only comments) would otherwise read as a mapping missing every key.
 fn reject_empty(yaml: &str) -> Result<(), PolicyError> {
-    let blank = yaml
-        .lines()
-        .map(str::trim)
-        .all(|line| line.is_empty() || line.starts_with('#') || line == "---");
+    let blank = yaml.lines().map(str::trim).all(|line| line.is_empty() || line.starts_with('#') || line == "---");
     if blank {
         return Err(PolicyError {
             line: 1,
@@ -289,29 +255,19 @@ fn reject_empty(yaml: &str) -> Result<(), PolicyError> {
     Ok(())
 }
 
-fn build_policy(
-    raw: RawPolicy,
-    expected: Option<&Profile>,
-    source: &str,
-) -> Result<PolicyDocument, Invalid> {
+fn build_policy(raw: RawPolicy, expected: Option<&Profile>, source: &str) -> Result<PolicyDocument, Invalid> {
     let version = check_version(&raw.version)?;
     let profile: Profile = parse_id(&raw.profile, "profile")?;
     if let Some(expected) = expected {
         if &profile != expected {
-            return Err(invalid(
-                "profile",
-                Problem::ProfileMismatch {
-                    expected: expected.clone(),
-                    found: profile,
-                },
-            ));
+            return Err(invalid("profile", Problem::ProfileMismatch { expected: expected.clone(), found: profile }));
         }
     }
     let role_arn: RoleArn = parse_id(&raw.role_arn, "role_arn")?;
-    let max_duration = optional_duration(raw.max_duration.as_deref(), "max_duration", CREDENTIAL)?
-        .unwrap_or(MAX_CREDENTIAL_DURATION);
-    let max_session = optional_duration(raw.max_session.as_deref(), "max_session", SESSION)?
-        .unwrap_or(DEFAULT_MAX_SESSION);
+    let max_duration =
+        optional_duration(raw.max_duration.as_deref(), "max_duration", CREDENTIAL)?.unwrap_or(MAX_CREDENTIAL_DURATION);
+    let max_session =
+        optional_duration(raw.max_session.as_deref(), "max_session", SESSION)?.unwrap_or(DEFAULT_MAX_SESSION);
 
     if raw.rules.is_empty() {
         return Err(invalid("rules", Problem::NoRules));
@@ -322,25 +278,15 @@ fn build_policy(
         let at = format!("rules[{i}]");
         let rule = build_rule(raw_rule, &at)?;
         if !names.insert(rule.name.clone()) {
-            return Err(invalid(
-                format!("{at}.name"),
-                Problem::DuplicateRuleName(rule.name),
-            ));
+            return Err(invalid(format!("{at}.name"), Problem::DuplicateRuleName(rule.name)));
         }
         rules.push(rule);
     }
 
     let approvals = raw.approvals.map(build_approvals).transpose()?;
     if approvals.is_none() {
-        if let Some((i, rule)) = rules
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.effect == Effect::RequireApproval)
-        {
-            return Err(invalid(
-                format!("rules[{i}].effect"),
-                Problem::ApprovalsMissing(rule.name.clone()),
-            ));
+        if let Some((i, rule)) = rules.iter().enumerate().find(|(_, r)| r.effect == Effect::RequireApproval) {
+            return Err(invalid(format!("rules[{i}].effect"), Problem::ApprovalsMissing(rule.name.clone())));
         }
     }
     let break_glass = raw.break_glass.map(build_break_glass).transpose()?;
@@ -366,104 +312,54 @@ fn build_admins(raw: RawAdmins, source: &str) -> Result<AdminsDocument, Invalid>
         validate_user_name(user).map_err(|e| bad_entry(format!("users[{j}]"), user, e))?;
     }
     let principals = principal_list(&raw.principals, "principals")?;
-    Ok(AdminsDocument {
-        version,
-        users: raw.users,
-        principals,
-        source: source.to_owned(),
-    })
+    Ok(AdminsDocument { version, users: raw.users, principals, source: source.to_owned() })
 }
 
 fn check_version(version: &str) -> Result<FormatVersion, Invalid> {
     if version == "1" {
         Ok(FormatVersion::V1)
     } else {
-        Err(invalid(
-            "version",
-            Problem::UnsupportedVersion(version.to_owned()),
-        ))
+        Err(invalid("version", Problem::UnsupportedVersion(version.to_owned())))
     }
 }
 
 fn parse_id<T: std::str::FromStr<Err = IdError>>(value: &str, field: &str) -> Result<T, Invalid> {
-    value.parse().map_err(|source| {
-        invalid(
-            field,
-            Problem::InvalidId {
-                value: value.to_owned(),
-                source,
-            },
-        )
-    })
+    value.parse().map_err(|source| invalid(field, Problem::InvalidId { value: value.to_owned(), source }))
 }
 
 fn duration(value: &str, field: &str, range: Range) -> Result<Duration, Invalid> {
-    let parsed = parse_duration(value).map_err(|source| {
-        invalid(
-            field,
-            Problem::BadDuration {
-                value: value.to_owned(),
-                source,
-            },
-        )
-    })?;
+    let parsed = parse_duration(value)
+        .map_err(|source| invalid(field, Problem::BadDuration { value: value.to_owned(), source }))?;
     if parsed < range.min || parsed > range.max {
-        return Err(invalid(
-            field,
-            Problem::DurationOutOfRange {
-                value: parsed,
-                min: range.min,
-                max: range.max,
-            },
-        ));
+        return Err(invalid(field, Problem::DurationOutOfRange { value: parsed, min: range.min, max: range.max }));
     }
     Ok(parsed)
 }
 
-fn optional_duration(
-    value: Option<&str>,
-    field: &str,
-    range: Range,
-) -> Result<Option<Duration>, Invalid> {
+fn optional_duration(value: Option<&str>, field: &str, range: Range) -> Result<Option<Duration>, Invalid> {
     value.map(|v| duration(v, field, range)).transpose()
 }
 
 fn build_rule(raw: RawRule, at: &str) -> Result<Rule, Invalid> {
-    let name_ok =
-        (1..=128).contains(&raw.name.chars().count()) && !raw.name.chars().any(char::is_control);
+    let name_ok = (1..=128).contains(&raw.name.chars().count()) && !raw.name.chars().any(char::is_control);
     if !name_ok {
-        return Err(invalid(
-            format!("{at}.name"),
-            Problem::BadRuleName(raw.name),
-        ));
+        return Err(invalid(format!("{at}.name"), Problem::BadRuleName(raw.name)));
     }
-    let effect = raw.effect.parse::<Effect>().map_err(|()| {
-        invalid(
-            format!("{at}.effect"),
-            Problem::UnknownEffect(raw.effect.clone()),
-        )
-    })?;
+    let effect = raw
+        .effect
+        .parse::<Effect>()
+        .map_err(|()| invalid(format!("{at}.effect"), Problem::UnknownEffect(raw.effect.clone())))?;
     let when = match raw.when {
         Some(conditions) => build_conditions(conditions, &format!("{at}.when"))?,
         None => Conditions::default(),
     };
-    let max_duration = optional_duration(
-        raw.max_duration.as_deref(),
-        &format!("{at}.max_duration"),
-        CREDENTIAL,
-    )?;
+    let max_duration = optional_duration(raw.max_duration.as_deref(), &format!("{at}.max_duration"), CREDENTIAL)?;
     if let Some(reason) = &raw.reason {
         if reason.chars().count() > 256 || reason.chars().any(char::is_control) {
             return Err(invalid(format!("{at}.reason"), Problem::BadReason));
         }
     }
-    Ok(Rule {
-        name: raw.name,
-        effect,
-        when,
-        max_duration,
-        reason: raw.reason,
-    })
+    Ok(Rule { name: raw.name, effect, when, max_duration, reason: raw.reason })
 }
 
 fn build_conditions(raw: RawConditions, at: &str) -> Result<Conditions, Invalid> {
@@ -474,8 +370,7 @@ fn build_conditions(raw: RawConditions, at: &str) -> Result<Conditions, Invalid>
                 return Err(invalid(field, Problem::EmptyCondition));
             }
             for (j, user) in users.iter().enumerate() {
-                validate_user_name(user)
-                    .map_err(|e| bad_entry(format!("{field}[{j}]"), user, e))?;
+                validate_user_name(user).map_err(|e| bad_entry(format!("{field}[{j}]"), user, e))?;
             }
             Some(users)
         }
@@ -491,15 +386,8 @@ fn build_conditions(raw: RawConditions, at: &str) -> Result<Conditions, Invalid>
         }
         None => None,
     };
-    let time = raw
-        .time
-        .map(|t| build_time(t, &format!("{at}.time")))
-        .transpose()?;
-    Ok(Conditions {
-        users,
-        principals,
-        time,
-    })
+    let time = raw.time.map(|t| build_time(t, &format!("{at}.time"))).transpose()?;
+    Ok(Conditions { users, principals, time })
 }
 
 fn build_time(raw: RawTime, at: &str) -> Result<TimeWindow, Invalid> {
@@ -508,40 +396,28 @@ fn build_time(raw: RawTime, at: &str) -> Result<TimeWindow, Invalid> {
     }
     let mut days = Vec::with_capacity(raw.days.len());
     for (j, day) in raw.days.iter().enumerate() {
-        let parsed = parse_day(day)
-            .ok_or_else(|| invalid(format!("{at}.days[{j}]"), Problem::UnknownDay(day.clone())))?;
+        let parsed =
+            parse_day(day).ok_or_else(|| invalid(format!("{at}.days[{j}]"), Problem::UnknownDay(day.clone())))?;
         if !days.contains(&parsed) {
             days.push(parsed);
         }
     }
     let time_of_day = |value: &str, field: &str| {
-        value.parse::<TimeOfDay>().map_err(|()| {
-            invalid(
-                format!("{at}.hours.{field}"),
-                Problem::BadTimeOfDay(value.to_owned()),
-            )
-        })
+        value
+            .parse::<TimeOfDay>()
+            .map_err(|()| invalid(format!("{at}.hours.{field}"), Problem::BadTimeOfDay(value.to_owned())))
     };
     let start = time_of_day(&raw.hours.start, "start")?;
     let end = time_of_day(&raw.hours.end, "end")?;
     if start >= end {
-        return Err(invalid(
-            format!("{at}.hours"),
-            Problem::EmptyHours { start, end },
-        ));
+        return Err(invalid(format!("{at}.hours"), Problem::EmptyHours { start, end }));
     }
     // Never fall back to UTC: an unknown zone is an error.
-    let timezone: Tz = raw.timezone.parse().map_err(|_| {
-        invalid(
-            format!("{at}.timezone"),
-            Problem::UnknownTimeZone(raw.timezone.clone()),
-        )
-    })?;
-    Ok(TimeWindow {
-        days,
-        hours: Hours { start, end },
-        timezone,
-    })
+    let timezone: Tz = raw
+        .timezone
+        .parse()
+        .map_err(|_| invalid(format!("{at}.timezone"), Problem::UnknownTimeZone(raw.timezone.clone())))?;
+    Ok(TimeWindow { days, hours: Hours { start, end }, timezone })
 }
 
 fn parse_day(day: &str) -> Option<Weekday> {
@@ -571,18 +447,11 @@ fn build_approvals(raw: RawApprovals) -> Result<ApprovalsConfig, Invalid> {
     if literal_only && raw.required as usize > approvers.len() {
         return Err(invalid(
             "approvals.required",
-            Problem::NotEnoughApprovers {
-                required: raw.required,
-                approvers: approvers.len(),
-            },
+            Problem::NotEnoughApprovers { required: raw.required, approvers: approvers.len() },
         ));
     }
     let window = duration(&raw.window, "approvals.window", APPROVAL_WINDOW)?;
-    Ok(ApprovalsConfig {
-        approvers,
-        required: raw.required,
-        window,
-    })
+    Ok(ApprovalsConfig { approvers, required: raw.required, window })
 }
 
 fn build_break_glass(raw: RawBreakGlass) -> Result<BreakGlassConfig, Invalid> {
@@ -596,10 +465,7 @@ fn build_break_glass(raw: RawBreakGlass) -> Result<BreakGlassConfig, Invalid> {
     let mut reason_codes = Vec::with_capacity(raw.reason_codes.len());
     for (j, code) in raw.reason_codes.iter().enumerate() {
         let parsed = code.parse::<ReasonCode>().map_err(|()| {
-            invalid(
-                format!("break_glass.reason_codes[{j}]"),
-                Problem::UnknownReasonCode(code.clone()),
-            )
+            invalid(format!("break_glass.reason_codes[{j}]"), Problem::UnknownReasonCode(code.clone()))
         })?;
         if !reason_codes.contains(&parsed) {
             reason_codes.push(parsed);
@@ -614,22 +480,14 @@ fn build_break_glass(raw: RawBreakGlass) -> Result<BreakGlassConfig, Invalid> {
 }
 
 fn bad_entry(field: String, value: &str, source: PatternError) -> Invalid {
-    invalid(
-        field,
-        Problem::BadEntry {
-            value: value.to_owned(),
-            source,
-        },
-    )
+    invalid(field, Problem::BadEntry { value: value.to_owned(), source })
 }
 
 fn subject_list(entries: Vec<String>, field: &str) -> Result<Vec<SubjectPattern>, Invalid> {
     entries
         .iter()
         .enumerate()
-        .map(|(j, entry)| {
-            SubjectPattern::parse(entry).map_err(|e| bad_entry(format!("{field}[{j}]"), entry, e))
-        })
+        .map(|(j, entry)| SubjectPattern::parse(entry).map_err(|e| bad_entry(format!("{field}[{j}]"), entry, e)))
         .collect()
 }
 
@@ -637,9 +495,7 @@ fn principal_list(entries: &[String], field: &str) -> Result<Vec<PrincipalPatter
     entries
         .iter()
         .enumerate()
-        .map(|(j, entry)| {
-            PrincipalPattern::parse(entry).map_err(|e| bad_entry(format!("{field}[{j}]"), entry, e))
-        })
+        .map(|(j, entry)| PrincipalPattern::parse(entry).map_err(|e| bad_entry(format!("{field}[{j}]"), entry, e)))
         .collect()
 }
 
@@ -664,11 +520,7 @@ fn from_yaml_error(source: &str, err: serde_yaml::Error) -> PolicyError {
     let text = err.to_string();
     // Drop the " at line L column C" that serde_yaml appends (we carry it as numbers).
     let text = match &location {
-        Some(l) => text.replacen(
-            &format!(" at line {} column {}", l.line(), l.column()),
-            "",
-            1,
-        ),
+        Some(l) => text.replacen(&format!(" at line {} column {}", l.line(), l.column()), "", 1),
         None => text,
     };
     let (path, message) = split_path(&text);
@@ -691,29 +543,15 @@ fn from_yaml_error(source: &str, err: serde_yaml::Error) -> PolicyError {
     } else if let Some(rest) = message.strip_prefix("duplicate field `") {
         (join(rest.trim_end_matches('`')), Problem::DuplicateKey)
     } else {
-        let field = if path.is_empty() {
-            "document".to_owned()
-        } else {
-            path.to_owned()
-        };
+        let field = if path.is_empty() { "document".to_owned() } else { path.to_owned() };
         (field, Problem::Yaml(message.to_owned()))
     };
     if problem == Problem::DuplicateKey {
         // serde reports a duplicate at its mapping; point at the second occurrence instead.
         let (line, column) = locate_occurrence(source, &field, 1);
-        return PolicyError {
-            line,
-            column,
-            field,
-            problem,
-        };
+        return PolicyError { line, column, field, problem };
     }
-    PolicyError {
-        line,
-        column,
-        field,
-        problem,
-    }
+    PolicyError { line, column, field, problem }
 }
 
 /// Splits serde_yaml's `path: message` (the path is absent at the document root).
@@ -727,12 +565,7 @@ fn split_path(text: &str) -> (&str, &str) {
 
 fn locate_error(source: &str, err: Invalid) -> PolicyError {
     let (line, column) = locate(source, &err.field);
-    PolicyError {
-        line,
-        column,
-        field: err.field,
-        problem: err.problem,
-    }
+    PolicyError { line, column, field: err.field, problem: err.problem }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -747,9 +580,7 @@ enum Segment<'a> {
 fn path_segments(field: &str) -> Vec<Segment<'_>> {
     let mut segments = Vec::new();
     for part in field.split('.') {
-        let (key, indexes) = part
-            .split_once('[')
-            .map_or((part, ""), |(k, rest)| (k, rest));
+        let (key, indexes) = part.split_once('[').map_or((part, ""), |(k, rest)| (k, rest));
         if !key.is_empty() {
             segments.push(Segment::Key(key));
         }
@@ -771,10 +602,7 @@ fn locate(source: &str, field: &str) -> (usize, Option<usize>) {
 /// Like [`locate`], for the `skip`-th repetition (0-based) of the field's last key.
 fn locate_occurrence(source: &str, field: &str, skip: usize) -> (usize, Option<usize>) {
     let segments = path_segments(field);
-    let seed = Locate {
-        path: &segments,
-        skip_last: skip,
-    };
+    let seed = Locate { path: &segments, skip_last: skip };
     let result = seed.deserialize(serde_yaml::Deserializer::from_str(source));
     match result.err().and_then(|e| e.location()) {
         Some(location) => (location.line(), Some(location.column())),
@@ -792,26 +620,14 @@ impl<'de> DeserializeSeed<'de> for Locate<'_> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        let skip = if self.path.len() == 1 {
-            self.skip_last
-        } else {
-            0
-        };
-        let next = |rest| Locate {
-            path: rest,
-            skip_last: self.skip_last,
-        };
+        let skip = if self.path.len() == 1 { self.skip_last } else { 0 };
+        let next = |rest| Locate { path: rest, skip_last: self.skip_last };
         match self.path.split_first() {
             None => deserializer.deserialize_any(Here),
-            Some((Segment::Key(key), rest)) => deserializer.deserialize_map(FindKey {
-                key,
-                skip,
-                next: next(rest),
-            }),
-            Some((Segment::Index(index), rest)) => deserializer.deserialize_seq(FindIndex {
-                index: *index,
-                next: next(rest),
-            }),
+            Some((Segment::Key(key), rest)) => deserializer.deserialize_map(FindKey { key, skip, next: next(rest) }),
+            Some((Segment::Index(index), rest)) => {
+                deserializer.deserialize_seq(FindIndex { index: *index, next: next(rest) })
+            }
         }
     }
 }
@@ -919,9 +735,7 @@ approvals: {approvers: [carol], required: 1, window: 4h}
 
     fn user(name: &str) -> Subject {
         Subject {
-            principal: format!("arn:aws:iam::000000000000:user/{name}")
-                .parse()
-                .unwrap(),
+            principal: format!("arn:aws:iam::000000000000:user/{name}").parse().unwrap(),
             policy_user: Some(name.to_owned()),
         }
     }
@@ -939,32 +753,19 @@ approvals: {approvers: [carol], required: 1, window: 4h}
     #[test]
     fn dev_fixture_allows_the_team_and_nobody_else() {
         let p = PolicyDocument::parse(DEV, Some(&"dev".parse().unwrap())).unwrap();
-        assert_eq!(
-            p.role_arn.as_str(),
-            "arn:aws:iam::000000000000:role/SentinelProtected-Dev"
-        );
+        assert_eq!(p.role_arn.as_str(), "arn:aws:iam::000000000000:role/SentinelProtected-Dev");
         let now = Utc.with_ymd_and_hms(2024, 5, 1, 3, 0, 0).unwrap();
         let dana = Subject {
-            principal:
-                "arn:aws:sts::000000000000:assumed-role/AWSReservedSSO_Dev_0123/dana@example.com"
-                    .parse()
-                    .unwrap(),
+            principal: "arn:aws:sts::000000000000:assumed-role/AWSReservedSSO_Dev_0123/dana@example.com"
+                .parse()
+                .unwrap(),
             policy_user: Some("dana@example.com".into()),
         };
         let imposter = Subject {
-            principal: "arn:aws:sts::000000000000:assumed-role/Ordinary/alice"
-                .parse()
-                .unwrap(),
+            principal: "arn:aws:sts::000000000000:assumed-role/Ordinary/alice".parse().unwrap(),
             policy_user: None,
         };
-        let effect = |s: &Subject| {
-            p.evaluate(&Request {
-                caller: s,
-                now,
-                requested: None,
-            })
-            .effect
-        };
+        let effect = |s: &Subject| p.evaluate(&Request { caller: s, now, requested: None }).effect;
         assert_eq!(effect(&user("alice")), Effect::Allow);
         assert_eq!(effect(&user("bob")), Effect::Allow);
         assert_eq!(effect(&dana), Effect::Allow);
@@ -977,14 +778,7 @@ approvals: {approvers: [carol], required: 1, window: 4h}
     fn prod_fixture_requires_approval_and_configures_break_glass() {
         let p = PolicyDocument::parse(PROD, Some(&"prod".parse().unwrap())).unwrap();
         let now = Utc.with_ymd_and_hms(2024, 5, 1, 3, 0, 0).unwrap();
-        let effect = |s: &Subject| {
-            p.evaluate(&Request {
-                caller: s,
-                now,
-                requested: None,
-            })
-            .effect
-        };
+        let effect = |s: &Subject| p.evaluate(&Request { caller: s, now, requested: None }).effect;
         assert_eq!(effect(&user("alice")), Effect::RequireApproval);
         assert_eq!(effect(&user("bob")), Effect::RequireApproval);
         // Approving and breaking glass are not the same as being allowed.
@@ -993,21 +787,12 @@ approvals: {approvers: [carol], required: 1, window: 4h}
         let approvals = p.approvals.as_ref().unwrap();
         assert!(approvals.is_approver(&user("carol")));
         assert!(!approvals.is_approver(&user("alice")));
-        assert_eq!(
-            (approvals.required, approvals.window),
-            (1, Duration::from_secs(4 * 3600))
-        );
+        assert_eq!((approvals.required, approvals.window), (1, Duration::from_secs(4 * 3600)));
         let bg = p.break_glass.as_ref().unwrap();
         assert!(bg.allows(&user("oncall")));
         assert!(!bg.allows(&user("alice")));
-        assert_eq!(
-            bg.reason_codes,
-            vec![ReasonCode::Incident, ReasonCode::Security]
-        );
-        assert_eq!(
-            (bg.max_duration, bg.cooldown),
-            (Duration::from_secs(3600), Duration::from_secs(1800))
-        );
+        assert_eq!(bg.reason_codes, vec![ReasonCode::Incident, ReasonCode::Security]);
+        assert_eq!((bg.max_duration, bg.cooldown), (Duration::from_secs(3600), Duration::from_secs(1800)));
         assert!(p.is_revoker(&user("secops")));
         assert!(!p.is_revoker(&user("carol")));
     }
@@ -1031,53 +816,25 @@ approvals: {approvers: [carol], required: 1, window: 4h}
         assert_eq!(e.problem, Problem::UnknownEffect("alow".into()));
         for near_miss in ["Allow", "ALLOW", "denied", "require-approval", "\"\""] {
             let e = error(&with("effect: allow", &format!("effect: {near_miss}")));
-            assert_eq!(
-                (e.line, e.field.as_str()),
-                (7, "rules[0].effect"),
-                "{near_miss}"
-            );
+            assert_eq!((e.line, e.field.as_str()), (7, "rules[0].effect"), "{near_miss}");
         }
     }
 
     #[test]
     fn unknown_keys_are_errors_at_every_level() {
-        let e = error(&with(
-            "max_duration: 1h\n",
-            "max_duration: 1h\nmax_durations: 2h\n",
-        ));
+        let e = error(&with("max_duration: 1h\n", "max_duration: 1h\nmax_durations: 2h\n"));
         assert_eq!((e.line, e.field.as_str()), (5, "max_durations"));
         assert!(matches!(e.problem, Problem::UnknownKey { .. }), "{e}");
         assert!(e.to_string().contains("rules"), "{e}");
 
-        let e = error(&with(
-            "    effect: allow\n",
-            "    effect: allow\n    conditions: {}\n",
-        ));
-        assert_eq!(
-            (e.line, e.field.as_str()),
-            (8, "rules[0].conditions"),
-            "{e}"
-        );
+        let e = error(&with("    effect: allow\n", "    effect: allow\n    conditions: {}\n"));
+        assert_eq!((e.line, e.field.as_str()), (8, "rules[0].conditions"), "{e}");
 
-        let e = error(&with(
-            "      users: [alice]\n",
-            "      users: [alice]\n      profiles: [dev]\n",
-        ));
-        assert_eq!(
-            (e.line, e.field.as_str()),
-            (10, "rules[0].when.profiles"),
-            "{e}"
-        );
+        let e = error(&with("      users: [alice]\n", "      users: [alice]\n      profiles: [dev]\n"));
+        assert_eq!((e.line, e.field.as_str()), (10, "rules[0].when.profiles"), "{e}");
 
-        let e = error(&with(
-            "timezone: Europe/Berlin",
-            "timezone: Europe/Berlin\n        tz: UTC",
-        ));
-        assert_eq!(
-            (e.line, e.field.as_str()),
-            (14, "rules[0].when.time.tz"),
-            "{e}"
-        );
+        let e = error(&with("timezone: Europe/Berlin", "timezone: Europe/Berlin\n        tz: UTC"));
+        assert_eq!((e.line, e.field.as_str()), (14, "rules[0].when.time.tz"), "{e}");
 
         let e = error(&with("window: 4h}", "window: 4h, quorum: 2}"));
         assert_eq!((e.line, e.field.as_str()), (15, "approvals.quorum"), "{e}");
@@ -1086,61 +843,27 @@ approvals: {approvers: [carol], required: 1, window: 4h}
     #[test]
     fn missing_and_duplicate_keys_are_errors() {
         let e = error(&with("    effect: allow\n", ""));
-        assert_eq!(
-            (e.line, e.field.as_str(), e.problem.clone()),
-            (6, "rules[0].effect", Problem::MissingKey)
-        );
+        assert_eq!((e.line, e.field.as_str(), e.problem.clone()), (6, "rules[0].effect", Problem::MissingKey));
         let e = error(&with("profile: dev\n", "profile: dev\nprofile: prod\n"));
-        assert_eq!(
-            (e.line, e.field.as_str(), e.problem.clone()),
-            (3, "profile", Problem::DuplicateKey)
-        );
+        assert_eq!((e.line, e.field.as_str(), e.problem.clone()), (3, "profile", Problem::DuplicateKey));
     }
 
     #[test]
     fn durations_accept_seconds_and_units() {
-        for (text, secs) in [
-            ("900", 900),
-            ("900s", 900),
-            ("15m", 900),
-            ("1h", 3600),
-            ("45m", 2700),
-            ("1h0m", 3600),
-        ] {
-            let p = PolicyDocument::parse(
-                &with("max_duration: 30m", &format!("max_duration: {text}")),
-                None,
-            )
-            .unwrap();
-            assert_eq!(
-                p.rules[0].max_duration,
-                Some(Duration::from_secs(secs)),
-                "{text}"
-            );
+        for (text, secs) in [("900", 900), ("900s", 900), ("15m", 900), ("1h", 3600), ("45m", 2700), ("1h0m", 3600)] {
+            let p = PolicyDocument::parse(&with("max_duration: 30m", &format!("max_duration: {text}")), None).unwrap();
+            assert_eq!(p.rules[0].max_duration, Some(Duration::from_secs(secs)), "{text}");
         }
-        let p = PolicyDocument::parse(&with("max_duration: 1h\n", "max_session: 1h30m\n"), None)
-            .unwrap();
-        assert_eq!(
-            (p.max_duration, p.max_session),
-            (MAX_CREDENTIAL_DURATION, Duration::from_secs(5400))
-        );
+        let p = PolicyDocument::parse(&with("max_duration: 1h\n", "max_session: 1h30m\n"), None).unwrap();
+        assert_eq!((p.max_duration, p.max_session), (MAX_CREDENTIAL_DURATION, Duration::from_secs(5400)));
     }
 
     #[test]
     fn bad_durations_are_errors_with_their_line() {
         for (text, problem) in [
-            (
-                "0",
-                "bad duration \"0\": a duration must be longer than zero",
-            ),
-            (
-                "-900",
-                "bad duration \"-900\": a duration cannot be negative",
-            ),
-            (
-                "1.5h",
-                "bad duration \"1.5h\": fractions are not allowed (write 90m rather than 1.5h)",
-            ),
+            ("0", "bad duration \"0\": a duration must be longer than zero"),
+            ("-900", "bad duration \"-900\": a duration cannot be negative"),
+            ("1.5h", "bad duration \"1.5h\": fractions are not allowed (write 90m rather than 1.5h)"),
             ("0.5", "bad duration \"0.5\": fractions"),
             ("soon", "bad duration \"soon\": expected whole seconds"),
             ("15 m", "bad duration \"15 m\": expected whole seconds"),
@@ -1149,18 +872,10 @@ approvals: {approvers: [carol], required: 1, window: 4h}
             ("899", "14m59s is out of range (expected 15m to 1h)"),
         ] {
             let e = error(&with("max_duration: 30m", &format!("max_duration: {text}")));
-            assert_eq!(
-                (e.line, e.field.as_str()),
-                (14, "rules[0].max_duration"),
-                "{text}: {e}"
-            );
+            assert_eq!((e.line, e.field.as_str()), (14, "rules[0].max_duration"), "{text}: {e}");
             assert!(e.to_string().contains(problem), "{e}");
             let e = error(&with("max_duration: 1h", &format!("max_duration: {text}")));
-            assert_eq!(
-                (e.line, e.field.as_str()),
-                (4, "max_duration"),
-                "{text}: {e}"
-            );
+            assert_eq!((e.line, e.field.as_str()), (4, "max_duration"), "{text}: {e}");
         }
         let e = error(&with("window: 4h", "window: 4d"));
         assert_eq!((e.line, e.field.as_str()), (15, "approvals.window"));
@@ -1171,80 +886,38 @@ approvals: {approvers: [carol], required: 1, window: 4h}
     #[test]
     fn unknown_time_zones_are_errors_never_utc() {
         for zone in ["Mars/Olympus", "europe/berlin", "Berlin", "UTC+2", "\"\""] {
-            let e = error(&with(
-                "timezone: Europe/Berlin",
-                &format!("timezone: {zone}"),
-            ));
-            assert_eq!(
-                (e.line, e.column, e.field.as_str()),
-                (13, Some(19), "rules[0].when.time.timezone"),
-                "{zone}"
-            );
+            let e = error(&with("timezone: Europe/Berlin", &format!("timezone: {zone}")));
+            assert_eq!((e.line, e.column, e.field.as_str()), (13, Some(19), "rules[0].when.time.timezone"), "{zone}");
             assert!(matches!(e.problem, Problem::UnknownTimeZone(_)), "{e}");
         }
         let e = error(&with("        timezone: Europe/Berlin\n", ""));
-        assert_eq!(
-            (e.field.as_str(), e.problem.clone()),
-            ("rules[0].when.time.timezone", Problem::MissingKey)
-        );
-        assert!(PolicyDocument::parse(
-            &with("timezone: Europe/Berlin", "timezone: America/Los_Angeles"),
-            None
-        )
-        .is_ok());
+        assert_eq!((e.field.as_str(), e.problem.clone()), ("rules[0].when.time.timezone", Problem::MissingKey));
+        assert!(PolicyDocument::parse(&with("timezone: Europe/Berlin", "timezone: America/Los_Angeles"), None).is_ok());
     }
 
     #[test]
     fn bad_hours_are_errors() {
         for (hours, field) in [
-            (
-                "{start: \"8:00\", end: \"18:00\"}",
-                "rules[0].when.time.hours.start",
-            ),
-            (
-                "{start: \"08:00\", end: \"25:00\"}",
-                "rules[0].when.time.hours.end",
-            ),
-            (
-                "{start: \"08:00\", end: \"18:60\"}",
-                "rules[0].when.time.hours.end",
-            ),
-            (
-                "{start: \"08:00\", end: 6pm}",
-                "rules[0].when.time.hours.end",
-            ),
-            (
-                "{start: \"18:00\", end: \"08:00\"}",
-                "rules[0].when.time.hours",
-            ),
-            (
-                "{start: \"08:00\", end: \"08:00\"}",
-                "rules[0].when.time.hours",
-            ),
-            (
-                "{start: \"24:00\", end: \"24:00\"}",
-                "rules[0].when.time.hours",
-            ),
+            ("{start: \"8:00\", end: \"18:00\"}", "rules[0].when.time.hours.start"),
+            ("{start: \"08:00\", end: \"25:00\"}", "rules[0].when.time.hours.end"),
+            ("{start: \"08:00\", end: \"18:60\"}", "rules[0].when.time.hours.end"),
+            ("{start: \"08:00\", end: 6pm}", "rules[0].when.time.hours.end"),
+            ("{start: \"18:00\", end: \"08:00\"}", "rules[0].when.time.hours"),
+            ("{start: \"08:00\", end: \"08:00\"}", "rules[0].when.time.hours"),
+            ("{start: \"24:00\", end: \"24:00\"}", "rules[0].when.time.hours"),
         ] {
             let e = error(&with("{start: \"08:00\", end: \"18:00\"}", hours));
             assert_eq!((e.line, e.field.as_str()), (12, field), "{hours}: {e}");
         }
         let p = PolicyDocument::parse(&with("end: \"18:00\"", "end: \"24:00\""), None).unwrap();
-        assert_eq!(
-            p.rules[0].when.time.as_ref().unwrap().hours.end,
-            TimeOfDay::END_OF_DAY
-        );
+        assert_eq!(p.rules[0].when.time.as_ref().unwrap().hours.end, TimeOfDay::END_OF_DAY);
     }
 
     #[test]
     fn bad_day_names_are_errors() {
         for day in ["monday", "Mon", "MON", "mo", "1"] {
             let e = error(&with("days: [mon, tue]", &format!("days: [mon, {day}]")));
-            assert_eq!(
-                (e.line, e.field.as_str()),
-                (11, "rules[0].when.time.days[1]"),
-                "{day}"
-            );
+            assert_eq!((e.line, e.field.as_str()), (11, "rules[0].when.time.days[1]"), "{day}");
             assert_eq!(e.problem, Problem::UnknownDay(day.into()));
         }
         let e = error(&with("days: [mon, tue]", "days: []"));
@@ -1257,37 +930,22 @@ approvals: {approvers: [carol], required: 1, window: 4h}
         assert_eq!((e.line, e.field.as_str()), (1, "version"));
         assert_eq!(e.problem, Problem::UnsupportedVersion("2".into()));
         let e = error(&with("version: \"1\"\n", ""));
-        assert_eq!(
-            (e.field.as_str(), e.problem),
-            ("version", Problem::MissingKey)
-        );
+        assert_eq!((e.field.as_str(), e.problem), ("version", Problem::MissingKey));
     }
 
     #[test]
     fn profile_must_match_the_parameter_it_was_loaded_from() {
         let e = PolicyDocument::parse(BASE, Some(&"prod".parse().unwrap())).unwrap_err();
-        assert_eq!(
-            (e.line, e.column, e.field.as_str()),
-            (2, Some(10), "profile")
-        );
+        assert_eq!((e.line, e.column, e.field.as_str()), (2, Some(10), "profile"));
         assert!(matches!(e.problem, Problem::ProfileMismatch { .. }));
         let e = error(&with("profile: dev", "profile: ../prod"));
         assert_eq!((e.line, e.field.as_str()), (2, "profile"));
-        assert!(matches!(
-            e.problem,
-            Problem::InvalidId {
-                source: IdError::BadProfile,
-                ..
-            }
-        ));
+        assert!(matches!(e.problem, Problem::InvalidId { source: IdError::BadProfile, .. }));
     }
 
     #[test]
     fn role_arn_must_be_a_role() {
-        let e = error(&with(
-            "role/SentinelProtected-Dev",
-            "user/SentinelProtected-Dev",
-        ));
+        let e = error(&with("role/SentinelProtected-Dev", "user/SentinelProtected-Dev"));
         assert_eq!((e.line, e.field.as_str()), (3, "role_arn"));
     }
 
@@ -1295,55 +953,31 @@ approvals: {approvers: [carol], required: 1, window: 4h}
     fn rule_names_are_unique() {
         let yaml = with("approvals:", "  - name: team\n    effect: deny\napprovals:");
         let e = error(&yaml);
-        assert_eq!(
-            (e.line, e.column, e.field.as_str()),
-            (15, Some(11), "rules[1].name")
-        );
+        assert_eq!((e.line, e.column, e.field.as_str()), (15, Some(11), "rules[1].name"));
         assert_eq!(e.problem, Problem::DuplicateRuleName("team".into()));
     }
 
     #[test]
     fn a_policy_needs_rules() {
-        let no_rules = "version: \"1\"\nprofile: dev\nrole_arn: arn:aws:iam::000000000000:role/SentinelProtected-Dev\nrules: []\n";
+        let no_rules =
+            "version: \"1\"\nprofile: dev\nrole_arn: arn:aws:iam::000000000000:role/SentinelProtected-Dev\nrules: []\n";
         let e = error(no_rules);
-        assert_eq!(
-            (e.line, e.field.as_str(), e.problem),
-            (4, "rules", Problem::NoRules)
-        );
+        assert_eq!((e.line, e.field.as_str(), e.problem), (4, "rules", Problem::NoRules));
         let e = error(&no_rules.replace("rules: []\n", ""));
-        assert_eq!(
-            (e.line, e.field.as_str(), e.problem),
-            (1, "rules", Problem::MissingKey)
-        );
+        assert_eq!((e.line, e.field.as_str(), e.problem), (1, "rules", Problem::MissingKey));
     }
 
     #[test]
     fn approvals_must_be_satisfiable() {
         let e = error(&with("required: 1", "required: 2"));
         assert_eq!((e.line, e.field.as_str()), (15, "approvals.required"));
-        assert_eq!(
-            e.problem,
-            Problem::NotEnoughApprovers {
-                required: 2,
-                approvers: 1
-            }
-        );
+        assert_eq!(e.problem, Problem::NotEnoughApprovers { required: 2, approvers: 1 });
         let e = error(&with("required: 1", "required: 0"));
-        assert_eq!(
-            (e.field.as_str(), e.problem),
-            ("approvals.required", Problem::RequiredZero)
-        );
+        assert_eq!((e.field.as_str(), e.problem), ("approvals.required", Problem::RequiredZero));
         let e = error(&with("required: 1", "required: -1"));
-        assert_eq!(
-            (e.line, e.field.as_str()),
-            (15, "approvals.required"),
-            "{e}"
-        );
+        assert_eq!((e.line, e.field.as_str()), (15, "approvals.required"), "{e}");
         let e = error(&with("approvers: [carol]", "approvers: []"));
-        assert_eq!(
-            (e.field.as_str(), e.problem),
-            ("approvals.approvers", Problem::EmptyList)
-        );
+        assert_eq!((e.field.as_str(), e.problem), ("approvals.approvers", Problem::EmptyList));
         // A wildcard approver may be many principals.
         let ok = with(
             "approvers: [carol], required: 1",
@@ -1356,10 +990,7 @@ approvals: {approvers: [carol], required: 1, window: 4h}
     fn require_approval_needs_an_approvals_section() {
         let yaml = with("effect: allow", "effect: require_approval");
         assert!(PolicyDocument::parse(&yaml, None).is_ok());
-        let without = yaml.replace(
-            "approvals: {approvers: [carol], required: 1, window: 4h}\n",
-            "",
-        );
+        let without = yaml.replace("approvals: {approvers: [carol], required: 1, window: 4h}\n", "");
         let e = error(&without);
         assert_eq!((e.line, e.field.as_str()), (7, "rules[0].effect"));
         assert_eq!(e.problem, Problem::ApprovalsMissing("team".into()));
@@ -1368,75 +999,43 @@ approvals: {approvers: [carol], required: 1, window: 4h}
     #[test]
     fn empty_condition_lists_are_errors_not_match_nobody() {
         let e = error(&with("users: [alice]", "users: []"));
-        assert_eq!(
-            (e.line, e.field.as_str(), e.problem),
-            (9, "rules[0].when.users", Problem::EmptyCondition)
-        );
+        assert_eq!((e.line, e.field.as_str(), e.problem), (9, "rules[0].when.users", Problem::EmptyCondition));
         let e = error(&with("users: [alice]", "principals: []"));
         assert_eq!((e.line, e.field.as_str()), (9, "rules[0].when.principals"));
     }
 
     #[test]
     fn user_and_principal_entries_are_validated() {
-        let e = error(&with(
-            "users: [alice]",
-            "users: [alice, \"arn:aws:iam::1:user/bob\"]",
-        ));
+        let e = error(&with("users: [alice]", "users: [alice, \"arn:aws:iam::1:user/bob\"]"));
         assert_eq!((e.line, e.field.as_str()), (9, "rules[0].when.users[1]"));
-        assert!(matches!(
-            e.problem,
-            Problem::BadEntry {
-                source: PatternError::ArnInUsers,
-                ..
-            }
-        ));
+        assert!(matches!(e.problem, Problem::BadEntry { source: PatternError::ArnInUsers, .. }));
         let e = error(&with("users: [alice]", "users: [\"ali ce\"]"));
         assert_eq!(e.field, "rules[0].when.users[0]");
         let e = error(&with("users: [alice]", "principals: [\"*\"]"));
-        assert_eq!(
-            (e.line, e.field.as_str()),
-            (9, "rules[0].when.principals[0]")
-        );
+        assert_eq!((e.line, e.field.as_str()), (9, "rules[0].when.principals[0]"));
         let e = error(&with("approvers: [carol]", "approvers: [\"carol smith\"]"));
         assert_eq!((e.line, e.field.as_str()), (15, "approvals.approvers[0]"));
     }
 
     #[test]
     fn break_glass_is_validated() {
-        let bg = "break_glass: {users: [oncall], reason_codes: [incident, security], max_duration: 1h, cooldown: 30m}\n";
+        let bg =
+            "break_glass: {users: [oncall], reason_codes: [incident, security], max_duration: 1h, cooldown: 30m}\n";
         assert!(PolicyDocument::parse(&format!("{BASE}{bg}"), None).is_ok());
         let e = error(&format!("{BASE}{}", bg.replace("security", "boredom")));
-        assert_eq!(
-            (e.line, e.field.as_str()),
-            (16, "break_glass.reason_codes[1]")
-        );
+        assert_eq!((e.line, e.field.as_str()), (16, "break_glass.reason_codes[1]"));
         assert_eq!(e.problem, Problem::UnknownReasonCode("boredom".into()));
-        let e = error(&format!(
-            "{BASE}{}",
-            bg.replace("max_duration: 1h", "max_duration: 5h")
-        ));
+        let e = error(&format!("{BASE}{}", bg.replace("max_duration: 1h", "max_duration: 5h")));
         assert_eq!(e.field, "break_glass.max_duration");
-        let e = error(&format!(
-            "{BASE}{}",
-            bg.replace("cooldown: 30m", "cooldown: 0")
-        ));
+        let e = error(&format!("{BASE}{}", bg.replace("cooldown: 30m", "cooldown: 0")));
         assert_eq!(e.field, "break_glass.cooldown");
-        let e = error(&format!(
-            "{BASE}{}",
-            bg.replace("users: [oncall]", "users: []")
-        ));
-        assert_eq!(
-            (e.field.as_str(), e.problem),
-            ("break_glass.users", Problem::EmptyList)
-        );
+        let e = error(&format!("{BASE}{}", bg.replace("users: [oncall]", "users: []")));
+        assert_eq!((e.field.as_str(), e.problem), ("break_glass.users", Problem::EmptyList));
     }
 
     #[test]
     fn yaml_syntax_errors_carry_the_line() {
-        let e = error(&with(
-            "    effect: allow\n",
-            "    effect: allow\n   broken: [\n",
-        ));
+        let e = error(&with("    effect: allow\n", "    effect: allow\n   broken: [\n"));
         assert!(e.line >= 8, "{e}");
         assert_eq!(e.field, "document");
         let e = error("");
@@ -1444,21 +1043,13 @@ approvals: {approvers: [carol], required: 1, window: 4h}
         let e = error("- just\n- a list\n");
         assert_eq!((e.line, e.field.as_str()), (1, "document"), "{e}");
         let e = error(&with("users: [alice]", "users: alice"));
-        assert_eq!(
-            (e.line, e.field.as_str()),
-            (9, "rules[0].when.users"),
-            "{e}"
-        );
+        assert_eq!((e.line, e.field.as_str()), (9, "rules[0].when.users"), "{e}");
     }
 
     #[test]
     fn the_wrong_kind_of_value_is_an_error_with_its_path() {
         let e = error(&with("      time:\n", "      time: always\n"));
-        assert_eq!(
-            (e.line, e.field.as_str()),
-            (10, "rules[0].when.time"),
-            "{e}"
-        );
+        assert_eq!((e.line, e.field.as_str()), (10, "rules[0].when.time"), "{e}");
     }
 
     #[test]
@@ -1470,21 +1061,16 @@ approvals: {approvers: [carol], required: 1, window: 4h}
         assert!(admins.is_admin(&user("secops")));
         assert!(!admins.is_admin(&user("Secops")));
         let role = Subject {
-            principal: "arn:aws:sts::000000000000:assumed-role/Admin/someone"
-                .parse()
-                .unwrap(),
+            principal: "arn:aws:sts::000000000000:assumed-role/Admin/someone".parse().unwrap(),
             policy_user: None,
         };
         assert!(admins.is_admin(&role));
         let by_session_name = Subject {
-            principal: "arn:aws:sts::000000000000:assumed-role/Other/secops"
-                .parse()
-                .unwrap(),
+            principal: "arn:aws:sts::000000000000:assumed-role/Other/secops".parse().unwrap(),
             policy_user: None,
         };
         assert!(!admins.is_admin(&by_session_name));
-        let e =
-            AdminsDocument::parse("version: \"1\"\nusers: [secops]\nadmins: [x]\n").unwrap_err();
+        let e = AdminsDocument::parse("version: \"1\"\nusers: [secops]\nadmins: [x]\n").unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (3, "admins"));
         let e = AdminsDocument::parse("version: \"1\"\nusers: [secops, \"a b\"]\n").unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (2, "users[1]"));

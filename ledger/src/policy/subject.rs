@@ -33,9 +33,7 @@ pub fn validate_user_name(name: &str) -> Result<(), PatternError> {
     if name.starts_with("arn:") {
         return Err(PatternError::ArnInUsers);
     }
-    let charset_ok = name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
+    let charset_ok = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
     if charset_ok && (1..=64).contains(&name.len()) {
         Ok(())
     } else {
@@ -131,10 +129,7 @@ mod tests {
     use super::*;
 
     fn subject(arn: &str, user: Option<&str>) -> Subject {
-        Subject {
-            principal: arn.parse().unwrap(),
-            policy_user: user.map(str::to_owned),
-        }
+        Subject { principal: arn.parse().unwrap(), policy_user: user.map(str::to_owned) }
     }
 
     #[test]
@@ -158,26 +153,11 @@ mod tests {
     #[test]
     fn bad_entries_are_refused() {
         assert_eq!(SubjectPattern::parse(""), Err(PatternError::BadUserName));
-        assert_eq!(
-            SubjectPattern::parse("al ice"),
-            Err(PatternError::BadUserName)
-        );
-        assert_eq!(
-            SubjectPattern::parse("alice:admin"),
-            Err(PatternError::BadUserName)
-        );
-        assert_eq!(
-            SubjectPattern::parse("arn:aws:iam::1:user/a b"),
-            Err(PatternError::BadPrincipalPattern)
-        );
-        assert_eq!(
-            validate_user_name("arn:aws:iam::1:user/a"),
-            Err(PatternError::ArnInUsers)
-        );
-        assert_eq!(
-            PrincipalPattern::parse("*"),
-            Err(PatternError::BadPrincipalPattern)
-        );
+        assert_eq!(SubjectPattern::parse("al ice"), Err(PatternError::BadUserName));
+        assert_eq!(SubjectPattern::parse("alice:admin"), Err(PatternError::BadUserName));
+        assert_eq!(SubjectPattern::parse("arn:aws:iam::1:user/a b"), Err(PatternError::BadPrincipalPattern));
+        assert_eq!(validate_user_name("arn:aws:iam::1:user/a"), Err(PatternError::ArnInUsers));
+        assert_eq!(PrincipalPattern::parse("*"), Err(PatternError::BadPrincipalPattern));
         assert!(validate_user_name("dana@example.com").is_ok());
     }
 }

@@ -228,7 +228,9 @@ impl DynamoEventStore {
 /// Exponential backoff with jitter: 10 ms, 20 ms, 40 ms … plus up to the same again.
 fn backoff(attempt: u32) -> Duration {
     let base = 10u64 << attempt.min(6);
-    let jitter = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos()) % base;
+    let jitter = u64::from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos(),
+    ) % base;
     Duration::from_millis(base + jitter)
 }
 
@@ -293,9 +295,7 @@ impl DynamoEventStore {
 
 /// Creates the ledger table (on demand, stream `NEW_IMAGE`), as Terraform does in AWS.
 pub async fn create_ledger_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    let attribute = |name: &str, kind| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build()
-    };
+    let attribute = |name: &str, kind| AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build();
     let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
     client
         .create_table()

@@ -79,7 +79,11 @@ pub trait EventStore: Send + Sync {
 
     /// Appends to several streams at once: all or nothing. A retry with the same event ids
     /// after an ambiguous failure returns the events already stored instead of duplicating.
-    async fn append_all(&self, appends: &[StreamAppend], checks: &[StreamCheck]) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn append_all(
+        &self,
+        appends: &[StreamAppend],
+        checks: &[StreamCheck],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let items = seal_all(appends, checks)?;
         let token = appends[0].events[0].event_id.to_string();
         match self.write(&items, checks, &token).await {

@@ -65,7 +65,11 @@ async fn a_multi_stream_append_with_one_conflict_writes_nothing() {
         .store
         .append_all(
             &[
-                StreamAppend { stream: fresh.clone(), head: StreamHead::genesis(), events: vec![requested(5), revoked()] },
+                StreamAppend {
+                    stream: fresh.clone(),
+                    head: StreamHead::genesis(),
+                    events: vec![requested(5), revoked()],
+                },
                 StreamAppend { stream: moved.clone(), head: StreamHead::genesis(), events: vec![requested(5)] },
             ],
             &[],
@@ -155,7 +159,11 @@ async fn an_append_over_the_transaction_limit_is_refused_before_sending() {
     let ledger = ledger().await;
     let stream = session_stream();
     let events = (0..=MAX_ACTIONS).map(|_| requested(1)).collect();
-    let err = ledger.store.append(StreamAppend { stream: stream.clone(), head: StreamHead::genesis(), events }).await.unwrap_err();
+    let err = ledger
+        .store
+        .append(StreamAppend { stream: stream.clone(), head: StreamHead::genesis(), events })
+        .await
+        .unwrap_err();
     assert_eq!(err, StoreError::TooManyActions { actions: 101 });
     assert!(ledger.store.read_stream(&stream, 1).await.unwrap().is_empty());
 }

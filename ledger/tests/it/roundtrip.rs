@@ -19,8 +19,8 @@ use ledger::event::*;
 use ledger::record::{format_time, ChainBreakKind, DecodeErrorKind};
 use ledger::store::dynamo::{from_item, to_item};
 use ledger::{
-    verify_stream, Actor, ApprovalId, BreakGlassId, EventId, NewEvent, PrincipalArn, Profile,
-    RoleArn, SessionId, StoreError, StoredEvent, StreamHead, StreamKey,
+    verify_stream, Actor, ApprovalId, BreakGlassId, EventId, NewEvent, PrincipalArn, Profile, RoleArn, SessionId,
+    StoreError, StoredEvent, StreamHead, StreamKey,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -42,12 +42,7 @@ fn iam_name() -> impl Strategy<Value = String> {
 
 fn principal_arn() -> impl Strategy<Value = PrincipalArn> {
     prop_oneof![
-        (
-            partition(),
-            account(),
-            "(/[a-z0-9-]{1,12}){0,2}",
-            iam_name()
-        )
+        (partition(), account(), "(/[a-z0-9-]{1,12}){0,2}", iam_name())
             .prop_map(|(p, a, path, n)| format!("arn:{p}:iam::{a}:user{path}/{n}")),
         (partition(), account(), iam_name(), iam_name())
             .prop_map(|(p, a, r, s)| format!("arn:{p}:sts::{a}:assumed-role/{r}/{s}")),
@@ -57,12 +52,7 @@ fn principal_arn() -> impl Strategy<Value = PrincipalArn> {
 }
 
 fn role_arn() -> impl Strategy<Value = RoleArn> {
-    (
-        partition(),
-        account(),
-        "(/[A-Za-z0-9_-]{1,12}){0,2}",
-        iam_name(),
-    )
+    (partition(), account(), "(/[A-Za-z0-9_-]{1,12}){0,2}", iam_name())
         .prop_map(|(p, a, path, n)| format!("arn:{p}:iam::{a}:role{path}/{n}"))
         .prop_map(|s| s.parse().expect("generated role ARNs are valid"))
 }
@@ -102,11 +92,8 @@ fn free_text() -> impl Strategy<Value = String> {
         '🔥',
         '\u{10ffff}',
     ]);
-    vec(
-        prop_oneof![3 => any::<char>(), 2 => tricky, 3 => proptest::char::range('a', 'z')],
-        0..40,
-    )
-    .prop_map(String::from_iter)
+    vec(prop_oneof![3 => any::<char>(), 2 => tricky, 3 => proptest::char::range('a', 'z')], 0..40)
+        .prop_map(String::from_iter)
 }
 
 fn hex64() -> impl Strategy<Value = String> {
@@ -119,11 +106,7 @@ fn access_key_id() -> impl Strategy<Value = String> {
 
 /// An instant between 2000 and 2100, at any precision down to the nanosecond.
 fn instant() -> impl Strategy<Value = DateTime<Utc>> {
-    let nanos = prop_oneof![
-        Just(0u32),
-        (0u32..1000).prop_map(|ms| ms * 1_000_000),
-        0u32..1_000_000_000
-    ];
+    let nanos = prop_oneof![Just(0u32), (0u32..1000).prop_map(|ms| ms * 1_000_000), 0u32..1_000_000_000];
     (946_684_800i64..4_102_444_800, nanos).prop_map(|(s, n)| Utc.timestamp_opt(s, n).unwrap())
 }
 
@@ -146,55 +129,27 @@ fn basis() -> impl Strategy<Value = Basis> {
 
 fn credentials_requested() -> impl Strategy<Value = CredentialsRequested> {
     let user_id = "(AIDA|AROA)[A-Z2-7]{17}(:[A-Za-z0-9@._-]{1,32})?";
-    (
-        principal_arn(),
-        option::of(user_id),
-        profile(),
-        option::of(any::<u32>()),
-        option::of(free_text()),
+    (principal_arn(), option::of(user_id), profile(), option::of(any::<u32>()), option::of(free_text())).prop_map(
+        |(principal, user_id, profile, requested_duration_seconds, reason)| CredentialsRequested {
+            principal,
+            user_id,
+            profile,
+            requested_duration_seconds,
+            reason,
+        },
     )
-        .prop_map(
-            |(principal, user_id, profile, requested_duration_seconds, reason)| {
-                CredentialsRequested {
-                    principal,
-                    user_id,
-                    profile,
-                    requested_duration_seconds,
-                    reason,
-                }
-            },
-        )
 }
 
 fn access_decided() -> impl Strategy<Value = AccessDecided> {
-    (
-        effect(),
-        option::of(free_text()),
-        free_text(),
-        basis(),
-        option::of(hex64()),
+    (effect(), option::of(free_text()), free_text(), basis(), option::of(hex64())).prop_map(
+        |(effect, rule, reason, basis, policy_hash)| AccessDecided { effect, rule, reason, basis, policy_hash },
     )
-        .prop_map(|(effect, rule, reason, basis, policy_hash)| AccessDecided {
-            effect,
-            rule,
-            reason,
-            basis,
-            policy_hash,
-        })
 }
 
 fn credentials_issued() -> impl Strategy<Value = CredentialsIssued> {
-    (
-        role_arn(),
-        iam_name(),
-        iam_name(),
-        access_key_id(),
-        instant(),
-        instant(),
-        hex64(),
-    )
-        .prop_map(
-            |(
+    (role_arn(), iam_name(), iam_name(), access_key_id(), instant(), instant(), hex64()).prop_map(
+        |(role_arn, source_identity, role_session_name, access_key_id, expiration, session_ends_at, token_hash)| {
+            CredentialsIssued {
                 role_arn,
                 source_identity,
                 role_session_name,
@@ -202,74 +157,43 @@ fn credentials_issued() -> impl Strategy<Value = CredentialsIssued> {
                 expiration,
                 session_ends_at,
                 token_hash,
-            )| {
-                CredentialsIssued {
-                    role_arn,
-                    source_identity,
-                    role_session_name,
-                    access_key_id,
-                    expiration,
-                    session_ends_at,
-                    token_hash,
-                }
-            },
-        )
+            }
+        },
+    )
 }
 
 fn credentials_refreshed() -> impl Strategy<Value = CredentialsRefreshed> {
-    (access_key_id(), instant(), basis()).prop_map(|(access_key_id, expiration, basis)| {
-        CredentialsRefreshed {
-            access_key_id,
-            expiration,
-            basis,
-        }
+    (access_key_id(), instant(), basis()).prop_map(|(access_key_id, expiration, basis)| CredentialsRefreshed {
+        access_key_id,
+        expiration,
+        basis,
     })
 }
 
 fn approval_requested() -> impl Strategy<Value = ApprovalRequested> {
-    (
-        principal_arn(),
-        profile(),
-        free_text(),
-        any::<u32>(),
-        instant(),
-        any::<u32>(),
+    (principal_arn(), profile(), free_text(), any::<u32>(), instant(), any::<u32>()).prop_map(
+        |(requester, profile, justification, duration_seconds, expires_at, required)| ApprovalRequested {
+            requester,
+            profile,
+            justification,
+            duration_seconds,
+            expires_at,
+            required,
+        },
     )
-        .prop_map(
-            |(requester, profile, justification, duration_seconds, expires_at, required)| {
-                ApprovalRequested {
-                    requester,
-                    profile,
-                    justification,
-                    duration_seconds,
-                    expires_at,
-                    required,
-                }
-            },
-        )
 }
 
 fn break_glass_invoked() -> impl Strategy<Value = BreakGlassInvoked> {
-    (
-        principal_arn(),
-        profile(),
-        free_text(),
-        free_text(),
-        any::<u32>(),
-        instant(),
+    (principal_arn(), profile(), free_text(), free_text(), any::<u32>(), instant()).prop_map(
+        |(invoker, profile, reason_code, justification, duration_seconds, expires_at)| BreakGlassInvoked {
+            invoker,
+            profile,
+            reason_code,
+            justification,
+            duration_seconds,
+            expires_at,
+        },
     )
-        .prop_map(
-            |(invoker, profile, reason_code, justification, duration_seconds, expires_at)| {
-                BreakGlassInvoked {
-                    invoker,
-                    profile,
-                    reason_code,
-                    justification,
-                    duration_seconds,
-                    expires_at,
-                }
-            },
-        )
 }
 
 fn policy_published() -> impl Strategy<Value = PolicyPublished> {
@@ -306,9 +230,7 @@ fn event() -> impl Strategy<Value = Event> {
         access_decided().prop_map(Event::from).boxed(),
         credentials_issued().prop_map(Event::from).boxed(),
         credentials_refreshed().prop_map(Event::from).boxed(),
-        (principal_arn(), free_text())
-            .prop_map(|(by, reason)| SessionRevoked { by, reason }.into())
-            .boxed(),
+        (principal_arn(), free_text()).prop_map(|(by, reason)| SessionRevoked { by, reason }.into()).boxed(),
         Just(SessionExpired {}.into()).boxed(),
         approval_requested().prop_map(Event::from).boxed(),
         (principal_arn(), option::of(free_text()))
@@ -317,14 +239,10 @@ fn event() -> impl Strategy<Value = Event> {
         (principal_arn(), option::of(free_text()))
             .prop_map(|(approver, comment)| ApprovalDenied { approver, comment }.into())
             .boxed(),
-        principal_arn()
-            .prop_map(|by| ApprovalCancelled { by }.into())
-            .boxed(),
+        principal_arn().prop_map(|by| ApprovalCancelled { by }.into()).boxed(),
         Just(ApprovalExpired {}.into()).boxed(),
         break_glass_invoked().prop_map(Event::from).boxed(),
-        (principal_arn(), free_text())
-            .prop_map(|(by, reason)| BreakGlassClosed { by, reason }.into())
-            .boxed(),
+        (principal_arn(), free_text()).prop_map(|(by, reason)| BreakGlassClosed { by, reason }.into()).boxed(),
         Just(BreakGlassExpired {}.into()).boxed(),
         policy_published().prop_map(Event::from).boxed(),
     ])
@@ -336,8 +254,7 @@ fn stream_key() -> impl Strategy<Value = StreamKey> {
         ulid().prop_map(|u| StreamKey::Approval(ApprovalId::from_ulid(u))),
         ulid().prop_map(|u| StreamKey::BreakGlass(BreakGlassId::from_ulid(u))),
         profile().prop_map(StreamKey::Policy),
-        (profile(), principal_arn())
-            .prop_map(|(profile, principal)| StreamKey::BreakGlassGuard { profile, principal }),
+        (profile(), principal_arn()).prop_map(|(profile, principal)| StreamKey::BreakGlassGuard { profile, principal }),
     ]
 }
 
@@ -346,10 +263,7 @@ fn actor() -> impl Strategy<Value = Actor> {
 }
 
 fn correlation_id() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
-        free_text()
-    ]
+    prop_oneof!["[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", free_text()]
 }
 
 fn new_event() -> impl Strategy<Value = NewEvent> {
@@ -365,9 +279,7 @@ fn new_event() -> impl Strategy<Value = NewEvent> {
 }
 
 /// A stream key and its events, sealed from genesis.
-fn sealed_stream(
-    len: std::ops::Range<usize>,
-) -> impl Strategy<Value = (String, Vec<NewEvent>, Vec<StoredEvent>)> {
+fn sealed_stream(len: std::ops::Range<usize>) -> impl Strategy<Value = (String, Vec<NewEvent>, Vec<StoredEvent>)> {
     (stream_key(), vec(new_event(), len)).prop_map(|(stream, events)| {
         let sealed = StoredEvent::seal(&stream, &StreamHead::genesis(), &events);
         (stream.to_string(), events, sealed)
@@ -394,11 +306,7 @@ enum Tamper {
 fn tamper() -> impl Strategy<Value = Tamper> {
     prop_oneof![
         any::<Index>().prop_map(Tamper::PayloadString),
-        (
-            any::<Index>(),
-            prop_oneof![-3i64..=-1, 1i64..=3, Just(1_000_000)]
-        )
-            .prop_map(|(i, d)| Tamper::Seq(i, d)),
+        (any::<Index>(), prop_oneof![-3i64..=-1, 1i64..=3, Just(1_000_000)]).prop_map(|(i, d)| Tamper::Seq(i, d)),
         any::<Index>().prop_map(Tamper::Actor),
         (any::<Index>(), any::<bool>()).prop_map(|(i, respell)| Tamper::OccurredAt(i, respell)),
         (any::<Index>(), hex64()).prop_map(|(i, h)| Tamper::PrevHash(i, h)),
@@ -423,10 +331,7 @@ fn tamper_payload(payload: &mut Value) {
     match first_string(payload) {
         Some(s) => s.push('\u{200b}'),
         None => {
-            payload
-                .as_object_mut()
-                .expect("payloads are objects")
-                .insert("by".into(), Value::from("mallory"));
+            payload.as_object_mut().expect("payloads are objects").insert("by".into(), Value::from("mallory"));
         }
     }
 }
@@ -444,18 +349,13 @@ fn apply(t: &Tamper, events: &mut Vec<StoredEvent>) -> (u64, fn(&ChainBreakKind)
             let i = i.index(n);
             let e = &mut events[i];
             e.seq = e.seq.checked_add_signed(*delta).unwrap_or(0);
-            (i as u64 + 1, |k| {
-                matches!(k, ChainBreakKind::OutOfSequence { .. })
-            })
+            (i as u64 + 1, |k| matches!(k, ChainBreakKind::OutOfSequence { .. }))
         }
         Tamper::Actor(i) => {
             let i = i.index(n);
             let e = &mut events[i];
-            e.actor = if e.actor == "system" {
-                "arn:aws:iam::111122223333:user/mallory".into()
-            } else {
-                "system".into()
-            };
+            e.actor =
+                if e.actor == "system" { "arn:aws:iam::111122223333:user/mallory".into() } else { "system".into() };
             (i as u64 + 1, |k| *k == ChainBreakKind::HashMismatch)
         }
         Tamper::OccurredAt(i, respell) => {
@@ -472,25 +372,15 @@ fn apply(t: &Tamper, events: &mut Vec<StoredEvent>) -> (u64, fn(&ChainBreakKind)
         Tamper::PrevHash(i, hash) => {
             let i = i.index(n);
             let e = &mut events[i];
-            e.prev_hash = if *hash == e.prev_hash {
-                "f".repeat(64)
-            } else {
-                hash.clone()
-            };
+            e.prev_hash = if *hash == e.prev_hash { "f".repeat(64) } else { hash.clone() };
             (i as u64 + 1, |k| *k == ChainBreakKind::HashMismatch)
         }
         Tamper::Stream(i, u) => {
             let i = i.index(n);
             let e = &mut events[i];
             let other = StreamKey::Session(SessionId::from_ulid(*u)).to_string();
-            e.stream = if other == e.stream {
-                format!("{other}0")
-            } else {
-                other
-            };
-            (i as u64 + 1, |k| {
-                matches!(k, ChainBreakKind::WrongStream { .. })
-            })
+            e.stream = if other == e.stream { format!("{other}0") } else { other };
+            (i as u64 + 1, |k| matches!(k, ChainBreakKind::WrongStream { .. }))
         }
         Tamper::Swap(i, j) => {
             let (mut a, mut b) = (i.index(n), j.index(n));
@@ -501,16 +391,12 @@ fn apply(t: &Tamper, events: &mut Vec<StoredEvent>) -> (u64, fn(&ChainBreakKind)
                 std::mem::swap(&mut a, &mut b);
             }
             events.swap(a, b);
-            (a as u64 + 1, |k| {
-                matches!(k, ChainBreakKind::OutOfSequence { .. })
-            })
+            (a as u64 + 1, |k| matches!(k, ChainBreakKind::OutOfSequence { .. }))
         }
         Tamper::DropMiddle(i) => {
             let i = 1 + i.index(n - 2);
             events.remove(i);
-            (i as u64 + 1, |k| {
-                matches!(k, ChainBreakKind::OutOfSequence { .. })
-            })
+            (i as u64 + 1, |k| matches!(k, ChainBreakKind::OutOfSequence { .. }))
         }
     }
 }
@@ -611,18 +497,8 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 
 /// Every attribute of a ledger item but `payload` (which holds any JSON).
-const ENVELOPE: &[&str] = &[
-    "pk",
-    "sk",
-    "event_id",
-    "type",
-    "schema_version",
-    "occurred_at",
-    "actor",
-    "correlation_id",
-    "prev_hash",
-    "hash",
-];
+const ENVELOPE: &[&str] =
+    &["pk", "sk", "event_id", "type", "schema_version", "occurred_at", "actor", "correlation_id", "prev_hash", "hash"];
 
 fn wrong_value() -> impl Strategy<Value = AttributeValue> {
     prop_oneof![
@@ -631,10 +507,7 @@ fn wrong_value() -> impl Strategy<Value = AttributeValue> {
         any::<bool>().prop_map(AttributeValue::Bool),
         Just(AttributeValue::Null(true)),
         Just(AttributeValue::L(vec![AttributeValue::S("x".into())])),
-        Just(AttributeValue::M(HashMap::from([(
-            "x".to_owned(),
-            AttributeValue::N("1".into())
-        )]))),
+        Just(AttributeValue::M(HashMap::from([("x".to_owned(), AttributeValue::N("1".into()))]))),
         Just(AttributeValue::Ss(vec!["a".into(), "b".into()])),
     ]
 }
@@ -646,11 +519,8 @@ fn sample_event() -> StoredEvent {
         occurred_at: "2026-03-02T15:40:12.907Z".parse().unwrap(),
         actor: "arn:aws:iam::111122223333:user/secops".parse().unwrap(),
         correlation_id: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a".into(),
-        event: SessionRevoked {
-            by: "arn:aws:iam::111122223333:user/secops".parse().unwrap(),
-            reason: "left".into(),
-        }
-        .into(),
+        event: SessionRevoked { by: "arn:aws:iam::111122223333:user/secops".parse().unwrap(), reason: "left".into() }
+            .into(),
     };
     StoredEvent::seal(&stream, &StreamHead::genesis(), &[event]).remove(0)
 }
@@ -669,9 +539,7 @@ fn corrupt_message(item: HashMap<String, AttributeValue>) -> String {
 /// Whether the detail of a corrupt-item message (after the item's position, which mentions
 /// `pk` and `sk` whenever they are absent) names `attribute`.
 fn detail_names(message: &str, attribute: &str) -> bool {
-    message
-        .split_once(": ")
-        .is_some_and(|(_, detail)| detail.contains(attribute))
+    message.split_once(": ").is_some_and(|(_, detail)| detail.contains(attribute))
 }
 
 #[test]
@@ -681,14 +549,8 @@ fn a_sample_item_holds_exactly_the_documented_attributes() {
     let mut expected: Vec<&str> = ENVELOPE.iter().copied().chain(["payload"]).collect();
     expected.sort();
     assert_eq!(names, expected);
-    assert!(
-        matches!(sample_item()["sk"], AttributeValue::N(_)),
-        "sk is a number"
-    );
-    assert!(
-        matches!(sample_item()["payload"], AttributeValue::M(_)),
-        "payload is a map"
-    );
+    assert!(matches!(sample_item()["sk"], AttributeValue::N(_)), "sk is a number");
+    assert!(matches!(sample_item()["payload"], AttributeValue::M(_)), "payload is a map");
 }
 
 #[test]
@@ -697,10 +559,7 @@ fn an_item_missing_any_attribute_is_corrupt_and_the_message_names_it() {
         let mut item = sample_item();
         item.remove(attribute);
         let message = corrupt_message(item);
-        assert!(
-            detail_names(&message, attribute),
-            "missing {attribute}: {message:?}"
-        );
+        assert!(detail_names(&message, attribute), "missing {attribute}: {message:?}");
     }
 }
 
@@ -717,10 +576,7 @@ fn an_item_with_a_mistyped_attribute_is_corrupt_and_the_message_names_it() {
         let mut item = sample_item();
         item.insert(attribute.to_owned(), wrong.clone());
         let message = corrupt_message(item);
-        assert!(
-            detail_names(&message, attribute),
-            "{attribute} = {wrong:?}: {message:?}"
-        );
+        assert!(detail_names(&message, attribute), "{attribute} = {wrong:?}: {message:?}");
     }
 }
 
@@ -729,10 +585,7 @@ fn a_corrupt_item_message_says_which_event_it_is() {
     let mut item = sample_item();
     item.remove("hash");
     let message = corrupt_message(item);
-    assert!(
-        message.contains("SESSION#01KJQDVWNEED6K2JSJEA3CE1X8 seq 1"),
-        "{message:?}"
-    );
+    assert!(message.contains("SESSION#01KJQDVWNEED6K2JSJEA3CE1X8 seq 1"), "{message:?}");
 }
 
 #[test]
@@ -741,27 +594,16 @@ fn an_item_of_an_unknown_type_decodes_to_an_unknown_type_error() {
     item.insert("type".into(), AttributeValue::S("SessionTeleported".into()));
     let stored = from_item(item).expect("the envelope is well-formed");
     let err = stored.decode().expect_err("an unknown type cannot decode");
-    assert_eq!(
-        (err.stream.as_str(), err.seq),
-        ("SESSION#01KJQDVWNEED6K2JSJEA3CE1X8", 1)
-    );
-    assert_eq!(
-        err.kind,
-        DecodeErrorKind::Payload(PayloadError::UnknownType("SessionTeleported".into()))
-    );
+    assert_eq!((err.stream.as_str(), err.seq), ("SESSION#01KJQDVWNEED6K2JSJEA3CE1X8", 1));
+    assert_eq!(err.kind, DecodeErrorKind::Payload(PayloadError::UnknownType("SessionTeleported".into())));
 }
 
 #[test]
 fn a_payload_stored_as_a_string_is_corrupt_not_a_panic() {
     let mut item = sample_item();
-    item.insert(
-        "payload".into(),
-        AttributeValue::S(r#"{"by":"x","reason":"y"}"#.into()),
-    );
+    item.insert("payload".into(), AttributeValue::S(r#"{"by":"x","reason":"y"}"#.into()));
     let err = from_item(item).expect_err("a payload must be a map");
-    let StoreError::Corrupt(detail) = err else {
-        panic!("expected Corrupt, got {err:?}")
-    };
+    let StoreError::Corrupt(detail) = err else { panic!("expected Corrupt, got {err:?}") };
     assert!(detail.contains("payload") && detail.contains("expected M"), "{detail}");
 }
 
@@ -771,18 +613,8 @@ fn the_event_strategy_covers_every_catalogue_type() {
     let strategy = event();
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..2000 {
-        seen.insert(
-            strategy
-                .new_tree(&mut runner)
-                .unwrap()
-                .current()
-                .wire_type(),
-        );
+        seen.insert(strategy.new_tree(&mut runner).unwrap().current().wire_type());
     }
-    let missing: Vec<&str> = EVENT_TYPES
-        .iter()
-        .copied()
-        .filter(|t| !seen.contains(t))
-        .collect();
+    let missing: Vec<&str> = EVENT_TYPES.iter().copied().filter(|t| !seen.contains(t)).collect();
     assert!(missing.is_empty(), "add strategies for {missing:?}");
 }

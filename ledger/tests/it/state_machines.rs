@@ -52,10 +52,7 @@ fn run<A: Aggregate>(script: Vec<(DateTime<Utc>, A::Command)>) -> Vec<Step<A>> {
     let mut steps = Vec::with_capacity(script.len());
     for (at, command) in script {
         let then = state.decide(&command, at);
-        let after = then
-            .iter()
-            .flatten()
-            .fold(state.clone(), |s, e| s.evolve(e));
+        let after = then.iter().flatten().fold(state.clone(), |s, e| s.evolve(e));
         steps.push(Step {
             history: history.clone(),
             given: state,
@@ -75,10 +72,7 @@ fn t0() -> DateTime<Utc> {
 }
 
 /// Turns `(minutes to wait, plan)` pairs into commands at a clock that only moves forward.
-fn timed<P, C>(
-    plans: &[(i64, P)],
-    command: impl Fn(&P, DateTime<Utc>) -> C,
-) -> Vec<(DateTime<Utc>, C)> {
+fn timed<P, C>(plans: &[(i64, P)], command: impl Fn(&P, DateTime<Utc>) -> C) -> Vec<(DateTime<Utc>, C)> {
     let mut now = t0();
     plans
         .iter()
@@ -109,12 +103,7 @@ fn script<P: std::fmt::Debug + Clone + 'static>(
 const PEOPLE: [&str; 5] = ["alice", "bob", "carol", "dave", "erin"];
 
 fn person(i: usize) -> PrincipalArn {
-    format!(
-        "arn:aws:iam::111122223333:user/{}",
-        PEOPLE[i % PEOPLE.len()]
-    )
-    .parse()
-    .unwrap()
+    format!("arn:aws:iam::111122223333:user/{}", PEOPLE[i % PEOPLE.len()]).parse().unwrap()
 }
 
 fn profiles() -> [Profile; 2] {
@@ -143,14 +132,8 @@ enum SessionPlan {
 
 fn session_open() -> impl Strategy<Value = SessionPlan> + Clone {
     let effect = prop_oneof![3 => Just(Effect::Allow), 1 => Just(Effect::Deny), 1 => Just(Effect::RequireApproval)];
-    (effect, prop::bool::weighted(0.8), -5i64..=120, -5i64..=600).prop_map(
-        |(effect, issue, expires_in, ends_in)| SessionPlan::Open {
-            effect,
-            issue,
-            expires_in,
-            ends_in,
-        },
-    )
+    (effect, prop::bool::weighted(0.8), -5i64..=120, -5i64..=600)
+        .prop_map(|(effect, issue, expires_in, ends_in)| SessionPlan::Open { effect, issue, expires_in, ends_in })
 }
 
 fn session_plan() -> impl Strategy<Value = SessionPlan> + Clone {
@@ -165,12 +148,7 @@ fn session_plan() -> impl Strategy<Value = SessionPlan> + Clone {
 fn session_command(plan: &SessionPlan, now: DateTime<Utc>) -> SessionCommand {
     let alice = person(0);
     match *plan {
-        SessionPlan::Open {
-            effect,
-            issue,
-            expires_in,
-            ends_in,
-        } => SessionCommand::Open {
+        SessionPlan::Open { effect, issue, expires_in, ends_in } => SessionCommand::Open {
             request: CredentialsRequested {
                 principal: alice,
                 user_id: Some("AIDA3XFRBF23EXAMPLE7Q".into()),
@@ -186,9 +164,7 @@ fn session_command(plan: &SessionPlan, now: DateTime<Utc>) -> SessionCommand {
                 policy_hash: None,
             },
             issued: issue.then(|| CredentialsIssued {
-                role_arn: "arn:aws:iam::111122223333:role/SentinelProtected-Dev"
-                    .parse()
-                    .unwrap(),
+                role_arn: "arn:aws:iam::111122223333:role/SentinelProtected-Dev".parse().unwrap(),
                 source_identity: "alice".into(),
                 role_session_name: "sentinel-alice".into(),
                 access_key_id: "ASIA3XFRBF23EXAMPLE1".into(),
@@ -202,10 +178,9 @@ fn session_command(plan: &SessionPlan, now: DateTime<Utc>) -> SessionCommand {
             expiration: now + Duration::minutes(expires_in),
             basis: Basis::Policy,
         }),
-        SessionPlan::Revoke => SessionCommand::Revoke(SessionRevoked {
-            by: person(3),
-            reason: "laptop reported stolen".into(),
-        }),
+        SessionPlan::Revoke => {
+            SessionCommand::Revoke(SessionRevoked { by: person(3), reason: "laptop reported stolen".into() })
+        }
         SessionPlan::Expire => SessionCommand::Expire,
     }
 }
@@ -215,10 +190,7 @@ fn session_run(plans: &[(i64, SessionPlan)]) -> Vec<Step<SessionState>> {
 }
 
 fn is_credentials(e: &Event) -> bool {
-    matches!(
-        e,
-        Event::CredentialsIssued(_) | Event::CredentialsRefreshed(_)
-    )
+    matches!(e, Event::CredentialsIssued(_) | Event::CredentialsRefreshed(_))
 }
 
 fn ends_session(e: &Event) -> bool {
@@ -227,9 +199,9 @@ fn ends_session(e: &Event) -> bool {
 
 fn session_ends_at(state: &SessionState) -> Option<DateTime<Utc>> {
     match state {
-        SessionState::Active(s)
-        | SessionState::Expired(s)
-        | SessionState::Revoked { session: s, .. } => Some(s.issued.session_ends_at),
+        SessionState::Active(s) | SessionState::Expired(s) | SessionState::Revoked { session: s, .. } => {
+            Some(s.issued.session_ends_at)
+        }
         SessionState::Unknown | SessionState::Decided { .. } => None,
     }
 }
@@ -321,16 +293,8 @@ enum ApprovalPlan {
 }
 
 fn approval_request() -> impl Strategy<Value = ApprovalPlan> + Clone {
-    (
-        prop_oneof![3 => Just(0usize), 1 => 0..PEOPLE.len()],
-        0u32..=3,
-        -10i64..=240,
-    )
-        .prop_map(|(requester, required, window)| ApprovalPlan::Request {
-            requester,
-            required,
-            window,
-        })
+    (prop_oneof![3 => Just(0usize), 1 => 0..PEOPLE.len()], 0u32..=3, -10i64..=240)
+        .prop_map(|(requester, required, window)| ApprovalPlan::Request { requester, required, window })
 }
 
 fn approval_plan() -> impl Strategy<Value = ApprovalPlan> + Clone {
@@ -346,11 +310,7 @@ fn approval_plan() -> impl Strategy<Value = ApprovalPlan> + Clone {
 
 fn approval_command(plan: &ApprovalPlan, now: DateTime<Utc>) -> ApprovalCommand {
     match *plan {
-        ApprovalPlan::Request {
-            requester,
-            required,
-            window,
-        } => ApprovalCommand::Request(ApprovalRequested {
+        ApprovalPlan::Request { requester, required, window } => ApprovalCommand::Request(ApprovalRequested {
             requester: person(requester),
             profile: "prod".parse().unwrap(),
             justification: "apply migration 0042".into(),
@@ -358,14 +318,10 @@ fn approval_command(plan: &ApprovalPlan, now: DateTime<Utc>) -> ApprovalCommand 
             expires_at: now + Duration::minutes(window),
             required,
         }),
-        ApprovalPlan::Approve(who) => ApprovalCommand::Approve(ApprovalGranted {
-            approver: person(who),
-            comment: Some("ok".into()),
-        }),
-        ApprovalPlan::Deny(who) => ApprovalCommand::Deny(ApprovalDenied {
-            approver: person(who),
-            comment: None,
-        }),
+        ApprovalPlan::Approve(who) => {
+            ApprovalCommand::Approve(ApprovalGranted { approver: person(who), comment: Some("ok".into()) })
+        }
+        ApprovalPlan::Deny(who) => ApprovalCommand::Deny(ApprovalDenied { approver: person(who), comment: None }),
         ApprovalPlan::Cancel(who) => ApprovalCommand::Cancel(ApprovalCancelled { by: person(who) }),
         ApprovalPlan::Expire => ApprovalCommand::Expire,
     }
@@ -383,17 +339,11 @@ fn recorded_status(state: &ApprovalState) -> Option<ApprovalStatus> {
 }
 
 fn is_terminal(status: Option<ApprovalStatus>) -> bool {
-    matches!(
-        status,
-        Some(ApprovalStatus::Denied | ApprovalStatus::Cancelled | ApprovalStatus::Expired)
-    )
+    matches!(status, Some(ApprovalStatus::Denied | ApprovalStatus::Cancelled | ApprovalStatus::Expired))
 }
 
 fn ends_approval(e: &Event) -> bool {
-    matches!(
-        e,
-        Event::ApprovalDenied(_) | Event::ApprovalCancelled(_) | Event::ApprovalExpired(_)
-    )
+    matches!(e, Event::ApprovalDenied(_) | Event::ApprovalCancelled(_) | Event::ApprovalExpired(_))
 }
 
 proptest! {
@@ -514,12 +464,10 @@ enum BreakGlassPlan {
 }
 
 fn break_glass_invoke() -> impl Strategy<Value = BreakGlassPlan> + Clone {
-    (0..PEOPLE.len(), 0usize..2, -10i64..=180).prop_map(|(invoker, profile, window)| {
-        BreakGlassPlan::Invoke {
-            invoker,
-            profile,
-            window,
-        }
+    (0..PEOPLE.len(), 0usize..2, -10i64..=180).prop_map(|(invoker, profile, window)| BreakGlassPlan::Invoke {
+        invoker,
+        profile,
+        window,
     })
 }
 
@@ -533,11 +481,7 @@ fn break_glass_plan() -> impl Strategy<Value = BreakGlassPlan> + Clone {
 
 fn break_glass_command(plan: &BreakGlassPlan, now: DateTime<Utc>) -> BreakGlassCommand {
     match *plan {
-        BreakGlassPlan::Invoke {
-            invoker,
-            profile,
-            window,
-        } => BreakGlassCommand::Invoke(BreakGlassInvoked {
+        BreakGlassPlan::Invoke { invoker, profile, window } => BreakGlassCommand::Invoke(BreakGlassInvoked {
             invoker: person(invoker),
             profile: profiles()[profile].clone(),
             reason_code: "incident".into(),
@@ -545,10 +489,9 @@ fn break_glass_command(plan: &BreakGlassPlan, now: DateTime<Utc>) -> BreakGlassC
             duration_seconds: 3600,
             expires_at: now + Duration::minutes(window),
         }),
-        BreakGlassPlan::Close(who) => BreakGlassCommand::Close(BreakGlassClosed {
-            by: person(who),
-            reason: "resolved".into(),
-        }),
+        BreakGlassPlan::Close(who) => {
+            BreakGlassCommand::Close(BreakGlassClosed { by: person(who), reason: "resolved".into() })
+        }
         BreakGlassPlan::Expire => BreakGlassCommand::Expire,
     }
 }
@@ -641,11 +584,7 @@ fn explore<P, A: Aggregate>(
 
 #[test]
 fn generated_session_scripts_reach_every_session_event_and_refusals_after_the_end() {
-    let (produced, refused) = explore(
-        script(session_open(), session_plan()),
-        session_run,
-        ends_session,
-    );
+    let (produced, refused) = explore(script(session_open(), session_plan()), session_run, ends_session);
     let all: BTreeSet<&str> = [
         "CredentialsRequested",
         "AccessDecided",
@@ -661,30 +600,17 @@ fn generated_session_scripts_reach_every_session_event_and_refusals_after_the_en
 
 #[test]
 fn generated_approval_scripts_reach_every_approval_event_and_refusals_after_the_end() {
-    let (produced, refused) = explore(
-        script(approval_request(), approval_plan()),
-        approval_run,
-        ends_approval,
-    );
-    let all: BTreeSet<&str> = [
-        "ApprovalRequested",
-        "ApprovalGranted",
-        "ApprovalDenied",
-        "ApprovalCancelled",
-        "ApprovalExpired",
-    ]
-    .into();
+    let (produced, refused) = explore(script(approval_request(), approval_plan()), approval_run, ends_approval);
+    let all: BTreeSet<&str> =
+        ["ApprovalRequested", "ApprovalGranted", "ApprovalDenied", "ApprovalCancelled", "ApprovalExpired"].into();
     assert_eq!(produced, all);
     assert!(refused);
 }
 
 #[test]
 fn generated_break_glass_scripts_reach_every_break_glass_event_and_refusals_after_the_end() {
-    let (produced, refused) = explore(
-        script(break_glass_invoke(), break_glass_plan()),
-        break_glass_run,
-        ends_break_glass,
-    );
+    let (produced, refused) =
+        explore(script(break_glass_invoke(), break_glass_plan()), break_glass_run, ends_break_glass);
     let all: BTreeSet<&str> = ["BreakGlassInvoked", "BreakGlassClosed", "BreakGlassExpired"].into();
     assert_eq!(produced, all);
     assert!(refused);

@@ -16,7 +16,8 @@ async fn five_events(ledger: &TestLedger) -> StreamKey {
 }
 
 fn key(stream: &StreamKey, seq: u64) -> std::collections::HashMap<String, AttributeValue> {
-    [("pk".to_owned(), AttributeValue::S(stream.to_string())), ("sk".to_owned(), AttributeValue::N(seq.to_string()))].into()
+    [("pk".to_owned(), AttributeValue::S(stream.to_string())), ("sk".to_owned(), AttributeValue::N(seq.to_string()))]
+        .into()
 }
 
 async fn first_break(ledger: &TestLedger, stream: &StreamKey) -> (u64, ChainBreakKind) {
@@ -77,7 +78,16 @@ async fn reordered_events_are_reported_at_the_first_moved_seq() {
         let ledger = &ledger;
         let stream = &stream;
         async move {
-            ledger.client.get_item().table_name(&ledger.table).set_key(Some(key(stream, seq))).send().await.unwrap().item.unwrap()
+            ledger
+                .client
+                .get_item()
+                .table_name(&ledger.table)
+                .set_key(Some(key(stream, seq)))
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap()
         }
     };
     let (mut two, mut four) = (get(2).await, get(4).await);
@@ -146,7 +156,10 @@ async fn an_unknown_event_type_is_a_typed_decode_error() {
     let events = ledger.store.read_stream(&stream, 1).await.unwrap();
     let err = events[4].decode().unwrap_err();
     assert_eq!(err.seq, 5);
-    assert_eq!(err.kind, ledger::record::DecodeErrorKind::Payload(ledger::event::PayloadError::UnknownType("SessionTeleported".into())));
+    assert_eq!(
+        err.kind,
+        ledger::record::DecodeErrorKind::Payload(ledger::event::PayloadError::UnknownType("SessionTeleported".into()))
+    );
     let err = ledger::store::load::<ledger::decide::session::SessionState>(&ledger.store, &stream).await.unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "loading refuses the stream instead of skipping the event");
 }

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection as IndexProjection, ProjectionType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection as IndexProjection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Days, Utc};
@@ -24,9 +24,7 @@ use ledger::decide::session::SessionStatus;
 use ledger::record::format_time;
 use ledger::{StreamHead, StreamKey};
 
-use super::{
-    ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore,
-};
+use super::{ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore};
 use crate::audit::AuditRecord;
 use crate::fold::Views;
 use crate::view::{ApprovalView, BreakGlassView, Projection, SessionView, View};
@@ -38,21 +36,15 @@ pub const DEFAULT_TABLE: &str = "sentinel-views";
 
 const VIEW_SK: &str = "VIEW";
 const AUDIT: &str = "AUDIT#";
-const INDEXES: [(&str, &str, &str); 3] = [
-    ("gsi1", "gsi1pk", "gsi1sk"),
-    ("gsi2", "gsi2pk", "gsi2sk"),
-    ("gsi3", "gsi3pk", "gsi3sk"),
-];
+const INDEXES: [(&str, &str, &str); 3] =
+    [("gsi1", "gsi1pk", "gsi1sk"), ("gsi2", "gsi2pk", "gsi2sk"), ("gsi3", "gsi3pk", "gsi3sk")];
 const BY_PRINCIPAL: usize = 0;
 const BY_PROFILE: usize = 1;
 const BY_STATUS: usize = 2;
 
 /// The views table's name from [`TABLE_ENV`], or [`DEFAULT_TABLE`].
 pub fn table_from_env() -> String {
-    std::env::var(TABLE_ENV)
-        .ok()
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| DEFAULT_TABLE.to_owned())
+    std::env::var(TABLE_ENV).ok().filter(|t| !t.is_empty()).unwrap_or_else(|| DEFAULT_TABLE.to_owned())
 }
 
 /// A projection row, attribute for attribute.
@@ -97,14 +89,8 @@ fn index_keys(view: &View) -> IndexKeys {
                 let status = session_status(status);
                 let tail = format!("{}#{}", format_time(at), s.session_id);
                 [
-                    Some((
-                        format!("SESSION#PRINCIPAL#{}", s.principal()),
-                        format!("{status}#{tail}"),
-                    )),
-                    Some((
-                        format!("SESSION#PROFILE#{}", s.profile()),
-                        format!("{status}#{tail}"),
-                    )),
+                    Some((format!("SESSION#PRINCIPAL#{}", s.principal()), format!("{status}#{tail}"))),
+                    Some((format!("SESSION#PROFILE#{}", s.profile()), format!("{status}#{tail}"))),
                     Some((format!("SESSION#STATUS#{status}"), tail)),
                 ]
             }
@@ -114,14 +100,8 @@ fn index_keys(view: &View) -> IndexKeys {
             let status = a.status.as_str();
             let tail = format!("{}#{}", format_time(a.requested_at), a.approval_id);
             [
-                Some((
-                    format!("APPROVAL#PRINCIPAL#{}", a.request.requester),
-                    format!("{status}#{tail}"),
-                )),
-                Some((
-                    format!("APPROVAL#PROFILE#{}", a.request.profile),
-                    format!("{status}#{tail}"),
-                )),
+                Some((format!("APPROVAL#PRINCIPAL#{}", a.request.requester), format!("{status}#{tail}"))),
+                Some((format!("APPROVAL#PROFILE#{}", a.request.profile), format!("{status}#{tail}"))),
                 Some((format!("APPROVAL#STATUS#{status}"), tail)),
             ]
         }
@@ -130,16 +110,10 @@ fn index_keys(view: &View) -> IndexKeys {
             let tail = format!("{}#{}", format_time(b.invoked_at), b.breakglass_id);
             [
                 Some((
-                    format!(
-                        "BREAKGLASS#PRINCIPAL#{}#{}",
-                        b.invoked.invoker, b.invoked.profile
-                    ),
+                    format!("BREAKGLASS#PRINCIPAL#{}#{}", b.invoked.invoker, b.invoked.profile),
                     format!("{status}#{tail}"),
                 )),
-                Some((
-                    format!("BREAKGLASS#PROFILE#{}", b.invoked.profile),
-                    format!("{status}#{tail}"),
-                )),
+                Some((format!("BREAKGLASS#PROFILE#{}", b.invoked.profile), format!("{status}#{tail}"))),
                 Some((format!("BREAKGLASS#STATUS#{status}"), tail)),
             ]
         }
@@ -177,18 +151,8 @@ impl ProjectionRow {
     }
 
     fn into_projection(self) -> Result<Projection, ViewError> {
-        let stream = self
-            .pk
-            .parse()
-            .map_err(|e: ledger::ids::IdError| corrupt(&self.pk, e))?;
-        Ok(Projection {
-            stream,
-            head: StreamHead {
-                seq: self.last_seq,
-                hash: self.last_hash,
-            },
-            view: self.data,
-        })
+        let stream = self.pk.parse().map_err(|e: ledger::ids::IdError| corrupt(&self.pk, e))?;
+        Ok(Projection { stream, head: StreamHead { seq: self.last_seq, hash: self.last_hash }, view: self.data })
     }
 }
 
@@ -210,10 +174,7 @@ fn audit_sort_key(occurred_at: &str, stream: &str, seq: u64) -> String {
 }
 
 fn corrupt(key: &str, e: impl std::fmt::Display) -> ViewError {
-    ViewError::Corrupt {
-        key: key.to_owned(),
-        detail: e.to_string(),
-    }
+    ViewError::Corrupt { key: key.to_owned(), detail: e.to_string() }
 }
 
 fn unavailable<E, R>(e: SdkError<E, R>) -> ViewError
@@ -222,15 +183,8 @@ where
     R: std::fmt::Debug,
 {
     let detail = match e.as_service_error() {
-        Some(s) => format!(
-            "{}: {}",
-            s.code().unwrap_or("unknown"),
-            s.message().unwrap_or("")
-        ),
-        None => format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(&e)
-        ),
+        Some(s) => format!("{}: {}", s.code().unwrap_or("unknown"), s.message().unwrap_or("")),
+        None => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
     };
     ViewError::Unavailable(detail)
 }
@@ -271,10 +225,7 @@ enum SortCondition<'a> {
 impl DynamoViewStore {
     /// A store on `table`.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoViewStore {
-            client,
-            table: table.into(),
-        }
+        DynamoViewStore { client, table: table.into() }
     }
 
     /// The table this store reads and writes.
@@ -306,10 +257,7 @@ impl DynamoViewStore {
                 "#p = :p AND #s BETWEEN :lo AND :hi".to_owned()
             }
         };
-        let mut pages = request
-            .key_condition_expression(condition)
-            .into_paginator()
-            .send();
+        let mut pages = request.key_condition_expression(condition).into_paginator().send();
         let mut items = Vec::new();
         while let Some(page) = pages.next().await {
             items.extend(page.map_err(unavailable)?.items.unwrap_or_default());
@@ -325,25 +273,12 @@ impl DynamoViewStore {
     ) -> Result<Vec<Projection>, ViewError> {
         let (name, pk, sk) = INDEXES[index];
         let sort = status.map(|s| SortCondition::BeginsWith(sk, format!("{s}#")));
-        let items = self
-            .query(KeyQuery {
-                index: Some(name),
-                partition: (pk, partition),
-                sort,
-            })
-            .await?;
-        items
-            .into_iter()
-            .map(|i| decode::<ProjectionRow>(i)?.into_projection())
-            .collect()
+        let items = self.query(KeyQuery { index: Some(name), partition: (pk, partition), sort }).await?;
+        items.into_iter().map(|i| decode::<ProjectionRow>(i)?.into_projection()).collect()
     }
 
     async fn put(&self, item: Item, condition: Option<(&str, u64)>) -> Result<Saved, ViewError> {
-        let mut request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
+        let mut request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         if let Some((expression, seq)) = condition {
             request = request
                 .condition_expression(expression)
@@ -351,10 +286,7 @@ impl DynamoViewStore {
         }
         match request.send().await {
             Ok(_) => Ok(Saved::Written),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
                 Ok(Saved::AlreadyCurrent)
             }
             Err(e) => Err(unavailable(e)),
@@ -384,20 +316,11 @@ impl ViewStore for DynamoViewStore {
     async fn save(&self, projection: &Projection) -> Result<Saved, ViewError> {
         let item = encode(&ProjectionRow::of(projection))?;
         // Duplicates and older states fail the condition: the stored row stays as it is.
-        self.put(
-            item,
-            Some((
-                "attribute_not_exists(pk) OR last_seq < :seq",
-                projection.head.seq,
-            )),
-        )
-        .await
+        self.put(item, Some(("attribute_not_exists(pk) OR last_seq < :seq", projection.head.seq))).await
     }
 
     async fn overwrite(&self, projection: &Projection) -> Result<(), ViewError> {
-        self.put(encode(&ProjectionRow::of(projection))?, None)
-            .await
-            .map(|_| ())
+        self.put(encode(&ProjectionRow::of(projection))?, None).await.map(|_| ())
     }
 
     async fn save_audit(&self, rows: &[AuditRecord]) -> Result<(), ViewError> {
@@ -414,27 +337,13 @@ impl ViewStore for DynamoViewStore {
     ) -> Result<Vec<SessionView>, ViewError> {
         let status = status.map(session_status);
         let found = match index {
-            SessionIndex::Principal(p) => {
-                self.views_by(BY_PRINCIPAL, format!("SESSION#PRINCIPAL#{p}"), status)
-                    .await?
-            }
-            SessionIndex::Profile(p) => {
-                self.views_by(BY_PROFILE, format!("SESSION#PROFILE#{p}"), status)
-                    .await?
-            }
+            SessionIndex::Principal(p) => self.views_by(BY_PRINCIPAL, format!("SESSION#PRINCIPAL#{p}"), status).await?,
+            SessionIndex::Profile(p) => self.views_by(BY_PROFILE, format!("SESSION#PROFILE#{p}"), status).await?,
             SessionIndex::Status(s) => {
-                self.views_by(
-                    BY_STATUS,
-                    format!("SESSION#STATUS#{}", session_status(*s)),
-                    None,
-                )
-                .await?
+                self.views_by(BY_STATUS, format!("SESSION#STATUS#{}", session_status(*s)), None).await?
             }
         };
-        Ok(found
-            .into_iter()
-            .filter_map(|p| p.session().cloned())
-            .collect())
+        Ok(found.into_iter().filter_map(|p| p.session().cloned()).collect())
     }
 
     async fn approvals(
@@ -445,22 +354,14 @@ impl ViewStore for DynamoViewStore {
         let status = status.map(ApprovalStatus::as_str);
         let found = match index {
             ApprovalIndex::Requester(p) => {
-                self.views_by(BY_PRINCIPAL, format!("APPROVAL#PRINCIPAL#{p}"), status)
-                    .await?
+                self.views_by(BY_PRINCIPAL, format!("APPROVAL#PRINCIPAL#{p}"), status).await?
             }
-            ApprovalIndex::Profile(p) => {
-                self.views_by(BY_PROFILE, format!("APPROVAL#PROFILE#{p}"), status)
-                    .await?
-            }
+            ApprovalIndex::Profile(p) => self.views_by(BY_PROFILE, format!("APPROVAL#PROFILE#{p}"), status).await?,
             ApprovalIndex::Status(s) => {
-                self.views_by(BY_STATUS, format!("APPROVAL#STATUS#{}", s.as_str()), None)
-                    .await?
+                self.views_by(BY_STATUS, format!("APPROVAL#STATUS#{}", s.as_str()), None).await?
             }
         };
-        Ok(found
-            .into_iter()
-            .filter_map(|p| p.approval().cloned())
-            .collect())
+        Ok(found.into_iter().filter_map(|p| p.approval().cloned()).collect())
     }
 
     async fn break_glass(
@@ -471,26 +372,14 @@ impl ViewStore for DynamoViewStore {
         let status = status.map(BreakGlassStatus::as_str);
         let found = match index {
             BreakGlassIndex::InvokerProfile(i, p) => {
-                self.views_by(
-                    BY_PRINCIPAL,
-                    format!("BREAKGLASS#PRINCIPAL#{i}#{p}"),
-                    status,
-                )
-                .await?
+                self.views_by(BY_PRINCIPAL, format!("BREAKGLASS#PRINCIPAL#{i}#{p}"), status).await?
             }
-            BreakGlassIndex::Profile(p) => {
-                self.views_by(BY_PROFILE, format!("BREAKGLASS#PROFILE#{p}"), status)
-                    .await?
-            }
+            BreakGlassIndex::Profile(p) => self.views_by(BY_PROFILE, format!("BREAKGLASS#PROFILE#{p}"), status).await?,
             BreakGlassIndex::Status(s) => {
-                self.views_by(BY_STATUS, format!("BREAKGLASS#STATUS#{}", s.as_str()), None)
-                    .await?
+                self.views_by(BY_STATUS, format!("BREAKGLASS#STATUS#{}", s.as_str()), None).await?
             }
         };
-        Ok(found
-            .into_iter()
-            .filter_map(|p| p.break_glass().cloned())
-            .collect())
+        Ok(found.into_iter().filter_map(|p| p.break_glass().cloned()).collect())
     }
 
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, ViewError> {
@@ -504,47 +393,29 @@ impl ViewStore for DynamoViewStore {
             Some(p) => {
                 let (name, pk, sk) = INDEXES[BY_PRINCIPAL];
                 let sort = Some(SortCondition::Between(sk, low, high));
-                self.query(KeyQuery {
-                    index: Some(name),
-                    partition: (pk, format!("{AUDIT}PRINCIPAL#{p}")),
-                    sort,
-                })
-                .await?
+                self.query(KeyQuery { index: Some(name), partition: (pk, format!("{AUDIT}PRINCIPAL#{p}")), sort })
+                    .await?
             }
             None => {
                 let mut rows = Vec::new();
                 for day in days(query.since, query.until) {
                     let sort = Some(SortCondition::Between("sk", low.clone(), high.clone()));
                     rows.extend(
-                        self.query(KeyQuery {
-                            index: None,
-                            partition: ("pk", format!("{AUDIT}{day}")),
-                            sort,
-                        })
-                        .await?,
+                        self.query(KeyQuery { index: None, partition: ("pk", format!("{AUDIT}{day}")), sort }).await?,
                     );
                 }
                 rows
             }
         };
-        rows.into_iter()
-            .map(|i| decode::<AuditRow>(i).map(|r| r.data))
-            .collect()
+        rows.into_iter().map(|i| decode::<AuditRow>(i).map(|r| r.data)).collect()
     }
 
     async fn dump(&self) -> Result<Views, ViewError> {
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .into_paginator()
-            .send();
+        let mut pages = self.client.scan().table_name(&self.table).consistent_read(true).into_paginator().send();
         let mut views = Views::default();
         while let Some(page) = pages.next().await {
             for item in page.map_err(unavailable)?.items.unwrap_or_default() {
-                let audit =
-                    matches!(item.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with(AUDIT));
+                let audit = matches!(item.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with(AUDIT));
                 if audit {
                     let row = decode::<AuditRow>(item)?.data;
                     views.audit.insert((row.stream.clone(), row.seq), row);
@@ -584,13 +455,7 @@ pub async fn create_views_table(client: &Client, table: &str) -> Result<(), View
             .build()
             .map_err(build)
     };
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .map_err(build)
-    };
+    let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(build);
     let mut request = client
         .create_table()
         .table_name(table)
@@ -608,11 +473,7 @@ pub async fn create_views_table(client: &Client, table: &str) -> Result<(), View
                     .index_name(name)
                     .key_schema(key(pk, KeyType::Hash)?)
                     .key_schema(key(sk, KeyType::Range)?)
-                    .projection(
-                        IndexProjection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
+                    .projection(IndexProjection::builder().projection_type(ProjectionType::All).build())
                     .build()
                     .map_err(build)?,
             );
@@ -631,10 +492,7 @@ mod tests {
         let t = |d, h| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
         assert_eq!(days(t(25, 9), t(25, 10)), vec!["2026-11-25"]);
         assert_eq!(days(t(25, 9), t(27, 0)), vec!["2026-11-25", "2026-11-26"]);
-        assert_eq!(
-            days(t(25, 23), t(27, 1)),
-            vec!["2026-11-25", "2026-11-26", "2026-11-27"]
-        );
+        assert_eq!(days(t(25, 23), t(27, 1)), vec!["2026-11-25", "2026-11-26", "2026-11-27"]);
     }
 
     #[test]

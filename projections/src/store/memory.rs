@@ -9,9 +9,7 @@ use ledger::decide::breakglass::BreakGlassStatus;
 use ledger::decide::session::SessionStatus;
 use ledger::StreamKey;
 
-use super::{
-    ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore,
-};
+use super::{ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore};
 use crate::audit::AuditRecord;
 use crate::fold::Views;
 use crate::view::{ApprovalView, BreakGlassView, Projection, SessionView};
@@ -54,10 +52,7 @@ impl ViewStore for MemoryViewStore {
     }
 
     async fn overwrite(&self, projection: &Projection) -> Result<(), ViewError> {
-        self.with(|v| {
-            v.projections
-                .insert(projection.stream.to_string(), projection.clone())
-        });
+        self.with(|v| v.projections.insert(projection.stream.to_string(), projection.clone()));
         Ok(())
     }
 
@@ -128,9 +123,7 @@ impl ViewStore for MemoryViewStore {
                 .values()
                 .filter_map(|p| p.break_glass())
                 .filter(|b| match index {
-                    BreakGlassIndex::InvokerProfile(i, p) => {
-                        &b.invoked.invoker == i && &b.invoked.profile == p
-                    }
+                    BreakGlassIndex::InvokerProfile(i, p) => &b.invoked.invoker == i && &b.invoked.profile == p,
                     BreakGlassIndex::Profile(p) => &b.invoked.profile == p,
                     BreakGlassIndex::Status(st) => b.status == *st,
                 })
@@ -150,17 +143,10 @@ impl ViewStore for MemoryViewStore {
                 .audit
                 .values()
                 .filter(|r| r.occurred_at >= since && r.occurred_at < until)
-                .filter(|r| {
-                    query
-                        .principal
-                        .as_ref()
-                        .is_none_or(|p| r.principal == p.as_str())
-                })
+                .filter(|r| query.principal.as_ref().is_none_or(|p| r.principal == p.as_str()))
                 .cloned()
                 .collect();
-            found.sort_by(|a, b| {
-                (&a.occurred_at, &a.stream, a.seq).cmp(&(&b.occurred_at, &b.stream, b.seq))
-            });
+            found.sort_by(|a, b| (&a.occurred_at, &a.stream, a.seq).cmp(&(&b.occurred_at, &b.stream, b.seq)));
             found
         }))
     }

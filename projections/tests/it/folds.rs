@@ -27,15 +27,8 @@ fn a_session_view_holds_what_the_decider_holds_plus_when_it_happened() {
     assert_eq!(view.credentials_expire_at, Some(at(75)));
     assert_eq!(view.last_refresh_at, Some(at(3)));
     assert_eq!(view.issued_at, Some(at(2)));
-    assert_eq!(
-        (p.head.seq, p.head.hash.as_str()),
-        (4, refresh.hash.as_str())
-    );
-    let decoded: Vec<_> = b
-        .events()
-        .iter()
-        .map(|e| e.decode().unwrap().event)
-        .collect();
+    assert_eq!((p.head.seq, p.head.hash.as_str()), (4, refresh.hash.as_str()));
+    let decoded: Vec<_> = b.events().iter().map(|e| e.decode().unwrap().event).collect();
     assert_eq!(view.state().unwrap(), SessionState::fold(&decoded));
     assert_eq!(folded.views.audit.len(), 4);
 }
@@ -50,20 +43,10 @@ fn a_forged_issuance_after_revocation_leaves_the_view_revoked() {
     b.append(&s, revoked("secops"), actor("secops"));
     b.append(&s, refreshed(60), actor("mallory"));
     let folded = fold_ledger(b.events());
-    let view = folded.views.projections[&s.to_string()]
-        .session()
-        .cloned()
-        .unwrap();
+    let view = folded.views.projections[&s.to_string()].session().cloned().unwrap();
     assert_eq!(view.status_at(at(10)), Some(SessionStatus::Revoked));
-    assert_eq!(
-        (view.ended_at, view.last_refresh_at, view.refreshes),
-        (Some(at(3)), None, 0)
-    );
-    assert_eq!(
-        folded.views.projections[&s.to_string()].head.seq,
-        5,
-        "the head still moves"
-    );
+    assert_eq!((view.ended_at, view.last_refresh_at, view.refreshes), (Some(at(3)), None, 0));
+    assert_eq!(folded.views.projections[&s.to_string()].head.seq, 5, "the head still moves");
 }
 
 #[test]
@@ -72,10 +55,7 @@ fn a_denied_request_has_a_view_without_a_status_and_no_index_entry() {
     let s = StreamKey::Session(SessionId::generate());
     b.append(&s, requested("mallory", "prod"), actor("mallory"));
     b.append(&s, decided(Effect::Deny), actor("mallory"));
-    let view = fold_ledger(b.events()).views.projections[&s.to_string()]
-        .session()
-        .cloned()
-        .unwrap();
+    let view = fold_ledger(b.events()).views.projections[&s.to_string()].session().cloned().unwrap();
     assert_eq!((view.status, view.status_at(at(1))), (None, None));
 }
 
@@ -83,30 +63,16 @@ fn a_denied_request_has_a_view_without_a_status_and_no_index_entry() {
 fn an_approval_view_counts_distinct_approvers_and_expires_by_time() {
     let mut b = LedgerBuilder::new();
     let a = StreamKey::Approval(ApprovalId::generate());
-    b.append(
-        &a,
-        approval_requested("alice", "prod", 2, 60),
-        actor("alice"),
-    );
+    b.append(&a, approval_requested("alice", "prod", 2, 60), actor("alice"));
     b.append(&a, granted("carol"), actor("carol"));
     b.append(&a, granted("carol"), actor("carol"));
-    let pending = fold_ledger(b.events()).views.projections[&a.to_string()]
-        .approval()
-        .cloned()
-        .unwrap();
+    let pending = fold_ledger(b.events()).views.projections[&a.to_string()].approval().cloned().unwrap();
     assert_eq!(
-        (
-            pending.status,
-            pending.approvers.clone(),
-            pending.decided_at
-        ),
+        (pending.status, pending.approvers.clone(), pending.decided_at),
         (ApprovalStatus::Pending, vec![arn("carol")], None)
     );
     b.append(&a, granted("dave"), actor("dave"));
-    let approved = fold_ledger(b.events()).views.projections[&a.to_string()]
-        .approval()
-        .cloned()
-        .unwrap();
+    let approved = fold_ledger(b.events()).views.projections[&a.to_string()].approval().cloned().unwrap();
     assert_eq!(approved.status, ApprovalStatus::Approved);
     assert_eq!(approved.decided_at, Some(at(3)));
     assert_eq!(approved.status_at(at(59)), ApprovalStatus::Approved);
@@ -117,21 +83,11 @@ fn an_approval_view_counts_distinct_approvers_and_expires_by_time() {
 fn a_break_glass_view_closes_once() {
     let mut b = LedgerBuilder::new();
     let g = StreamKey::BreakGlass(BreakGlassId::generate());
-    b.append(
-        &g,
-        break_glass_invoked("oncall", "prod", 60),
-        actor("oncall"),
-    );
+    b.append(&g, break_glass_invoked("oncall", "prod", 60), actor("oncall"));
     b.append(&g, break_glass_closed("oncall"), actor("oncall"));
     b.append(&g, break_glass_expired(), ledger::Actor::System);
-    let view = fold_ledger(b.events()).views.projections[&g.to_string()]
-        .break_glass()
-        .cloned()
-        .unwrap();
-    assert_eq!(
-        (view.status, view.ended_at),
-        (BreakGlassStatus::Closed, Some(at(1)))
-    );
+    let view = fold_ledger(b.events()).views.projections[&g.to_string()].break_glass().cloned().unwrap();
+    assert_eq!((view.status, view.ended_at), (BreakGlassStatus::Closed, Some(at(1))));
 }
 
 #[test]
@@ -146,16 +102,8 @@ fn a_tampered_event_stops_its_stream_and_is_reported() {
     events[1].payload["effect"] = "deny".into();
     let folded = fold_ledger(&events);
     assert_eq!(folded.broken.len(), 1, "{:?}", folded.broken);
-    assert_eq!(
-        folded.views.projections[&s.to_string()].head.seq,
-        1,
-        "folded up to the tampered event"
-    );
-    assert_eq!(
-        folded.views.projections[&p.to_string()].head.seq,
-        1,
-        "other streams are unaffected"
-    );
+    assert_eq!(folded.views.projections[&s.to_string()].head.seq, 1, "folded up to the tampered event");
+    assert_eq!(folded.views.projections[&p.to_string()].head.seq, 1, "other streams are unaffected");
 }
 
 #[test]
@@ -168,16 +116,8 @@ fn audit_rows_name_the_actor_and_never_the_token_hash() {
     b.append(&s, session_expired(), ledger::Actor::System);
     let audit: Vec<_> = fold_ledger(b.events()).views.audit.into_values().collect();
     assert_eq!(
-        audit
-            .iter()
-            .map(|r| r.principal.as_str())
-            .collect::<Vec<_>>(),
-        [
-            arn("alice").as_str(),
-            arn("alice").as_str(),
-            arn("alice").as_str(),
-            "system"
-        ]
+        audit.iter().map(|r| r.principal.as_str()).collect::<Vec<_>>(),
+        [arn("alice").as_str(), arn("alice").as_str(), arn("alice").as_str(), "system"]
     );
     assert!(audit.iter().all(|r| !r.summary.contains(&"ab".repeat(32))));
     assert!(audit[2].summary.contains("ASIATESTKEY"));

@@ -34,20 +34,9 @@ async fn revoked_behind_the_projector(ledger: &dyn EventStore, views: &dyn ViewS
 async fn a_revoked_session_reads_as_revoked_before_the_projector_runs() {
     let (ledger, views) = (MemoryEventStore::new(), MemoryViewStore::new());
     let id = revoked_behind_the_projector(&ledger, &views).await;
-    let stale = views
-        .projection(&StreamKey::Session(id))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        stale.session().unwrap().status,
-        Some(SessionStatus::Active),
-        "the view alone lags"
-    );
-    let current = reader::session(&views, &ledger, id)
-        .await
-        .unwrap()
-        .expect("the session exists");
+    let stale = views.projection(&StreamKey::Session(id)).await.unwrap().unwrap();
+    assert_eq!(stale.session().unwrap().status, Some(SessionStatus::Active), "the view alone lags");
+    let current = reader::session(&views, &ledger, id).await.unwrap().expect("the session exists");
     assert_eq!(current.view.status_at(at(10)), Some(SessionStatus::Revoked));
     assert_eq!((current.head.seq, current.tail_len), (4, 1));
 }
@@ -56,26 +45,11 @@ async fn a_revoked_session_reads_as_revoked_before_the_projector_runs() {
 async fn a_revoked_session_reads_as_revoked_before_the_projector_runs_on_dynamodb() {
     let t = tables().await;
     let id = revoked_behind_the_projector(&t.ledger, &t.views).await;
-    let stale = t
-        .views
-        .projection(&StreamKey::Session(id))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        stale.session().unwrap().status,
-        Some(SessionStatus::Active),
-        "the view alone lags"
-    );
-    let current = reader::session(&t.views, &t.ledger, id)
-        .await
-        .unwrap()
-        .expect("the session exists");
+    let stale = t.views.projection(&StreamKey::Session(id)).await.unwrap().unwrap();
+    assert_eq!(stale.session().unwrap().status, Some(SessionStatus::Active), "the view alone lags");
+    let current = reader::session(&t.views, &t.ledger, id).await.unwrap().expect("the session exists");
     assert_eq!(current.view.status_at(at(10)), Some(SessionStatus::Revoked));
-    assert_eq!(
-        current.view.revoked.as_ref().map(|r| &r.by),
-        Some(&arn("secops"))
-    );
+    assert_eq!(current.view.revoked.as_ref().map(|r| &r.by), Some(&arn("secops")));
 }
 
 #[tokio::test]
@@ -88,20 +62,9 @@ async fn a_session_the_projector_never_saw_is_read_from_the_ledger_alone() {
     b.append(&s, decided(Effect::Allow), actor("alice"));
     b.append(&s, issued(15, 480), actor("alice"));
     write_all(&ledger, b.events()).await;
-    let current = reader::session(&MemoryViewStore::new(), &ledger, id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (current.view.status_at(at(5)), current.tail_len),
-        (Some(SessionStatus::Active), 3)
-    );
-    assert!(
-        reader::session(&MemoryViewStore::new(), &ledger, SessionId::generate())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let current = reader::session(&MemoryViewStore::new(), &ledger, id).await.unwrap().unwrap();
+    assert_eq!((current.view.status_at(at(5)), current.tail_len), (Some(SessionStatus::Active), 3));
+    assert!(reader::session(&MemoryViewStore::new(), &ledger, SessionId::generate()).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -109,11 +72,7 @@ async fn a_tail_that_does_not_chain_onto_the_view_is_an_error_not_a_state() {
     let ledger = MemoryEventStore::new();
     let views = MemoryViewStore::new();
     let id = revoked_behind_the_projector(&ledger, &views).await;
-    let mut forged = ledger
-        .read_stream(&StreamKey::Session(id), 4)
-        .await
-        .unwrap()
-        .remove(0);
+    let mut forged = ledger.read_stream(&StreamKey::Session(id), 4).await.unwrap().remove(0);
     forged.payload["reason"] = "nothing to see".into();
     ledger.overwrite(forged);
     let err = reader::session(&views, &ledger, id).await.unwrap_err();

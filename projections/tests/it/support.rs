@@ -15,18 +15,12 @@ pub struct Tables {
 }
 
 pub async fn tables() -> Tables {
-    let emulator = DynamoEmulator::start_ephemeral()
-        .await
-        .expect("emulator starts");
+    let emulator = DynamoEmulator::start_ephemeral().await.expect("emulator starts");
     let client = devstack::dynamodb_client(emulator.endpoint());
     let ledger_table = devstack::unique_table_name("ledger");
     let views_table = devstack::unique_table_name("views");
-    create_ledger_table(&client, &ledger_table)
-        .await
-        .expect("ledger table created");
-    create_views_table(&client, &views_table)
-        .await
-        .expect("views table created");
+    create_ledger_table(&client, &ledger_table).await.expect("ledger table created");
+    create_views_table(&client, &views_table).await.expect("views table created");
     Tables {
         ledger: DynamoEventStore::new(client.clone(), &ledger_table),
         views: DynamoViewStore::new(client.clone(), &views_table),
@@ -39,9 +33,6 @@ pub async fn tables() -> Tables {
 /// Writes already-sealed events to a ledger, one conditional put each.
 pub async fn write_all(store: &dyn EventStore, events: &[StoredEvent]) {
     for e in events {
-        store
-            .write(std::slice::from_ref(e), &[], &e.event_id)
-            .await
-            .expect("event written");
+        store.write(std::slice::from_ref(e), &[], &e.event_id).await.expect("event written");
     }
 }

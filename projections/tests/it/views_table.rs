@@ -8,9 +8,7 @@ use ledger::event::Effect;
 use ledger::{ApprovalId, BreakGlassId, SessionId, StreamKey};
 use projections::rebuild::{rebuild, scan_ledger, Difference, Mode};
 use projections::store::memory::MemoryViewStore;
-use projections::store::{
-    ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewStore,
-};
+use projections::store::{ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewStore};
 use projections::testkit::*;
 use projections::{fold_ledger, project, query};
 
@@ -31,45 +29,21 @@ fn history() -> LedgerBuilder {
     b.append(&revoked_one, revoked("secops"), actor("secops"));
     session(&mut b, "bob", "prod", 30);
     let pending = StreamKey::Approval(ApprovalId::generate());
-    b.append(
-        &pending,
-        approval_requested("alice", "prod", 2, 240),
-        actor("alice"),
-    );
+    b.append(&pending, approval_requested("alice", "prod", 2, 240), actor("alice"));
     b.append(&pending, granted("dave"), actor("dave"));
     let approved = StreamKey::Approval(ApprovalId::generate());
-    b.append(
-        &approved,
-        approval_requested("bob", "prod", 1, 240),
-        actor("bob"),
-    );
+    b.append(&approved, approval_requested("bob", "prod", 1, 240), actor("bob"));
     b.append(&approved, granted("carol"), actor("carol"));
     let closed = StreamKey::BreakGlass(BreakGlassId::generate());
-    b.append(
-        &closed,
-        break_glass_invoked("oncall", "prod", 60),
-        actor("oncall"),
-    );
+    b.append(&closed, break_glass_invoked("oncall", "prod", 60), actor("oncall"));
     b.append(&closed, break_glass_closed("oncall"), actor("oncall"));
     let active = StreamKey::BreakGlass(BreakGlassId::generate());
-    b.append(
-        &active,
-        break_glass_invoked("oncall", "prod", 120),
-        actor("oncall"),
-    );
-    b.append(
-        &StreamKey::Policy(profile("prod")),
-        policy_published("prod", 1),
-        actor("secops"),
-    );
+    b.append(&active, break_glass_invoked("oncall", "prod", 120), actor("oncall"));
+    b.append(&StreamKey::Policy(profile("prod")), policy_published("prod", 1), actor("secops"));
     b
 }
 
-async fn project_all(
-    b: &LedgerBuilder,
-    ledger: &dyn ledger::store::EventStore,
-    views: &dyn ViewStore,
-) {
+async fn project_all(b: &LedgerBuilder, ledger: &dyn ledger::store::EventStore, views: &dyn ViewStore) {
     for e in b.events() {
         project(views, ledger, e).await.expect("projected");
     }
@@ -101,35 +75,13 @@ async fn every_query_is_answered_from_its_index_as_the_memory_store_answers_it()
     project_all(&b, &t.ledger, &memory).await;
     let stores: [&dyn ViewStore; 2] = [&t.views, &memory];
     for store in stores {
-        let alice = store
-            .sessions(&SessionIndex::Principal(arn("alice")), None)
-            .await
-            .unwrap();
+        let alice = store.sessions(&SessionIndex::Principal(arn("alice")), None).await.unwrap();
         assert_eq!(alice.len(), 2);
-        let revoked = store
-            .sessions(
-                &SessionIndex::Principal(arn("alice")),
-                Some(SessionStatus::Revoked),
-            )
-            .await
-            .unwrap();
+        let revoked =
+            store.sessions(&SessionIndex::Principal(arn("alice")), Some(SessionStatus::Revoked)).await.unwrap();
         assert_eq!(revoked.len(), 1);
-        assert_eq!(
-            store
-                .sessions(&SessionIndex::Profile(profile("prod")), None)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(
-            store
-                .sessions(&SessionIndex::Status(SessionStatus::Active), None)
-                .await
-                .unwrap()
-                .len(),
-            2
-        );
+        assert_eq!(store.sessions(&SessionIndex::Profile(profile("prod")), None).await.unwrap().len(), 1);
+        assert_eq!(store.sessions(&SessionIndex::Status(SessionStatus::Active), None).await.unwrap().len(), 2);
         // bob's session ended at minute 30: expired by time although no SessionExpired was written.
         let expired = query::sessions_at(
             store,
@@ -139,100 +91,43 @@ async fn every_query_is_answered_from_its_index_as_the_memory_store_answers_it()
         )
         .await
         .unwrap();
-        assert_eq!(
-            expired
-                .iter()
-                .map(|s| s.principal().clone())
-                .collect::<Vec<_>>(),
-            [arn("bob")]
-        );
+        assert_eq!(expired.iter().map(|s| s.principal().clone()).collect::<Vec<_>>(), [arn("bob")]);
 
-        let pending = store
-            .approvals(
-                &ApprovalIndex::Profile(profile("prod")),
-                Some(ApprovalStatus::Pending),
-            )
-            .await
-            .unwrap();
+        let pending =
+            store.approvals(&ApprovalIndex::Profile(profile("prod")), Some(ApprovalStatus::Pending)).await.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].approvers, [arn("dave")]);
         assert_eq!(
-            store
-                .approvals(&ApprovalIndex::Requester(arn("bob")), None)
-                .await
-                .unwrap()[0]
-                .status,
+            store.approvals(&ApprovalIndex::Requester(arn("bob")), None).await.unwrap()[0].status,
             ApprovalStatus::Approved
         );
-        let for_carol =
-            query::pending_for_approver(store, &arn("carol"), &[profile("prod")], at(30))
-                .await
-                .unwrap();
+        let for_carol = query::pending_for_approver(store, &arn("carol"), &[profile("prod")], at(30)).await.unwrap();
         assert_eq!(for_carol.len(), 1);
-        assert!(
-            query::pending_for_approver(store, &arn("dave"), &[profile("prod")], at(30))
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            query::pending_for_approver(store, &arn("alice"), &[profile("prod")], at(30))
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(query::pending_for_approver(store, &arn("dave"), &[profile("prod")], at(30)).await.unwrap().is_empty());
+        assert!(query::pending_for_approver(store, &arn("alice"), &[profile("prod")], at(30))
+            .await
+            .unwrap()
+            .is_empty());
 
-        let active = query::active_break_glass(store, &arn("oncall"), &profile("prod"), at(30))
-            .await
-            .unwrap();
+        let active = query::active_break_glass(store, &arn("oncall"), &profile("prod"), at(30)).await.unwrap();
         assert_eq!(active.map(|b| b.invoked.expires_at), Some(at(120)));
-        assert!(
-            query::active_break_glass(store, &arn("oncall"), &profile("prod"), at(120))
-                .await
-                .unwrap()
-                .is_none()
-        );
-        let closed = store
-            .break_glass(&BreakGlassIndex::Status(BreakGlassStatus::Closed), None)
-            .await
-            .unwrap();
+        assert!(query::active_break_glass(store, &arn("oncall"), &profile("prod"), at(120)).await.unwrap().is_none());
+        let closed = store.break_glass(&BreakGlassIndex::Status(BreakGlassStatus::Closed), None).await.unwrap();
         assert_eq!(closed.len(), 1);
 
-        let window = AuditQuery {
-            since: at(3),
-            until: at(7),
-            principal: None,
-        };
+        let window = AuditQuery { since: at(3), until: at(7), principal: None };
         let rows = store.audit(&window).await.unwrap();
         assert_eq!(
-            rows.iter()
-                .map(|r| r.occurred_at.clone())
-                .collect::<Vec<_>>(),
-            (3..7)
-                .map(|m| ledger::record::format_time(at(m)))
-                .collect::<Vec<_>>()
+            rows.iter().map(|r| r.occurred_at.clone()).collect::<Vec<_>>(),
+            (3..7).map(|m| ledger::record::format_time(at(m))).collect::<Vec<_>>()
         );
-        let secops = AuditQuery {
-            since: at(0),
-            until: at(1000),
-            principal: Some(arn("secops")),
-        };
+        let secops = AuditQuery { since: at(0), until: at(1000), principal: Some(arn("secops")) };
         assert_eq!(
-            store
-                .audit(&secops)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.event_type.as_str())
-                .collect::<Vec<_>>(),
+            store.audit(&secops).await.unwrap().iter().map(|r| r.event_type.as_str()).collect::<Vec<_>>(),
             ["SessionRevoked", "PolicyPublished"]
         );
     }
-    assert_eq!(
-        t.views.dump().await.unwrap(),
-        memory.dump().await.unwrap(),
-        "both adapters hold the same views"
-    );
+    assert_eq!(t.views.dump().await.unwrap(), memory.dump().await.unwrap(), "both adapters hold the same views");
 }
 
 #[tokio::test]
@@ -246,15 +141,8 @@ async fn an_audit_range_spanning_midnight_reads_both_days() {
     }
     write_all(&t.ledger, b.events()).await;
     project_all(&b, &t.ledger, &t.views).await;
-    let rows = t
-        .views
-        .audit(&AuditQuery {
-            since: at(14 * 60 + 59),
-            until: at(15 * 60 + 2),
-            principal: None,
-        })
-        .await
-        .unwrap();
+    let rows =
+        t.views.audit(&AuditQuery { since: at(14 * 60 + 59), until: at(15 * 60 + 2), principal: None }).await.unwrap();
     assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [2, 3, 4]);
 }
 
@@ -270,11 +158,7 @@ async fn rebuild_reproduces_the_views_and_catches_a_deleted_ledger_tail() {
     assert!(report.is_clean(), "{report:?}");
 
     // An administrator deletes the last event of a stream: the revocation.
-    let last = b
-        .events()
-        .iter()
-        .find(|e| e.event_type == "SessionRevoked")
-        .unwrap();
+    let last = b.events().iter().find(|e| e.event_type == "SessionRevoked").unwrap();
     t.client
         .delete_item()
         .table_name(&t.ledger_table)
@@ -288,15 +172,8 @@ async fn rebuild_reproduces_the_views_and_catches_a_deleted_ledger_tail() {
     assert_eq!(
         report.differences,
         [
-            Difference::ProjectionAheadOfLedger {
-                stream: last.stream.clone(),
-                stored_seq: 4,
-                ledger_seq: 3
-            },
-            Difference::UnknownAudit {
-                stream: last.stream.clone(),
-                seq: last.seq
-            },
+            Difference::ProjectionAheadOfLedger { stream: last.stream.clone(), stored_seq: 4, ledger_seq: 3 },
+            Difference::UnknownAudit { stream: last.stream.clone(), seq: last.seq },
         ]
     );
 }
@@ -308,11 +185,7 @@ async fn rebuild_in_repair_mode_fills_empty_views() {
     write_all(&t.ledger, b.events()).await;
     let events = scan_ledger(&t.client, &t.ledger_table).await.unwrap();
     let first = rebuild(&events, &t.views, Mode::Repair).await.unwrap();
-    assert_eq!(
-        first.differences.len(),
-        first.streams + events.len(),
-        "every projection and audit row was missing"
-    );
+    assert_eq!(first.differences.len(), first.streams + events.len(), "every projection and audit row was missing");
     let second = rebuild(&events, &t.views, Mode::Check).await.unwrap();
     assert!(second.is_clean(), "{second:?}");
     assert_eq!(t.views.dump().await.unwrap(), fold_ledger(b.events()).views);

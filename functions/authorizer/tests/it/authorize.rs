@@ -55,7 +55,14 @@ impl Fixture {
                 reason: None,
             }
             .into(),
-            AccessDecided { effect: Effect::Allow, rule: Some("developers".into()), reason: "team".into(), basis: Basis::Policy, policy_hash: None }.into(),
+            AccessDecided {
+                effect: Effect::Allow,
+                rule: Some("developers".into()),
+                reason: "team".into(),
+                basis: Basis::Policy,
+                policy_hash: None,
+            }
+            .into(),
             CredentialsIssued {
                 role_arn: "arn:aws:iam::123456789012:role/SentinelProtected-Dev".parse().unwrap(),
                 source_identity: format!("sentinel-{session}"),
@@ -68,7 +75,10 @@ impl Fixture {
             .into(),
         ];
         let events = events.into_iter().map(|e| NewEvent::new(e, Actor::Principal(alice()), "req", now)).collect();
-        self.ledger.append(StreamAppend { stream: StreamKey::Session(session), head: StreamHead::genesis(), events }).await.unwrap();
+        self.ledger
+            .append(StreamAppend { stream: StreamKey::Session(session), head: StreamHead::genesis(), events })
+            .await
+            .unwrap();
         (session, token)
     }
 
@@ -81,7 +91,12 @@ impl Fixture {
     async fn revoke(&self, session: SessionId) {
         let stream = StreamKey::Session(session);
         let head = self.ledger.read_stream(&stream, 1).await.unwrap().last().unwrap().head();
-        let event = NewEvent::new(SessionRevoked { by: alice(), reason: "lost laptop".into() }, Actor::Principal(alice()), "r", *self.now.lock().unwrap());
+        let event = NewEvent::new(
+            SessionRevoked { by: alice(), reason: "lost laptop".into() },
+            Actor::Principal(alice()),
+            "r",
+            *self.now.lock().unwrap(),
+        );
         self.ledger.append(StreamAppend { stream, head, events: vec![event] }).await.unwrap();
     }
 }
@@ -129,7 +144,10 @@ async fn an_expired_session_is_denied() {
     let f = fixture();
     let (_, token) = f.session().await;
     *f.now.lock().unwrap() += Duration::hours(8);
-    assert_eq!(authorize(&f.deps, &headers(&[("authorization", &token)])).await.unwrap_err(), Denial::NotLive(Some(SessionStatus::Expired)));
+    assert_eq!(
+        authorize(&f.deps, &headers(&[("authorization", &token)])).await.unwrap_err(),
+        Denial::NotLive(Some(SessionStatus::Expired))
+    );
 }
 
 #[tokio::test]

@@ -31,10 +31,9 @@ where
 {
     let detail = format!("{}", DisplayErrorContext(e));
     match e.code() {
-        Some("AccessDenied") | Some("AccessDeniedException") => PolicyError::AccessDenied {
-            role: role.name().to_owned(),
-            detail,
-        },
+        Some("AccessDenied") | Some("AccessDeniedException") => {
+            PolicyError::AccessDenied { role: role.name().to_owned(), detail }
+        }
         _ => PolicyError::Unavailable(detail),
     }
 }
@@ -42,40 +41,19 @@ where
 #[async_trait]
 impl RolePolicies for IamRolePolicies {
     async fn get(&self, role: &ProtectedRole, name: &str) -> Result<Option<String>, PolicyError> {
-        let result = self
-            .client
-            .get_role_policy()
-            .role_name(role.name())
-            .policy_name(name)
-            .send()
-            .await;
+        let result = self.client.get_role_policy().role_name(role.name()).policy_name(name).send().await;
         match result {
-            Ok(out) => percent_decode(out.policy_document())
-                .map(Some)
-                .ok_or_else(|| PolicyError::Malformed {
-                    role: role.name().to_owned(),
-                    detail: "GetRolePolicy returned a document that is not URL-encoded UTF-8"
-                        .to_owned(),
-                }),
+            Ok(out) => percent_decode(out.policy_document()).map(Some).ok_or_else(|| PolicyError::Malformed {
+                role: role.name().to_owned(),
+                detail: "GetRolePolicy returned a document that is not URL-encoded UTF-8".to_owned(),
+            }),
             // Either the policy or the role is missing; a missing role shows on the put.
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(GetRolePolicyError::NoSuchEntityException(_))
-                ) =>
-            {
-                Ok(None)
-            }
+            Err(e) if matches!(e.as_service_error(), Some(GetRolePolicyError::NoSuchEntityException(_))) => Ok(None),
             Err(e) => Err(other(role, &e)),
         }
     }
 
-    async fn put(
-        &self,
-        role: &ProtectedRole,
-        name: &str,
-        document: &str,
-    ) -> Result<(), PolicyError> {
+    async fn put(&self, role: &ProtectedRole, name: &str, document: &str) -> Result<(), PolicyError> {
         let result = self
             .client
             .put_role_policy()
@@ -88,34 +66,19 @@ impl RolePolicies for IamRolePolicies {
         match result {
             Ok(_) => Ok(()),
             Err(e) => Err(match e.as_service_error() {
-                Some(PutRolePolicyError::NoSuchEntityException(_)) => {
-                    PolicyError::NoSuchRole(role_name())
-                }
-                Some(PutRolePolicyError::LimitExceededException(_)) => {
-                    PolicyError::TooLarge(role_name())
-                }
+                Some(PutRolePolicyError::NoSuchEntityException(_)) => PolicyError::NoSuchRole(role_name()),
+                Some(PutRolePolicyError::LimitExceededException(_)) => PolicyError::TooLarge(role_name()),
                 Some(PutRolePolicyError::MalformedPolicyDocumentException(m)) => {
-                    PolicyError::Malformed {
-                        role: role_name(),
-                        detail: m.message().unwrap_or_default().to_owned(),
-                    }
+                    PolicyError::Malformed { role: role_name(), detail: m.message().unwrap_or_default().to_owned() }
                 }
-                Some(PutRolePolicyError::UnmodifiableEntityException(_)) => {
-                    PolicyError::Unmodifiable(role_name())
-                }
+                Some(PutRolePolicyError::UnmodifiableEntityException(_)) => PolicyError::Unmodifiable(role_name()),
                 _ => other(role, &e),
             }),
         }
     }
 
     async fn delete(&self, role: &ProtectedRole, name: &str) -> Result<(), PolicyError> {
-        let result = self
-            .client
-            .delete_role_policy()
-            .role_name(role.name())
-            .policy_name(name)
-            .send()
-            .await;
+        let result = self.client.delete_role_policy().role_name(role.name()).policy_name(name).send().await;
         match result {
             Ok(_) => Ok(()),
             Err(e) => Err(match e.as_service_error() {

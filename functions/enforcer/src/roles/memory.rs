@@ -43,10 +43,7 @@ impl MemoryRolePolicies {
     /// Puts an inline policy as an operator would (not counted as a write of the enforcer).
     pub fn put_other(&self, role: &str, policy: &str, document: &str) {
         self.with(|s| {
-            s.roles
-                .entry(role.to_owned())
-                .or_default()
-                .insert(policy.to_owned(), document.to_owned());
+            s.roles.entry(role.to_owned()).or_default().insert(policy.to_owned(), document.to_owned());
         });
     }
 
@@ -57,13 +54,7 @@ impl MemoryRolePolicies {
 
     /// The names of every role that has inline policy `policy`.
     pub fn roles_with(&self, policy: &str) -> Vec<String> {
-        self.with(|s| {
-            s.roles
-                .iter()
-                .filter(|(_, p)| p.contains_key(policy))
-                .map(|(r, _)| r.clone())
-                .collect()
-        })
+        self.with(|s| s.roles.iter().filter(|(_, p)| p.contains_key(policy)).map(|(r, _)| r.clone()).collect())
     }
 
     /// How many puts and deletes changed something.
@@ -83,28 +74,14 @@ impl RolePolicies for MemoryRolePolicies {
         Ok(self.policy(role.name(), name))
     }
 
-    async fn put(
-        &self,
-        role: &ProtectedRole,
-        name: &str,
-        document: &str,
-    ) -> Result<(), PolicyError> {
+    async fn put(&self, role: &ProtectedRole, name: &str, document: &str) -> Result<(), PolicyError> {
         if serde_json::from_str::<serde_json::Value>(document).is_err() {
-            return Err(PolicyError::Malformed {
-                role: role.name().to_owned(),
-                detail: "not JSON".to_owned(),
-            });
+            return Err(PolicyError::Malformed { role: role.name().to_owned(), detail: "not JSON".to_owned() });
         }
         self.with(|s| {
-            let policies = s
-                .roles
-                .get_mut(role.name())
-                .ok_or_else(|| PolicyError::NoSuchRole(role.name().to_owned()))?;
-            let others: usize = policies
-                .iter()
-                .filter(|(n, _)| n.as_str() != name)
-                .map(|(_, d)| iam_size(d))
-                .sum();
+            let policies =
+                s.roles.get_mut(role.name()).ok_or_else(|| PolicyError::NoSuchRole(role.name().to_owned()))?;
+            let others: usize = policies.iter().filter(|(n, _)| n.as_str() != name).map(|(_, d)| iam_size(d)).sum();
             if others + iam_size(document) > IAM_INLINE_POLICY_LIMIT {
                 return Err(PolicyError::TooLarge(role.name().to_owned()));
             }

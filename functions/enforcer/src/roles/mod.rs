@@ -46,23 +46,16 @@ impl ProtectedRole {
         let not_protected = || RoleRefused::NotProtected(arn.clone());
         // arn:<partition>:iam::<account>:role/<name>
         let mut parts = arn.as_str().splitn(6, ':');
-        let (Some("arn"), Some(_partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let (Some("arn"), Some(_partition), Some("iam"), Some(""), Some(account), Some(resource)) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(not_protected());
         };
         let name = resource.strip_prefix("role/").ok_or_else(not_protected)?;
         let valid_name = name.len() <= 64
             && name.len() > PROTECTED_ROLE_PREFIX.len()
             && name.starts_with(PROTECTED_ROLE_PREFIX)
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
         if !valid_name {
             return Err(not_protected());
         }
@@ -73,10 +66,7 @@ impl ProtectedRole {
                 own_account: own_account.to_owned(),
             });
         }
-        Ok(ProtectedRole {
-            arn: arn.clone(),
-            name: name.to_owned(),
-        })
+        Ok(ProtectedRole { arn: arn.clone(), name: name.to_owned() })
     }
 
     /// The role name (`SentinelProtected-…`).
@@ -132,10 +122,7 @@ pub enum PolicyError {
 impl PolicyError {
     /// Whether running again later can succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            PolicyError::Unavailable(_) | PolicyError::AccessDenied { .. }
-        )
+        matches!(self, PolicyError::Unavailable(_) | PolicyError::AccessDenied { .. })
     }
 }
 
@@ -146,12 +133,7 @@ pub trait RolePolicies: Send + Sync {
     async fn get(&self, role: &ProtectedRole, name: &str) -> Result<Option<String>, PolicyError>;
 
     /// Creates or replaces the policy.
-    async fn put(
-        &self,
-        role: &ProtectedRole,
-        name: &str,
-        document: &str,
-    ) -> Result<(), PolicyError>;
+    async fn put(&self, role: &ProtectedRole, name: &str, document: &str) -> Result<(), PolicyError>;
 
     /// Deletes the policy; a policy that is already gone is not an error.
     async fn delete(&self, role: &ProtectedRole, name: &str) -> Result<(), PolicyError>;

@@ -1,8 +1,6 @@
 //! The enforcer's names against terraform/contract.json, so the code and the Terraform agree.
 
-use enforcer::config::{
-    DEFAULT_LEDGER_TABLE, DEFAULT_VIEWS_TABLE, LEDGER_TABLE_ENV, VIEWS_TABLE_ENV,
-};
+use enforcer::config::{DEFAULT_LEDGER_TABLE, DEFAULT_VIEWS_TABLE, LEDGER_TABLE_ENV, VIEWS_TABLE_ENV};
 use enforcer::policy::{MAX_CREDENTIAL_LIFETIME, POLICY_NAME, PROTECTED_ROLE_PREFIX};
 use enforcer::{DETAIL_TYPE, SOURCE};
 
@@ -16,32 +14,13 @@ fn contract() -> serde_json::Value {
 fn the_enforcers_names_match_the_terraform_contract() {
     let c = contract();
     assert_eq!(c["iam"]["enforcer_inline_policy_name"], POLICY_NAME);
-    assert_eq!(
-        c["iam"]["protected_role_name_prefix"],
-        PROTECTED_ROLE_PREFIX
-    );
-    assert_eq!(
-        c["iam"]["max_session_duration_seconds"],
-        MAX_CREDENTIAL_LIFETIME.num_seconds()
-    );
+    assert_eq!(c["iam"]["protected_role_name_prefix"], PROTECTED_ROLE_PREFIX);
+    assert_eq!(c["iam"]["max_session_duration_seconds"], MAX_CREDENTIAL_LIFETIME.num_seconds());
     assert_eq!(c["event_bus"]["source"], SOURCE);
-    assert_eq!(
-        c["event_bus"]["routed_detail_types"][DETAIL_TYPE],
-        "enforcer"
-    );
-    assert_eq!(
-        c["environment"][LEDGER_TABLE_ENV]["default"],
-        DEFAULT_LEDGER_TABLE
-    );
-    assert_eq!(
-        c["environment"][VIEWS_TABLE_ENV]["default"],
-        DEFAULT_VIEWS_TABLE
-    );
-    assert!(c["lambda"]["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f == "enforcer"));
+    assert_eq!(c["event_bus"]["routed_detail_types"][DETAIL_TYPE], "enforcer");
+    assert_eq!(c["environment"][LEDGER_TABLE_ENV]["default"], DEFAULT_LEDGER_TABLE);
+    assert_eq!(c["environment"][VIEWS_TABLE_ENV]["default"], DEFAULT_VIEWS_TABLE);
+    assert!(c["lambda"]["functions"].as_array().unwrap().iter().any(|f| f == "enforcer"));
 }
 
 #[test]
@@ -51,8 +30,6 @@ fn configuration_takes_the_contract_defaults_and_refuses_bad_table_names() {
         (config.ledger_table.as_str(), config.views_table.as_str()),
         (DEFAULT_LEDGER_TABLE, DEFAULT_VIEWS_TABLE)
     );
-    let bad = enforcer::config::Config::from_vars(|name| {
-        (name == VIEWS_TABLE_ENV).then(|| "views table!".to_owned())
-    });
+    let bad = enforcer::config::Config::from_vars(|name| (name == VIEWS_TABLE_ENV).then(|| "views table!".to_owned()));
     assert_eq!(bad.unwrap_err().variable, VIEWS_TABLE_ENV);
 }

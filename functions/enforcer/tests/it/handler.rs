@@ -14,10 +14,7 @@ use ledger::{SessionId, StoredEvent};
 use projections::store::memory::MemoryViewStore;
 use projections::testkit::{at, LedgerBuilder};
 
-use crate::{
-    bus_event, cutoff_of, denied_identities, parsed, revoke, role_arn, source_identity, vend,
-    ACCOUNT,
-};
+use crate::{bus_event, cutoff_of, denied_identities, parsed, revoke, role_arn, source_identity, vend, ACCOUNT};
 
 const ROLE: &str = "SentinelProtected-Dev";
 const OTHER_ROLE: &str = "SentinelProtected-Prod";
@@ -56,14 +53,9 @@ impl World {
     /// Commits events to the ledger and, when `projected`, to the views.
     async fn commit(&self, events: &[StoredEvent], projected: bool) {
         for e in events {
-            self.ledger
-                .write(std::slice::from_ref(e), &[], &e.event_id)
-                .await
-                .unwrap();
+            self.ledger.write(std::slice::from_ref(e), &[], &e.event_id).await.unwrap();
             if projected {
-                projections::project(self.views.as_ref(), self.ledger.as_ref(), e)
-                    .await
-                    .unwrap();
+                projections::project(self.views.as_ref(), self.ledger.as_ref(), e).await.unwrap();
             }
         }
     }
@@ -148,10 +140,7 @@ async fn a_revocation_the_views_have_not_seen_is_enforced_from_the_ledger_tail()
     let id = w.session_on(ROLE).await;
     let event = w.revoke(id, false).await;
     handle(&w.deps_at(now()), parsed(&event)).await.unwrap();
-    assert_eq!(
-        denied_identities(&w.document(ROLE).unwrap()),
-        vec![source_identity(id)]
-    );
+    assert_eq!(denied_identities(&w.document(ROLE).unwrap()), vec![source_identity(id)]);
 }
 
 #[tokio::test]
@@ -180,14 +169,8 @@ async fn revocations_on_another_role_do_not_leak_into_this_roles_policy() {
     let e_dev = w.revoke(dev, true).await;
     handle(&w.deps_at(now()), parsed(&e_dev)).await.unwrap();
 
-    assert_eq!(
-        denied_identities(&w.document(ROLE).unwrap()),
-        vec![source_identity(dev)]
-    );
-    assert_eq!(
-        denied_identities(&w.document(OTHER_ROLE).unwrap()),
-        vec![source_identity(prod)]
-    );
+    assert_eq!(denied_identities(&w.document(ROLE).unwrap()), vec![source_identity(dev)]);
+    assert_eq!(denied_identities(&w.document(OTHER_ROLE).unwrap()), vec![source_identity(prod)]);
 }
 
 #[tokio::test]
@@ -214,18 +197,8 @@ async fn a_protected_role_in_another_account_is_refused() {
     let event = w.revoke(id, true).await;
 
     let err = handle(&w.deps_at(now()), parsed(&event)).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Refused(enforcer::roles::RoleRefused::ForeignAccount { .. })
-        ),
-        "{err:?}"
-    );
-    assert_eq!(
-        w.roles.writes(),
-        0,
-        "a same-named role of the enforcer's account is not touched"
-    );
+    assert!(matches!(err, Error::Refused(enforcer::roles::RoleRefused::ForeignAccount { .. })), "{err:?}");
+    assert_eq!(w.roles.writes(), 0, "a same-named role of the enforcer's account is not touched");
 }
 
 #[tokio::test]
@@ -243,10 +216,7 @@ async fn a_malformed_event_is_logged_and_not_retried() {
             assert!(matches!(err, Error::Malformed(_)), "{err:?}");
             assert!(!err.is_retryable());
         }
-        assert!(
-            invoke(&deps, raw).await.is_ok(),
-            "malformed events are acknowledged"
-        );
+        assert!(invoke(&deps, raw).await.is_ok(), "malformed events are acknowledged");
     }
     assert_eq!(w.roles.writes(), 0);
 }
@@ -257,9 +227,7 @@ async fn a_revoked_event_for_a_session_the_ledger_holds_as_active_is_refused() {
     let id = w.session_on(ROLE).await;
     // A forged bus event: the ledger never recorded this revocation.
     let forged = revoke(&mut w.builder, id);
-    let err = handle(&w.deps_at(now()), parsed(&forged))
-        .await
-        .unwrap_err();
+    let err = handle(&w.deps_at(now()), parsed(&forged)).await.unwrap_err();
     assert_eq!(err, Error::NotRevoked(id));
     assert_eq!(w.roles.writes(), 0);
 }
@@ -273,15 +241,11 @@ async fn once_every_revocation_has_expired_the_policy_is_deleted() {
     assert!(w.document(ROLE).is_some());
 
     // Two hours later a redelivery finds nothing live.
-    let done = handle(&w.deps_at(now() + TimeDelta::hours(2)), parsed(&e_old))
-        .await
-        .unwrap();
+    let done = handle(&w.deps_at(now() + TimeDelta::hours(2)), parsed(&e_old)).await.unwrap();
     assert_eq!(done.applied, Applied::Deleted);
     assert_eq!(w.document(ROLE), None);
     // Deleting again tolerates the missing policy.
-    let again = handle(&w.deps_at(now() + TimeDelta::hours(2)), parsed(&e_old))
-        .await
-        .unwrap();
+    let again = handle(&w.deps_at(now() + TimeDelta::hours(2)), parsed(&e_old)).await.unwrap();
     assert_eq!(again.applied, Applied::Deleted);
 }
 
@@ -303,16 +267,9 @@ async fn too_little_room_next_to_other_inline_policies_falls_back_to_the_cutoff(
         last = Some(w.revoke(*id, true).await);
     }
     let last = last.unwrap();
-    let revoked_at = DateTime::parse_from_rfc3339(&last.occurred_at)
-        .unwrap()
-        .with_timezone(&Utc);
+    let revoked_at = DateTime::parse_from_rfc3339(&last.occurred_at).unwrap().with_timezone(&Utc);
 
-    let done = handle(
-        &w.deps_at(revoked_at + TimeDelta::seconds(1)),
-        parsed(&last),
-    )
-    .await
-    .unwrap();
+    let done = handle(&w.deps_at(revoked_at + TimeDelta::seconds(1)), parsed(&last)).await.unwrap();
     assert_eq!(done.applied, Applied::Written);
     let document = w.document(ROLE).unwrap();
     let cutoff = cutoff_of(&document).expect("a cut-off");
@@ -346,10 +303,7 @@ async fn iam_being_unavailable_is_returned_as_retryable_so_lambda_retries() {
     let mut w = World::new();
     let id = w.session_on(ROLE).await;
     let event = w.revoke(id, true).await;
-    let deps = Deps {
-        roles: Arc::new(UnavailableIam),
-        ..w.deps_at(now())
-    };
+    let deps = Deps { roles: Arc::new(UnavailableIam), ..w.deps_at(now()) };
     let err = invoke(&deps, bus_event(&event)).await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
 }

@@ -66,9 +66,7 @@ pub fn bus_event(event: &StoredEvent) -> serde_json::Value {
 }
 
 /// The bus event, parsed as the handler receives it.
-pub fn parsed(
-    event: &StoredEvent,
-) -> aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> {
+pub fn parsed(event: &StoredEvent) -> aws_lambda_events::eventbridge::EventBridgeEvent<serde_json::Value> {
     enforcer::parse_event(bus_event(event)).expect("a bus event parses")
 }
 

@@ -12,11 +12,7 @@ use serde_json::Value;
 use crate::{cutoff_of, denied_identities, source_identity};
 
 fn revoked_at(minute: i64) -> Revocation {
-    Revocation::new(
-        source_identity(SessionId::generate()),
-        at(minute),
-        Some(at(minute - 5) + TimeDelta::minutes(60)),
-    )
+    Revocation::new(source_identity(SessionId::generate()), at(minute), Some(at(minute - 5) + TimeDelta::minutes(60)))
 }
 
 fn many(n: usize) -> Vec<Revocation> {
@@ -37,9 +33,7 @@ fn assert_well_formed(document: &str) {
         assert_eq!(s["Effect"], "Deny");
         assert_eq!(s["Action"], "*");
         assert_eq!(s["Resource"], "*");
-        assert!(s["Sid"]
-            .as_str()
-            .is_some_and(|sid| !sid.is_empty() && sid.chars().all(|c| c.is_ascii_alphanumeric())));
+        assert!(s["Sid"].as_str().is_some_and(|sid| !sid.is_empty() && sid.chars().all(|c| c.is_ascii_alphanumeric())));
         let condition = s["Condition"].as_object().expect("a Condition");
         assert!(!condition.is_empty(), "{document}");
         for keys in condition.values() {
@@ -47,10 +41,7 @@ fn assert_well_formed(document: &str) {
             assert!(!keys.is_empty(), "{document}");
             for values in keys.values() {
                 let values = values.as_array().expect("a value list");
-                assert!(
-                    !values.is_empty(),
-                    "never an empty Condition list: {document}"
-                );
+                assert!(!values.is_empty(), "never an empty Condition list: {document}");
             }
         }
     }
@@ -65,36 +56,17 @@ fn the_document_is_valid_iam_json_denying_every_revoked_source_identity() {
     let mut expected: Vec<String> = revoked.iter().map(|r| r.source_identity.clone()).collect();
     expected.sort();
     assert_eq!(denied_identities(&document), expected);
-    assert!(matches!(
-        policy,
-        DenyPolicy::Listed {
-            carried_cutoff: None,
-            ..
-        }
-    ));
-    assert_eq!(
-        cutoff_of(&document),
-        None,
-        "no innocent session is cut off while the list fits"
-    );
-    assert!(
-        !document.chars().any(char::is_whitespace),
-        "compact, so its length is IAM's count"
-    );
+    assert!(matches!(policy, DenyPolicy::Listed { carried_cutoff: None, .. }));
+    assert_eq!(cutoff_of(&document), None, "no innocent session is cut off while the list fits");
+    assert!(!document.chars().any(char::is_whitespace), "compact, so its length is IAM's count");
 }
 
 #[test]
 fn a_revocation_is_denied_for_an_hour_and_pruned_after() {
     let r = revoked_at(10);
     let still_live = at(10) + MAX_CREDENTIAL_LIFETIME + CLOCK_SKEW - TimeDelta::seconds(1);
-    assert_eq!(
-        denied_identities(&json(&deny_policy(&[r.clone()], still_live))),
-        vec![r.source_identity.clone()]
-    );
-    assert_eq!(
-        deny_policy(&[r.clone()], at(10) + TimeDelta::minutes(61)),
-        DenyPolicy::Nothing
-    );
+    assert_eq!(denied_identities(&json(&deny_policy(&[r.clone()], still_live))), vec![r.source_identity.clone()]);
+    assert_eq!(deny_policy(&[r.clone()], at(10) + TimeDelta::minutes(61)), DenyPolicy::Nothing);
 
     // Only the expired one goes.
     let fresh = revoked_at(50);
@@ -106,10 +78,7 @@ fn a_revocation_is_denied_for_an_hour_and_pruned_after() {
 fn credentials_expiring_after_the_hour_keep_the_deny_until_they_expire() {
     // Not possible under role chaining, but the deny follows the credentials if it ever were.
     let r = Revocation::new("sentinel-long", at(0), Some(at(90)));
-    assert_eq!(
-        denied_identities(&json(&deny_policy(&[r], at(80)))),
-        vec!["sentinel-long".to_owned()]
-    );
+    assert_eq!(denied_identities(&json(&deny_policy(&[r], at(80)))), vec!["sentinel-long".to_owned()]);
 }
 
 #[test]
@@ -122,12 +91,7 @@ fn an_empty_revocation_list_needs_no_document_at_all() {
 fn four_hundred_revocations_fall_back_to_a_token_issue_time_cutoff_after_the_newest() {
     let revoked = many(400);
     let policy = deny_policy(&revoked, at(55));
-    let DenyPolicy::Cutoff {
-        issued_before,
-        revocations,
-        ..
-    } = &policy
-    else {
+    let DenyPolicy::Cutoff { issued_before, revocations, .. } = &policy else {
         panic!("expected the cut-off, got {policy:?}");
     };
     assert_eq!(*revocations, 400);
@@ -179,25 +143,17 @@ fn a_document_read_back_reproduces_itself() {
     assert_eq!(back.revocations.len(), 3);
     assert_eq!(back.cutoff, None);
     // From the document alone (views lagging), the same document comes out.
-    assert_eq!(
-        deny_policy_within(&back.revocations, back.cutoff, at(41), POLICY_BUDGET),
-        first
-    );
+    assert_eq!(deny_policy_within(&back.revocations, back.cutoff, at(41), POLICY_BUDGET), first);
     // And merged with the fresh revocations too.
     let mut both = revoked.clone();
     both.extend(back.revocations);
-    assert_eq!(
-        deny_policy_within(&both, None, at(41), POLICY_BUDGET),
-        first
-    );
+    assert_eq!(deny_policy_within(&both, None, at(41), POLICY_BUDGET), first);
 }
 
 #[test]
 fn a_live_cutoff_is_carried_next_to_listed_identities_until_its_tokens_expire() {
     let cutoff = cutoff_policy(&many(400), None, at(55));
-    let DenyPolicy::Cutoff { issued_before, .. } = cutoff else {
-        panic!("a cut-off")
-    };
+    let DenyPolicy::Cutoff { issued_before, .. } = cutoff else { panic!("a cut-off") };
     let back = previous(&json(&cutoff)).expect("readable");
     assert_eq!(back.cutoff, Some(issued_before));
 
@@ -205,19 +161,12 @@ fn a_live_cutoff_is_carried_next_to_listed_identities_until_its_tokens_expire() 
     let policy = deny_policy_within(&[later.clone()], back.cutoff, at(71), POLICY_BUDGET);
     let document = json(&policy);
     assert_well_formed(&document);
-    assert_eq!(
-        denied_identities(&document),
-        vec![later.source_identity.clone()]
-    );
+    assert_eq!(denied_identities(&document), vec![later.source_identity.clone()]);
     assert_eq!(cutoff_of(&document), Some(issued_before));
 
     let after: DateTime<Utc> = issued_before + MAX_CREDENTIAL_LIFETIME + CLOCK_SKEW;
     let policy = deny_policy_within(&[later], back.cutoff, after, POLICY_BUDGET);
-    assert_eq!(
-        cutoff_of(&json(&policy)),
-        None,
-        "dropped once every token it covers has expired"
-    );
+    assert_eq!(cutoff_of(&json(&policy)), None, "dropped once every token it covers has expired");
 }
 
 #[test]

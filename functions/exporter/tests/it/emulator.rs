@@ -19,21 +19,14 @@ fn new(event: impl Into<ledger::Event>, who: &str) -> NewEvent {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rule_on_the_bus_delivers_one_message_per_ledger_event_to_sqs() {
     let dynamodb = DynamoEmulator::start_ephemeral().await.unwrap();
-    let moto = Moto::start(0)
-        .await
-        .expect("moto starts (run `make venv` once)");
+    let moto = Moto::start(0).await.expect("moto starts (run `make venv` once)");
     let sdk = devstack::local_sdk_config(moto.endpoint());
     let events = aws_sdk_eventbridge::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
 
     let bus = devstack::unique_table_name("sentinel-ledger");
     events.create_event_bus().name(&bus).send().await.unwrap();
-    let queue = sqs
-        .create_queue()
-        .queue_name(devstack::unique_table_name("audit"))
-        .send()
-        .await
-        .unwrap();
+    let queue = sqs.create_queue().queue_name(devstack::unique_table_name("audit")).send().await.unwrap();
     let queue_url = queue.queue_url().unwrap().to_owned();
     let attributes = sqs
         .get_queue_attributes()
@@ -42,8 +35,7 @@ async fn a_rule_on_the_bus_delivers_one_message_per_ledger_event_to_sqs() {
         .send()
         .await
         .unwrap();
-    let queue_arn =
-        attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+    let queue_arn = attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
     events
         .put_rule()
         .name("all-ledger-events")
@@ -56,13 +48,7 @@ async fn a_rule_on_the_bus_delivers_one_message_per_ledger_event_to_sqs() {
         .put_targets()
         .rule("all-ledger-events")
         .event_bus_name(&bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("audit-queue")
-                .arn(&queue_arn)
-                .build()
-                .unwrap(),
-        )
+        .targets(aws_sdk_eventbridge::types::Target::builder().id("audit-queue").arn(&queue_arn).build().unwrap())
         .send()
         .await
         .unwrap();
@@ -75,10 +61,7 @@ async fn a_rule_on_the_bus_delivers_one_message_per_ledger_event_to_sqs() {
         publisher: Box::new(EventBridgePublisher::new(events.clone(), &bus)),
         retry_base: Duration::from_millis(50),
     });
-    let poller = StreamPoller::new(
-        devstack::dynamodb_streams_client(dynamodb.endpoint()),
-        &table,
-    );
+    let poller = StreamPoller::new(devstack::dynamodb_streams_client(dynamodb.endpoint()), &table);
     let _running = poller.spawn(move |event| {
         let deps = deps.clone();
         async move { exporter::handle(&deps, event).await }
@@ -100,11 +83,7 @@ async fn a_rule_on_the_bus_delivers_one_message_per_ledger_event_to_sqs() {
     let head = appended[2].head();
     appended.extend(
         ledger
-            .append(StreamAppend {
-                stream: s.clone(),
-                head,
-                events: vec![new(revoked("secops"), "secops")],
-            })
+            .append(StreamAppend { stream: s.clone(), head, events: vec![new(revoked("secops"), "secops")] })
             .await
             .unwrap(),
     );
@@ -112,13 +91,7 @@ async fn a_rule_on_the_bus_delivers_one_message_per_ledger_event_to_sqs() {
     let mut messages: Vec<serde_json::Value> = Vec::new();
     let start = Instant::now();
     while messages.len() < appended.len() && start.elapsed() < Duration::from_secs(20) {
-        let got = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
+        let got = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.unwrap();
         for m in got.messages() {
             messages.push(serde_json::from_str(m.body().unwrap()).unwrap());
             sqs.delete_message()
@@ -132,18 +105,8 @@ async fn a_rule_on_the_bus_delivers_one_message_per_ledger_event_to_sqs() {
     }
     // Nothing more arrives: one message per event.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let extra = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        messages.len() + extra.messages().len(),
-        appended.len(),
-        "{messages:#?}"
-    );
+    let extra = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.unwrap();
+    assert_eq!(messages.len() + extra.messages().len(), appended.len(), "{messages:#?}");
 
     messages.sort_by_key(|m| m["detail"]["seq"].as_u64());
     for (m, e) in messages.iter().zip(&appended) {
@@ -151,10 +114,8 @@ async fn a_rule_on_the_bus_delivers_one_message_per_ledger_event_to_sqs() {
         assert_eq!(m["detail-type"], e.event_type.as_str());
         assert_eq!(m["detail"], serde_json::to_value(e).unwrap());
     }
-    let received: Vec<StoredEvent> = messages
-        .iter()
-        .map(|m| serde_json::from_value(m["detail"].clone()).unwrap())
-        .collect();
+    let received: Vec<StoredEvent> =
+        messages.iter().map(|m| serde_json::from_value(m["detail"].clone()).unwrap()).collect();
     verify_stream(&s.to_string(), &received).expect("consumers verify what the bus delivers");
     moto.stop().await;
 }

@@ -21,10 +21,7 @@ struct ScriptedBus {
 
 impl ScriptedBus {
     fn new(reject: impl Fn(usize, &BusEntry) -> bool + Send + Sync + 'static) -> Self {
-        ScriptedBus {
-            calls: Mutex::new(Vec::new()),
-            reject: Box::new(reject),
-        }
+        ScriptedBus { calls: Mutex::new(Vec::new()), reject: Box::new(reject) }
     }
 }
 
@@ -34,18 +31,12 @@ impl Publisher for &'static ScriptedBus {
         let mut calls = self.calls.lock().unwrap();
         calls.push(entries.to_vec());
         let call = calls.len() - 1;
-        Ok(entries
-            .iter()
-            .map(|e| (self.reject)(call, e).then(|| "ThrottlingException".to_owned()))
-            .collect())
+        Ok(entries.iter().map(|e| (self.reject)(call, e).then(|| "ThrottlingException".to_owned())).collect())
     }
 }
 
 fn deps(bus: &'static ScriptedBus) -> Deps {
-    Deps {
-        publisher: Box::new(bus),
-        retry_base: Duration::from_millis(1),
-    }
+    Deps { publisher: Box::new(bus), retry_base: Duration::from_millis(1) }
 }
 
 fn leak(bus: ScriptedBus) -> &'static ScriptedBus {
@@ -72,11 +63,7 @@ fn record(event: &StoredEvent, seq: usize) -> EventRecord {
 
 fn lambda_event(events: &[StoredEvent]) -> Event {
     let mut e = Event::default();
-    e.records = events
-        .iter()
-        .enumerate()
-        .map(|(i, ev)| record(ev, i))
-        .collect();
+    e.records = events.iter().enumerate().map(|(i, ev)| record(ev, i)).collect();
     e
 }
 
@@ -92,61 +79,33 @@ async fn entries_go_out_in_batches_of_at_most_ten_in_record_order() {
     assert!(response.batch_item_failures.is_empty());
     let calls = bus.calls.lock().unwrap();
     assert_eq!(calls.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 3]);
-    let seqs: Vec<u64> = calls
-        .iter()
-        .flatten()
-        .map(|e| detail_of(e)["seq"].as_u64().unwrap())
-        .collect();
+    let seqs: Vec<u64> = calls.iter().flatten().map(|e| detail_of(e)["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=23).collect::<Vec<_>>());
-    assert!(calls
-        .iter()
-        .flatten()
-        .all(|e| e.detail_type == "PolicyPublished"));
+    assert!(calls.iter().flatten().all(|e| e.detail_type == "PolicyPublished"));
 }
 
 #[tokio::test]
 async fn only_failed_entries_are_retried() {
     // The first call rejects seq 3 and seq 6; later calls accept everything.
-    let bus = leak(ScriptedBus::new(|call, e| {
-        call == 0 && [3, 6].contains(&detail_of(e)["seq"].as_u64().unwrap())
-    }));
+    let bus = leak(ScriptedBus::new(|call, e| call == 0 && [3, 6].contains(&detail_of(e)["seq"].as_u64().unwrap())));
     let response = exporter::handle(&deps(bus), lambda_event(&policies(8))).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     let calls = bus.calls.lock().unwrap();
     assert_eq!(calls.len(), 2);
-    assert_eq!(
-        calls[1]
-            .iter()
-            .map(|e| detail_of(e)["seq"].as_u64().unwrap())
-            .collect::<Vec<_>>(),
-        [3, 6]
-    );
+    assert_eq!(calls[1].iter().map(|e| detail_of(e)["seq"].as_u64().unwrap()).collect::<Vec<_>>(), [3, 6]);
 }
 
 #[tokio::test]
 async fn an_entry_that_keeps_failing_is_reported_with_every_record_after_it() {
-    let bus = leak(ScriptedBus::new(|_, e| {
-        detail_of(e)["seq"].as_u64() == Some(5)
-    }));
+    let bus = leak(ScriptedBus::new(|_, e| detail_of(e)["seq"].as_u64() == Some(5)));
     let events = policies(12);
     let request = lambda_event(&events);
     let response = exporter::handle(&deps(bus), request.clone()).await;
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
-    let expected: Vec<_> = request.records[4..]
-        .iter()
-        .map(|r| r.change.sequence_number.clone())
-        .collect();
+    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    let expected: Vec<_> = request.records[4..].iter().map(|r| r.change.sequence_number.clone()).collect();
     assert_eq!(failed, expected);
     let calls = bus.calls.lock().unwrap();
-    assert_eq!(
-        calls.len(),
-        exporter::MAX_ATTEMPTS as usize,
-        "bounded retries, and the next batch is not sent"
-    );
+    assert_eq!(calls.len(), exporter::MAX_ATTEMPTS as usize, "bounded retries, and the next batch is not sent");
     assert!(calls[1..].iter().all(|c| c.len() == 1));
 }
 
@@ -158,10 +117,7 @@ async fn an_undecodable_record_is_reported_after_publishing_the_records_before_i
     request.records[2].change.new_image.remove("type");
     let response = exporter::handle(&deps(bus), request.clone()).await;
     assert_eq!(response.batch_item_failures.len(), 2);
-    assert_eq!(
-        response.batch_item_failures[0].item_identifier,
-        request.records[2].change.sequence_number
-    );
+    assert_eq!(response.batch_item_failures[0].item_identifier, request.records[2].change.sequence_number);
     assert_eq!(bus.calls.lock().unwrap().concat().len(), 2);
 }
 
@@ -177,12 +133,7 @@ async fn the_detail_is_the_stored_event_so_consumers_verify_it_and_it_carries_no
     exporter::handle(&deps(bus), lambda_event(b.events())).await;
     let entries = bus.calls.lock().unwrap().concat();
     let details: Vec<serde_json::Value> = entries.iter().map(detail_of).collect();
-    let keys: Vec<&str> = details[0]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys: Vec<&str> = details[0].as_object().unwrap().keys().map(String::as_str).collect();
     let mut keys = keys;
     keys.sort();
     assert_eq!(
@@ -202,27 +153,14 @@ async fn the_detail_is_the_stored_event_so_consumers_verify_it_and_it_carries_no
         ]
     );
     // A consumer verifies the chain from the details alone.
-    let received: Vec<StoredEvent> = details
-        .iter()
-        .map(|d| serde_json::from_value(d.clone()).unwrap())
-        .collect();
+    let received: Vec<StoredEvent> = details.iter().map(|d| serde_json::from_value(d.clone()).unwrap()).collect();
     verify_stream(&s.to_string(), &received).expect("the exported events verify");
     assert_eq!(entries[2].detail_type, "CredentialsIssued");
     assert_eq!(entries[2].time, at(2));
     for entry in &entries {
         let lower = entry.detail.to_lowercase();
-        for secret in [
-            "secretaccesskey",
-            "secret_access_key",
-            "sessiontoken",
-            "session_token",
-            "\"token\"",
-        ] {
-            assert!(
-                !lower.contains(secret),
-                "{} carries {secret}",
-                entry.detail_type
-            );
+        for secret in ["secretaccesskey", "secret_access_key", "sessiontoken", "session_token", "\"token\""] {
+            assert!(!lower.contains(secret), "{} carries {secret}", entry.detail_type);
         }
     }
 }
@@ -231,10 +169,7 @@ async fn the_detail_is_the_stored_event_so_consumers_verify_it_and_it_carries_no
 fn the_bus_defaults_to_sentinel_ledger_and_a_bad_name_fails_at_cold_start() {
     assert_eq!(Config::from_vars(|_| None).unwrap().bus, "sentinel-ledger");
     let arn = "arn:aws:events:eu-central-1:111122223333:event-bus/audit";
-    assert_eq!(
-        Config::from_vars(|_| Some(arn.to_owned())).unwrap().bus,
-        arn
-    );
+    assert_eq!(Config::from_vars(|_| Some(arn.to_owned())).unwrap().bus, arn);
     assert!(Config::from_vars(|_| Some("has spaces".to_owned())).is_err());
     assert!(Config::from_vars(|_| Some(String::new())).is_err());
 }

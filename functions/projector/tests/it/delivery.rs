@@ -15,42 +15,25 @@ use crate::support::{deps, event, record};
 /// What one generated stream does.
 #[derive(Debug, Clone)]
 enum Script {
-    Session {
-        allow: bool,
-        refreshes: u8,
-        end: u8,
-        forged: bool,
-    },
-    Approval {
-        required: u32,
-        grants: Vec<u8>,
-        end: u8,
-    },
-    BreakGlass {
-        end: u8,
-    },
-    Policy {
-        versions: u8,
-    },
+    Session { allow: bool, refreshes: u8, end: u8, forged: bool },
+    Approval { required: u32, grants: Vec<u8>, end: u8 },
+    BreakGlass { end: u8 },
+    Policy { versions: u8 },
 }
 
 fn script() -> impl Strategy<Value = Script> {
     prop_oneof![
-        (any::<bool>(), 0u8..3, 0u8..3, any::<bool>()).prop_map(
-            |(allow, refreshes, end, forged)| Script::Session {
-                allow,
-                refreshes,
-                end,
-                forged
-            }
-        ),
-        (1u32..3, prop::collection::vec(0u8..3, 0..4), 0u8..4).prop_map(
-            |(required, grants, end)| Script::Approval {
-                required,
-                grants,
-                end
-            }
-        ),
+        (any::<bool>(), 0u8..3, 0u8..3, any::<bool>()).prop_map(|(allow, refreshes, end, forged)| Script::Session {
+            allow,
+            refreshes,
+            end,
+            forged
+        }),
+        (1u32..3, prop::collection::vec(0u8..3, 0..4), 0u8..4).prop_map(|(required, grants, end)| Script::Approval {
+            required,
+            grants,
+            end
+        }),
         (0u8..3).prop_map(|end| Script::BreakGlass { end }),
         (1u8..4).prop_map(|versions| Script::Policy { versions }),
     ]
@@ -60,18 +43,10 @@ fn script() -> impl Strategy<Value = Script> {
 fn steps(script: &Script) -> (StreamKey, Vec<(ledger::Event, ledger::Actor)>) {
     let approvers = ["carol", "dave", "erin"];
     match script {
-        Script::Session {
-            allow,
-            refreshes,
-            end,
-            forged,
-        } => {
+        Script::Session { allow, refreshes, end, forged } => {
             let mut s: Vec<(ledger::Event, ledger::Actor)> = vec![
                 (requested("alice", "dev").into(), actor("alice")),
-                (
-                    decided(if *allow { Effect::Allow } else { Effect::Deny }).into(),
-                    actor("alice"),
-                ),
+                (decided(if *allow { Effect::Allow } else { Effect::Deny }).into(), actor("alice")),
             ];
             if *allow {
                 s.push((issued(15, 480).into(), actor("alice")));
@@ -89,15 +64,9 @@ fn steps(script: &Script) -> (StreamKey, Vec<(ledger::Event, ledger::Actor)>) {
             }
             (StreamKey::Session(SessionId::generate()), s)
         }
-        Script::Approval {
-            required,
-            grants,
-            end,
-        } => {
-            let mut s: Vec<(ledger::Event, ledger::Actor)> = vec![(
-                approval_requested("alice", "prod", *required, 240).into(),
-                actor("alice"),
-            )];
+        Script::Approval { required, grants, end } => {
+            let mut s: Vec<(ledger::Event, ledger::Actor)> =
+                vec![(approval_requested("alice", "prod", *required, 240).into(), actor("alice"))];
             for g in grants {
                 let who = approvers[usize::from(*g)];
                 s.push((granted(who).into(), actor(who)));
@@ -111,10 +80,8 @@ fn steps(script: &Script) -> (StreamKey, Vec<(ledger::Event, ledger::Actor)>) {
             (StreamKey::Approval(ApprovalId::generate()), s)
         }
         Script::BreakGlass { end } => {
-            let mut s: Vec<(ledger::Event, ledger::Actor)> = vec![(
-                break_glass_invoked("oncall", "prod", 60).into(),
-                actor("oncall"),
-            )];
+            let mut s: Vec<(ledger::Event, ledger::Actor)> =
+                vec![(break_glass_invoked("oncall", "prod", 60).into(), actor("oncall"))];
             match end {
                 1 => s.push((break_glass_closed("oncall").into(), actor("oncall"))),
                 2 => s.push((break_glass_expired().into(), ledger::Actor::System)),
@@ -123,14 +90,7 @@ fn steps(script: &Script) -> (StreamKey, Vec<(ledger::Event, ledger::Actor)>) {
             (StreamKey::BreakGlass(BreakGlassId::generate()), s)
         }
         Script::Policy { versions } => {
-            let s = (0..*versions)
-                .map(|v| {
-                    (
-                        policy_published("prod", u32::from(v)).into(),
-                        actor("secops"),
-                    )
-                })
-                .collect();
+            let s = (0..*versions).map(|v| (policy_published("prod", u32::from(v)).into(), actor("secops"))).collect();
             // Two policy scripts may share the profile: they then write one longer stream.
             (StreamKey::Policy(profile(&format!("prod{versions}"))), s)
         }
@@ -140,14 +100,8 @@ fn steps(script: &Script) -> (StreamKey, Vec<(ledger::Event, ledger::Actor)>) {
 /// Interleaves the scripts' events round-robin, as concurrent writers would.
 fn build(scripts: &[Script]) -> LedgerBuilder {
     let mut b = LedgerBuilder::new();
-    let mut queues: Vec<(
-        StreamKey,
-        std::collections::VecDeque<(ledger::Event, ledger::Actor)>,
-    )> = scripts
-        .iter()
-        .map(steps)
-        .map(|(k, s)| (k, s.into()))
-        .collect();
+    let mut queues: Vec<(StreamKey, std::collections::VecDeque<(ledger::Event, ledger::Actor)>)> =
+        scripts.iter().map(steps).map(|(k, s)| (k, s.into())).collect();
     while queues.iter().any(|(_, q)| !q.is_empty()) {
         for (key, q) in &mut queues {
             if let Some((e, a)) = q.pop_front() {

@@ -20,18 +20,10 @@ use projector::Deps;
 async fn visible(views: &DynamoViewStore, stream: &StreamKey, seq: u64) -> Duration {
     let start = Instant::now();
     loop {
-        if views
-            .projection(stream)
-            .await
-            .unwrap()
-            .is_some_and(|p| p.head.seq >= seq)
-        {
+        if views.projection(stream).await.unwrap().is_some_and(|p| p.head.seq >= seq) {
             return start.elapsed();
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{stream} did not reach seq {seq} within 10 s"
-        );
+        assert!(start.elapsed() < Duration::from_secs(10), "{stream} did not reach seq {seq} within 10 s");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -44,22 +36,13 @@ fn new(event: impl Into<ledger::Event>, who: &str) -> NewEvent {
 async fn appended_events_appear_in_the_views_through_the_stream_poller() {
     let emulator = DynamoEmulator::start_ephemeral().await.unwrap();
     let client = devstack::dynamodb_client(emulator.endpoint());
-    let (ledger_table, views_table) = (
-        devstack::unique_table_name("ledger"),
-        devstack::unique_table_name("views"),
-    );
+    let (ledger_table, views_table) = (devstack::unique_table_name("ledger"), devstack::unique_table_name("views"));
     create_ledger_table(&client, &ledger_table).await.unwrap();
     create_views_table(&client, &views_table).await.unwrap();
     let ledger = Arc::new(DynamoEventStore::new(client.clone(), &ledger_table));
     let views = DynamoViewStore::new(client.clone(), &views_table);
-    let deps = Arc::new(Deps {
-        views: Arc::new(views.clone()),
-        ledger: ledger.clone(),
-    });
-    let poller = StreamPoller::new(
-        devstack::dynamodb_streams_client(emulator.endpoint()),
-        &ledger_table,
-    );
+    let deps = Arc::new(Deps { views: Arc::new(views.clone()), ledger: ledger.clone() });
+    let poller = StreamPoller::new(devstack::dynamodb_streams_client(emulator.endpoint()), &ledger_table);
     let _running = poller.spawn(move |event| {
         let deps = deps.clone();
         async move { projector::handle(&deps, event).await }
@@ -115,17 +98,7 @@ async fn appended_events_appear_in_the_views_through_the_stream_poller() {
         .await
         .unwrap();
     visible(&views, &s, 4).await;
-    assert_eq!(
-        views
-            .projection(&s)
-            .await
-            .unwrap()
-            .unwrap()
-            .session()
-            .unwrap()
-            .status,
-        Some(SessionStatus::Revoked)
-    );
+    assert_eq!(views.projection(&s).await.unwrap().unwrap().session().unwrap().status, Some(SessionStatus::Revoked));
     let since = chrono::Utc::now() - chrono::Duration::minutes(5);
     let audit = views
         .audit(&AuditQuery {
@@ -136,8 +109,5 @@ async fn appended_events_appear_in_the_views_through_the_stream_poller() {
         .await
         .unwrap();
     assert_eq!(audit.len(), 21, "20 policies and the revocation");
-    assert_eq!(
-        audit.last().map(|r| r.hash.clone()),
-        Some(revocation[0].hash.clone())
-    );
+    assert_eq!(audit.last().map(|r| r.hash.clone()), Some(revocation[0].hash.clone()));
 }

@@ -25,12 +25,7 @@ async fn a_stream_event_in_lambdas_json_shape_is_projected() {
     let images: Vec<serde_json::Value> = b
         .events()
         .iter()
-        .map(|e| {
-            serde_json::to_value(serde_dynamo::Item::from(
-                ledger::store::dynamo::to_item(e).unwrap(),
-            ))
-            .unwrap()
-        })
+        .map(|e| serde_json::to_value(serde_dynamo::Item::from(ledger::store::dynamo::to_item(e).unwrap())).unwrap())
         .collect();
     let records: Vec<serde_json::Value> = images
         .iter()
@@ -55,21 +50,14 @@ async fn a_stream_event_in_lambdas_json_shape_is_projected() {
         })
         .collect();
     let lambda_event: aws_lambda_events::dynamodb::Event =
-        serde_json::from_value(serde_json::json!({ "Records": records }))
-            .expect("Lambda's shape parses");
+        serde_json::from_value(serde_json::json!({ "Records": records })).expect("Lambda's shape parses");
     let (deps, views) = deps(b.events(), vec![]).await;
     let response = projector::handle(&deps, lambda_event).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     let p = views.projection(&s).await.unwrap().expect("projected");
     assert_eq!(p.head.seq, 3);
-    assert_eq!(
-        p.session().unwrap().token_hash(),
-        Some("ab".repeat(32).as_str())
-    );
-    assert_eq!(
-        serde_json::to_value(&response).unwrap(),
-        serde_json::json!({"batchItemFailures": []})
-    );
+    assert_eq!(p.session().unwrap().token_hash(), Some("ab".repeat(32).as_str()));
+    assert_eq!(serde_json::to_value(&response).unwrap(), serde_json::json!({"batchItemFailures": []}));
 }
 
 #[tokio::test]
@@ -85,37 +73,14 @@ async fn an_unknown_event_type_fails_its_record_and_every_record_after_it() {
     events.push(later);
     let (deps, views) = deps(&events, vec![]).await;
 
-    let records: Vec<_> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| record(e, i as u64))
-        .collect();
+    let records: Vec<_> = events.iter().enumerate().map(|(i, e)| record(e, i as u64)).collect();
     let response = projector::handle(&deps, event(records.clone())).await;
-    let failed: Vec<_> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
-    assert_eq!(
-        failed,
-        [
-            records[3].change.sequence_number.clone(),
-            records[4].change.sequence_number.clone()
-        ]
-    );
-    assert_eq!(
-        views.projection(&s).await.unwrap().unwrap().head.seq,
-        3,
-        "the view stops before the unknown event"
-    );
-    assert!(
-        views.projection(&other).await.unwrap().is_none(),
-        "nothing after the failure is processed"
-    );
+    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    assert_eq!(failed, [records[3].change.sequence_number.clone(), records[4].change.sequence_number.clone()]);
+    assert_eq!(views.projection(&s).await.unwrap().unwrap().head.seq, 3, "the view stops before the unknown event");
+    assert!(views.projection(&other).await.unwrap().is_none(), "nothing after the failure is processed");
 
-    let err = projections::project(deps.views.as_ref(), deps.ledger.as_ref(), &unknown)
-        .await
-        .unwrap_err();
+    let err = projections::project(deps.views.as_ref(), deps.ledger.as_ref(), &unknown).await.unwrap_err();
     assert!(
         matches!(&err, ProjectError::Fold(FoldError::Decode(d)) if matches!(d.kind, DecodeErrorKind::Payload(ledger::event::PayloadError::UnknownType(_)))),
         "{err}"
@@ -144,11 +109,7 @@ async fn a_removal_has_nothing_to_project_and_does_not_block_the_shard() {
     let mut removal = record(&b.events()[2], 1);
     removal.event_name = "REMOVE".into();
     removal.change.new_image = Default::default();
-    let records = vec![
-        record(&b.events()[0], 0),
-        removal,
-        record(&b.events()[2], 2),
-    ];
+    let records = vec![record(&b.events()[0], 0), removal, record(&b.events()[2], 2)];
     let response = projector::handle(&deps, event(records)).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(views.projection(&s).await.unwrap().unwrap().head.seq, 3);
@@ -157,20 +118,9 @@ async fn a_removal_has_nothing_to_project_and_does_not_block_the_shard() {
 #[test]
 fn configuration_defaults_to_the_documented_table_names_and_refuses_bad_ones() {
     let config = Config::from_vars(|_| None).unwrap();
-    assert_eq!(
-        (config.ledger_table.as_str(), config.views_table.as_str()),
-        ("sentinel-ledger", "sentinel-views")
-    );
-    let custom =
-        Config::from_vars(|n| (n == "SENTINEL_VIEWS_TABLE").then(|| "prod-views".to_owned()))
-            .unwrap();
+    assert_eq!((config.ledger_table.as_str(), config.views_table.as_str()), ("sentinel-ledger", "sentinel-views"));
+    let custom = Config::from_vars(|n| (n == "SENTINEL_VIEWS_TABLE").then(|| "prod-views".to_owned())).unwrap();
     assert_eq!(custom.views_table, "prod-views");
     let bad = Config::from_vars(|n| (n == "SENTINEL_LEDGER_TABLE").then(|| "no spaces".to_owned()));
-    assert!(matches!(
-        bad,
-        Err(ConfigError::BadTable {
-            name: "SENTINEL_LEDGER_TABLE",
-            ..
-        })
-    ));
+    assert!(matches!(bad, Err(ConfigError::BadTable { name: "SENTINEL_LEDGER_TABLE", .. })));
 }

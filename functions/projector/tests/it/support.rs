@@ -11,9 +11,7 @@ use ledger::decide::session::SessionStatus;
 use ledger::store::memory::MemoryEventStore;
 use ledger::{StoredEvent, StreamKey};
 use projections::store::memory::MemoryViewStore;
-use projections::store::{
-    ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore,
-};
+use projections::store::{ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore};
 use projections::{ApprovalView, AuditRecord, BreakGlassView, Projection, SessionView, Views};
 use projector::Deps;
 
@@ -62,18 +60,10 @@ impl ViewStore for FlakyViews {
     async fn save_audit(&self, rows: &[AuditRecord]) -> Result<(), ViewError> {
         self.inner.save_audit(rows).await
     }
-    async fn sessions(
-        &self,
-        i: &SessionIndex,
-        s: Option<SessionStatus>,
-    ) -> Result<Vec<SessionView>, ViewError> {
+    async fn sessions(&self, i: &SessionIndex, s: Option<SessionStatus>) -> Result<Vec<SessionView>, ViewError> {
         self.inner.sessions(i, s).await
     }
-    async fn approvals(
-        &self,
-        i: &ApprovalIndex,
-        s: Option<ApprovalStatus>,
-    ) -> Result<Vec<ApprovalView>, ViewError> {
+    async fn approvals(&self, i: &ApprovalIndex, s: Option<ApprovalStatus>) -> Result<Vec<ApprovalView>, ViewError> {
         self.inner.approvals(i, s).await
     }
     async fn break_glass(
@@ -95,24 +85,10 @@ impl ViewStore for FlakyViews {
 pub async fn deps(events: &[StoredEvent], failing: Vec<usize>) -> (Deps, Arc<FlakyViews>) {
     let ledger = Arc::new(MemoryEventStore::new());
     for e in events {
-        ledger::store::EventStore::write(
-            ledger.as_ref(),
-            std::slice::from_ref(e),
-            &[],
-            &e.event_id,
-        )
-        .await
-        .expect("written");
+        ledger::store::EventStore::write(ledger.as_ref(), std::slice::from_ref(e), &[], &e.event_id)
+            .await
+            .expect("written");
     }
-    let views = Arc::new(FlakyViews {
-        failing: Mutex::new(failing),
-        ..FlakyViews::default()
-    });
-    (
-        Deps {
-            views: views.clone(),
-            ledger,
-        },
-        views,
-    )
+    let views = Arc::new(FlakyViews { failing: Mutex::new(failing), ..FlakyViews::default() });
+    (Deps { views: views.clone(), ledger }, views)
 }

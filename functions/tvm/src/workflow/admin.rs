@@ -24,7 +24,14 @@ async fn require_admin(deps: &Deps, ctx: &Ctx) -> Result<(), ApiError> {
 }
 
 /// Appends `PolicyPublished` unless the policy stream's last event already records `hash`.
-pub async fn record_publication(deps: &Deps, profile: &Profile, hash: &str, by: Actor, correlation: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+pub async fn record_publication(
+    deps: &Deps,
+    profile: &Profile,
+    hash: &str,
+    by: Actor,
+    correlation: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
     let stream = StreamKey::Policy(profile.clone());
     for _ in 0..3 {
         let stored = deps.store.read_stream(&stream, 1).await.map_err(store_error)?;
@@ -36,8 +43,13 @@ pub async fn record_publication(deps: &Deps, profile: &Profile, hash: &str, by: 
             }
         }
         let head = stored.last().map_or_else(StreamHead::genesis, |e| e.head());
-        let event = PolicyPublished { profile: profile.clone(), version: "1".into(), hash: hash.to_owned(), by: by.clone() };
-        let append = StreamAppend { stream: stream.clone(), head, events: vec![NewEvent::new(event, by.clone(), correlation, now)] };
+        let event =
+            PolicyPublished { profile: profile.clone(), version: "1".into(), hash: hash.to_owned(), by: by.clone() };
+        let append = StreamAppend {
+            stream: stream.clone(),
+            head,
+            events: vec![NewEvent::new(event, by.clone(), correlation, now)],
+        };
         match deps.store.append(append).await {
             Ok(_) => return Ok(()),
             Err(StoreError::Conflict { .. }) => continue,
@@ -53,7 +65,13 @@ pub struct SeenPolicies(Mutex<HashSet<String>>);
 
 impl SeenPolicies {
     /// Records the policy's publication the first time this instance sees its hash.
-    pub async fn observe(&self, deps: &Deps, policy: &PolicyDocument, correlation: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+    pub async fn observe(
+        &self,
+        deps: &Deps,
+        policy: &PolicyDocument,
+        correlation: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
         let hash = policy.hash();
         if self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(&hash) {
             return Ok(());
@@ -68,22 +86,24 @@ impl SeenPolicies {
 pub async fn put_policy(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
     require_admin(deps, &ctx).await?;
-    let profile: Profile = request
-        .path_parameters
-        .get("profile")
-        .and_then(|p| p.parse().ok())
-        .ok_or(ApiError::InvalidProfile)?;
+    let profile: Profile =
+        request.path_parameters.get("profile").and_then(|p| p.parse().ok()).ok_or(ApiError::InvalidProfile)?;
     let yaml = body_text(request)?;
-    let policy = PolicyDocument::parse(&yaml, Some(&profile)).map_err(|e| ApiError::InvalidRequest(format!("The policy is invalid: {e}")))?;
+    let policy = PolicyDocument::parse(&yaml, Some(&profile))
+        .map_err(|e| ApiError::InvalidRequest(format!("The policy is invalid: {e}")))?;
     deps.policy_writer.put(&profile, &yaml).await.map_err(|e| {
         tracing::error!(profile = %profile, error = %e, "cannot write the policy parameter");
         ApiError::PolicyError
     })?;
     let hash = policy.hash();
-    record_publication(deps, &profile, &hash, Actor::Principal(ctx.caller.principal.clone()), &ctx.request_id, ctx.now).await?;
+    record_publication(deps, &profile, &hash, Actor::Principal(ctx.caller.principal.clone()), &ctx.request_id, ctx.now)
+        .await?;
     let warnings: Vec<String> = policy.lint().iter().map(ToString::to_string).collect();
     tracing::warn!(request_id = %ctx.request_id, profile = %profile, hash = %hash, by = %ctx.caller.principal, "policy published");
-    Ok(json_response(200, &serde_json::json!({ "profile": profile.as_str(), "hash": hash, "version": "1", "warnings": warnings })))
+    Ok(json_response(
+        200,
+        &serde_json::json!({ "profile": profile.as_str(), "hash": hash, "version": "1", "warnings": warnings }),
+    ))
 }
 
 /// `GET /audit?since=&until=&principal=`: audit rows, oldest first (default: the last 24 h).
@@ -93,9 +113,9 @@ pub async fn audit(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Api
     let instant = |name: &str, value: Option<String>| -> Result<Option<DateTime<Utc>>, ApiError> {
         value
             .map(|v| {
-                DateTime::parse_from_rfc3339(&v)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| ApiError::InvalidRequest(format!("{name} must be an RFC 3339 time, e.g. 2026-11-25T09:00:00Z.")))
+                DateTime::parse_from_rfc3339(&v).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+                    ApiError::InvalidRequest(format!("{name} must be an RFC 3339 time, e.g. 2026-11-25T09:00:00Z."))
+                })
             })
             .transpose()
     };
@@ -107,7 +127,9 @@ pub async fn audit(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Api
         return Err(ApiError::InvalidRequest("since must be before until.".into()));
     }
     let principal = query_param(request, "principal")?
-        .map(|p| p.parse::<PrincipalArn>().map_err(|_| ApiError::InvalidRequest("principal must be a principal ARN.".into())))
+        .map(|p| {
+            p.parse::<PrincipalArn>().map_err(|_| ApiError::InvalidRequest("principal must be a principal ARN.".into()))
+        })
         .transpose()?;
     let rows = deps.views.audit(&AuditQuery { since, until, principal }).await.map_err(view_error)?;
     let items = rows.iter().map(|r| serde_json::to_value(r).unwrap_or_default()).collect();

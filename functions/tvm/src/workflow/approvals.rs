@@ -12,10 +12,10 @@ use serde::Deserialize;
 
 use super::idempotency::Idempotency;
 use super::*;
-use ledger::store::{StoreError, StreamAppend};
-use ledger::StreamHead;
 use crate::http::{json_response, query_param};
 use crate::vend::MIN_DURATION;
+use ledger::store::{StoreError, StreamAppend};
+use ledger::StreamHead;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +70,10 @@ pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
     let decision = policy.evaluate(&Request { caller: &ctx.subject, now: ctx.now, requested: None });
     if decision.effect != Effect::RequireApproval {
         return Err(ApiError::PolicyDeny {
-            reason: format!("approvals only satisfy require_approval; for this profile policy answers {}", decision.effect),
+            reason: format!(
+                "approvals only satisfy require_approval; for this profile policy answers {}",
+                decision.effect
+            ),
         });
     }
     let approvals = policy.approvals.as_ref().ok_or(ApiError::PolicyError)?;
@@ -90,7 +93,8 @@ pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
         expires_at: ctx.now + chrono::Duration::seconds(body.duration as i64),
         required: approvals.required,
     };
-    let events = ApprovalState::default().decide(&ApprovalCommand::Request(requested.clone()), ctx.now).map_err(domain_error)?;
+    let events =
+        ApprovalState::default().decide(&ApprovalCommand::Request(requested.clone()), ctx.now).map_err(domain_error)?;
     // The answer follows from the decided state alone, so it can be remembered in the same
     // transaction as the request.
     let view = ApprovalView {
@@ -102,7 +106,8 @@ pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
         decided_at: None,
     };
     let body = approval_json(&view, ctx.now);
-    let mut appends = vec![StreamAppend { stream: StreamKey::Approval(id), head: StreamHead::genesis(), events: ctx.record(events) }];
+    let mut appends =
+        vec![StreamAppend { stream: StreamKey::Approval(id), head: StreamHead::genesis(), events: ctx.record(events) }];
     if let Some(key) = &key {
         appends.push(key.remember(&ctx, 201, &body));
     }
@@ -146,7 +151,9 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
     let ctx = Ctx::of(deps, request)?;
     let status: Option<ApprovalStatus> =
         status_param(query_param(request, "status")?, "pending, approved, denied, cancelled, expired")?;
-    let profile = query_param(request, "profile")?.map(|p| p.parse::<Profile>().map_err(|_| ApiError::InvalidProfile)).transpose()?;
+    let profile = query_param(request, "profile")?
+        .map(|p| p.parse::<Profile>().map_err(|_| ApiError::InvalidProfile))
+        .transpose()?;
     let approver = query_param(request, "approver")?;
     let views = match approver.as_deref() {
         Some("me") => {
@@ -204,7 +211,11 @@ pub enum Decision {
 }
 
 /// `POST /requests/{id}/approve|deny|cancel`: exactly one concurrent decision wins.
-pub async fn decide(deps: &Deps, request: &ApiGatewayV2httpRequest, decision: Decision) -> Result<ApiGatewayV2httpResponse, ApiError> {
+pub async fn decide(
+    deps: &Deps,
+    request: &ApiGatewayV2httpRequest,
+    decision: Decision,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
     let id: ApprovalId = path_id(request, "id")?;
     let body: DecideBody = body(request)?;
@@ -231,20 +242,23 @@ pub async fn decide(deps: &Deps, request: &ApiGatewayV2httpRequest, decision: De
         return Err(if visible { domain_error(ledger::DomainError::NotRequester) } else { ApiError::NotFound });
     }
     let command = match decision {
-        Decision::Approve => ApprovalCommand::Approve(ApprovalGranted { approver: ctx.caller.principal.clone(), comment }),
+        Decision::Approve => {
+            ApprovalCommand::Approve(ApprovalGranted { approver: ctx.caller.principal.clone(), comment })
+        }
         Decision::Deny => ApprovalCommand::Deny(ApprovalDenied { approver: ctx.caller.principal.clone(), comment }),
         Decision::Cancel => ApprovalCommand::Cancel(ApprovalCancelled { by: ctx.caller.principal.clone() }),
     };
     let mut expired = false;
-    let result = transact::<ApprovalState, _>(deps, &ctx, &stream, |loaded| match loaded.state.decide(&command, ctx.now) {
-        Err(ledger::DomainError::Expired(_)) => {
-            // Record the expiry lazily, then refuse.
-            expired = true;
-            loaded.state.decide(&ApprovalCommand::Expire, ctx.now).or(Ok(Vec::new()))
-        }
-        other => other.map_err(domain_error),
-    })
-    .await;
+    let result =
+        transact::<ApprovalState, _>(deps, &ctx, &stream, |loaded| match loaded.state.decide(&command, ctx.now) {
+            Err(ledger::DomainError::Expired(_)) => {
+                // Record the expiry lazily, then refuse.
+                expired = true;
+                loaded.state.decide(&ApprovalCommand::Expire, ctx.now).or(Ok(Vec::new()))
+            }
+            other => other.map_err(domain_error),
+        })
+        .await;
     if expired {
         return Err(ApiError::Conflict("The request has expired.".into()));
     }

@@ -125,7 +125,9 @@ pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
                 ))),
                 Some(end) => {
                     let next = end + chrono::Duration::from_std(config.cooldown).unwrap_or_default();
-                    (ctx.now < next).then(|| ApiError::RateLimited { retry_after_seconds: (next - ctx.now).num_seconds().max(1) as u64 })
+                    (ctx.now < next).then(|| ApiError::RateLimited {
+                        retry_after_seconds: (next - ctx.now).num_seconds().max(1) as u64,
+                    })
                 }
             };
             if let Some(refusal) = refusal {
@@ -148,9 +150,17 @@ pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
             duration_seconds: duration.as_secs() as u32,
             expires_at,
         };
-        let events = BreakGlassState::default().decide(&BreakGlassCommand::Invoke(invoked.clone()), ctx.now).map_err(domain_error)?;
+        let events = BreakGlassState::default()
+            .decide(&BreakGlassCommand::Invoke(invoked.clone()), ctx.now)
+            .map_err(domain_error)?;
         let reserved: Event = BreakGlassReserved { breakglass_id: id, expires_at }.into();
-        let view = BreakGlassView { breakglass_id: id, status: BreakGlassStatus::Active, invoked, invoked_at: ctx.now, ended_at: None };
+        let view = BreakGlassView {
+            breakglass_id: id,
+            status: BreakGlassStatus::Active,
+            invoked,
+            invoked_at: ctx.now,
+            ended_at: None,
+        };
         let answer = break_glass_json(&view, ctx.now);
         let mut appends = vec![
             StreamAppend { stream: StreamKey::BreakGlass(id), head: StreamHead::genesis(), events: ctx.record(events) },
@@ -222,10 +232,14 @@ pub async fn close(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Api
 pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
     let status: Option<BreakGlassStatus> = status_param(query_param(request, "status")?, "active, closed, expired")?;
-    let profile = query_param(request, "profile")?.map(|p| p.parse::<Profile>().map_err(|_| ApiError::InvalidProfile)).transpose()?;
+    let profile = query_param(request, "profile")?
+        .map(|p| p.parse::<Profile>().map_err(|_| ApiError::InvalidProfile))
+        .transpose()?;
     let mut indexes = Vec::new();
     match &profile {
-        Some(p) if is_revoker_or_admin(deps, &ctx.subject, p).await? => indexes.push(BreakGlassIndex::Profile(p.clone())),
+        Some(p) if is_revoker_or_admin(deps, &ctx.subject, p).await? => {
+            indexes.push(BreakGlassIndex::Profile(p.clone()))
+        }
         Some(p) => indexes.push(BreakGlassIndex::InvokerProfile(ctx.caller.principal.clone(), p.clone())),
         None if is_admin(deps, &ctx.subject).await? => {
             let statuses = match status {

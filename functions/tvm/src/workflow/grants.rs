@@ -26,12 +26,14 @@ fn unavailable(e: impl std::fmt::Display) -> GrantError {
 
 #[async_trait]
 impl GrantReader for LedgerGrants {
-    async fn approval(&self, principal: &PrincipalArn, profile: &Profile, now: DateTime<Utc>) -> Result<ApprovalLookup, GrantError> {
-        let candidates = self
-            .views
-            .approvals(&ApprovalIndex::Requester(principal.clone()), None)
-            .await
-            .map_err(unavailable)?;
+    async fn approval(
+        &self,
+        principal: &PrincipalArn,
+        profile: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<ApprovalLookup, GrantError> {
+        let candidates =
+            self.views.approvals(&ApprovalIndex::Requester(principal.clone()), None).await.map_err(unavailable)?;
         let mut pending = None;
         // Newest first: the most recent usable approval wins.
         let mut candidates: Vec<_> = candidates
@@ -59,7 +61,12 @@ impl GrantReader for LedgerGrants {
         Ok(pending.map_or(ApprovalLookup::Nothing, ApprovalLookup::Pending))
     }
 
-    async fn break_glass(&self, principal: &PrincipalArn, profile: &Profile, now: DateTime<Utc>) -> Result<Option<ActiveGrant>, GrantError> {
+    async fn break_glass(
+        &self,
+        principal: &PrincipalArn,
+        profile: &Profile,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ActiveGrant>, GrantError> {
         // The guard stream names the latest invocation exactly, whatever the view lag.
         let guard = StreamKey::BreakGlassGuard { profile: profile.clone(), principal: principal.clone() };
         let stored = self.ledger.read_stream(&guard, 1).await.map_err(unavailable)?;

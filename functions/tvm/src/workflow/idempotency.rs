@@ -34,8 +34,11 @@ impl Idempotency {
             .to_str()
             .ok()
             .filter(|k| (1..=MAX_KEY_LEN).contains(&k.len()) && k.bytes().all(|b| (0x21..0x7f).contains(&b)))
-            .ok_or_else(|| ApiError::InvalidRequest(format!("Idempotency-Key must be 1-{MAX_KEY_LEN} printable ASCII characters.")))?;
-        let digest = Sha256::new().chain_update(ctx.caller.principal.as_str()).chain_update("\n").chain_update(key).finalize();
+            .ok_or_else(|| {
+                ApiError::InvalidRequest(format!("Idempotency-Key must be 1-{MAX_KEY_LEN} printable ASCII characters."))
+            })?;
+        let digest =
+            Sha256::new().chain_update(ctx.caller.principal.as_str()).chain_update("\n").chain_update(key).finalize();
         Ok(Some(Idempotency { stream: StreamKey::Idempotency(hex::encode(digest)), route: route.to_owned() }))
     }
 
@@ -58,12 +61,21 @@ impl Idempotency {
     /// The append that remembers `status` and `body` as this key's answer.
     pub fn remember(&self, ctx: &Ctx, status: u16, body: &serde_json::Value) -> StreamAppend {
         let event = IdempotencyKeyRecorded { route: self.route.clone(), status, body: body.clone() };
-        StreamAppend { stream: self.stream.clone(), head: StreamHead::genesis(), events: ctx.record(vec![event.into()]) }
+        StreamAppend {
+            stream: self.stream.clone(),
+            head: StreamHead::genesis(),
+            events: ctx.record(vec![event.into()]),
+        }
     }
 
     /// Remembers a decision's answer after the fact; a concurrent twin that got there first is
     /// fine (both answers describe the same decided object).
-    pub async fn remember_after(&self, deps: &Deps, ctx: &Ctx, response: &ApiGatewayV2httpResponse) -> Result<(), ApiError> {
+    pub async fn remember_after(
+        &self,
+        deps: &Deps,
+        ctx: &Ctx,
+        response: &ApiGatewayV2httpResponse,
+    ) -> Result<(), ApiError> {
         let body = super::response_body(response);
         let status = u16::try_from(response.status_code).unwrap_or(200);
         match deps.store.append(self.remember(ctx, status, &body)).await {
@@ -74,7 +86,12 @@ impl Idempotency {
 }
 
 /// Runs a decision route under its key: replays a recorded answer, else decides and remembers.
-pub async fn decide_once<F, Fut>(deps: &Deps, request: &ApiGatewayV2httpRequest, route: &str, run: F) -> Result<ApiGatewayV2httpResponse, ApiError>
+pub async fn decide_once<F, Fut>(
+    deps: &Deps,
+    request: &ApiGatewayV2httpRequest,
+    route: &str,
+    run: F,
+) -> Result<ApiGatewayV2httpResponse, ApiError>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<ApiGatewayV2httpResponse, ApiError>>,

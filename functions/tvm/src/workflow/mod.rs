@@ -190,7 +190,10 @@ where
 }
 
 /// The status query parameter parsed as `T`.
-pub fn status_param<T: serde::de::DeserializeOwned>(value: Option<String>, allowed: &str) -> Result<Option<T>, ApiError> {
+pub fn status_param<T: serde::de::DeserializeOwned>(
+    value: Option<String>,
+    allowed: &str,
+) -> Result<Option<T>, ApiError> {
     value
         .map(|v| {
             serde_json::from_value(serde_json::Value::String(v))

@@ -78,13 +78,10 @@ pub async fn refresh(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
         expiration: credentials.expiration.min(live.issued.session_ends_at),
         basis: decision.basis,
     };
-    let events = loaded
-        .state
-        .decide(&SessionCommand::Refresh(refreshed), now)
-        .map_err(|e| match e {
-            ledger::DomainError::Expired(_) => ApiError::SessionExpired,
-            other => domain_error(other),
-        })?;
+    let events = loaded.state.decide(&SessionCommand::Refresh(refreshed), now).map_err(|e| match e {
+        ledger::DomainError::Expired(_) => ApiError::SessionExpired,
+        other => domain_error(other),
+    })?;
     let actor = Actor::Principal(live.request.principal.clone());
     let correlation = crate::http::request_id(request);
     let append = StreamAppend {
@@ -104,7 +101,9 @@ pub async fn refresh(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
             });
         }
         Err(StoreError::Conflict { .. }) => {
-            return Err(ApiError::Conflict("The approval or break-glass changed while refreshing; none were issued.".into()))
+            return Err(ApiError::Conflict(
+                "The approval or break-glass changed while refreshing; none were issued.".into(),
+            ))
         }
         Err(e) => return Err(store_error(e)),
     }

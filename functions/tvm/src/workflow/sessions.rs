@@ -90,16 +90,22 @@ pub async fn revoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
 pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
     let status: Option<SessionStatus> = status_param(query_param(request, "status")?, "active, revoked, expired")?;
-    let profile = query_param(request, "profile")?.map(|p| p.parse::<Profile>().map_err(|_| ApiError::InvalidProfile)).transpose()?;
+    let profile = query_param(request, "profile")?
+        .map(|p| p.parse::<Profile>().map_err(|_| ApiError::InvalidProfile))
+        .transpose()?;
     let principal = query_param(request, "principal")?
-        .map(|p| p.parse::<PrincipalArn>().map_err(|_| ApiError::InvalidRequest("principal must be a principal ARN.".into())))
+        .map(|p| {
+            p.parse::<PrincipalArn>().map_err(|_| ApiError::InvalidRequest("principal must be a principal ARN.".into()))
+        })
         .transpose()?;
     let admin = is_admin(deps, &ctx.subject).await?;
     let index = match (&profile, &principal) {
         (Some(p), _) if is_revoker_or_admin(deps, &ctx.subject, p).await? => SessionIndex::Profile(p.clone()),
         (Some(_), _) => SessionIndex::Principal(ctx.caller.principal.clone()),
         (None, Some(who)) if admin || who == &ctx.caller.principal => SessionIndex::Principal(who.clone()),
-        (None, Some(_)) => return Err(ApiError::NotAuthorized("Only admins may list another principal's sessions.".into())),
+        (None, Some(_)) => {
+            return Err(ApiError::NotAuthorized("Only admins may list another principal's sessions.".into()))
+        }
         (None, None) if admin && status.is_some() => SessionIndex::Status(status.unwrap_or(SessionStatus::Active)),
         (None, None) => SessionIndex::Principal(ctx.caller.principal.clone()),
     };

@@ -33,8 +33,16 @@ async fn a_missing_or_empty_iam_context_is_refused() {
 #[tokio::test]
 async fn identity_headers_body_and_query_cannot_set_the_user() {
     let tvm = Tvm::new();
-    let mut req = request("POST /", "profile=dev&user=alice&principal=arn:aws:iam::123456789012:user/alice", Some(iam_user("mallory")));
-    for (name, value) in [("x-sentinel-user", "alice"), ("x-amzn-user-arn", "arn:aws:iam::123456789012:user/alice"), ("x-forwarded-user", "alice")] {
+    let mut req = request(
+        "POST /",
+        "profile=dev&user=alice&principal=arn:aws:iam::123456789012:user/alice",
+        Some(iam_user("mallory")),
+    );
+    for (name, value) in [
+        ("x-sentinel-user", "alice"),
+        ("x-amzn-user-arn", "arn:aws:iam::123456789012:user/alice"),
+        ("x-forwarded-user", "alice"),
+    ] {
         req.headers.insert(
             aws_lambda_events::http::HeaderName::from_static(name),
             aws_lambda_events::http::HeaderValue::from_static(value),
@@ -52,7 +60,14 @@ async fn identity_headers_body_and_query_cannot_set_the_user() {
 async fn an_assumed_role_session_named_alice_is_not_alice() {
     let tvm = Tvm::new();
     refused(&tvm, "profile=dev", Some(assumed_role("Deploy", "AROADEPLOYROLE", "alice")), 403, "POLICY_DENY").await;
-    refused(&tvm, "profile=dev", Some(assumed_role("AWSReservedSSO_Dev_1234", "AROAOTHERROLE", "dana@example.com")), 403, "POLICY_DENY").await;
+    refused(
+        &tvm,
+        "profile=dev",
+        Some(assumed_role("AWSReservedSSO_Dev_1234", "AROAOTHERROLE", "dana@example.com")),
+        403,
+        "POLICY_DENY",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -62,9 +77,22 @@ async fn a_role_merely_named_like_the_identity_role_is_not_one() {
     let mut elsewhere = assumed_role("AWSReservedSSO_Dev_1234", IDENTITY_ROLE_ID, "dana@example.com");
     elsewhere["accountId"] = json!("999999999999");
     refused(&tvm, "profile=dev", Some(elsewhere), 403, "IAM_AUTH_REQUIRED").await;
-    refused(&tvm, "profile=dev", Some(assumed_role("AWSReservedSSO_Dev_1234", "AROALOOKALIKE", "dana@example.com")), 403, "POLICY_DENY").await;
+    refused(
+        &tvm,
+        "profile=dev",
+        Some(assumed_role("AWSReservedSSO_Dev_1234", "AROALOOKALIKE", "dana@example.com")),
+        403,
+        "POLICY_DENY",
+    )
+    .await;
     // The real identity role, by id, is dana.
-    let answer = tvm.call(request("GET /", "profile=dev", Some(assumed_role("AWSReservedSSO_Dev_1234", IDENTITY_ROLE_ID, "dana@example.com")))).await;
+    let answer = tvm
+        .call(request(
+            "GET /",
+            "profile=dev",
+            Some(assumed_role("AWSReservedSSO_Dev_1234", IDENTITY_ROLE_ID, "dana@example.com")),
+        ))
+        .await;
     assert_eq!(answer.status(), 200, "{}", answer.body_text());
 }
 
@@ -72,8 +100,22 @@ async fn a_role_merely_named_like_the_identity_role_is_not_one() {
 async fn a_caller_on_a_protected_role_is_refused_before_anything_is_recorded() {
     let tvm = Tvm::new();
     let session = format!("sentinel-{}", ledger::SessionId::generate());
-    refused(&tvm, "profile=dev", Some(assumed_role("SentinelProtected-Dev", "AROAPROTECTED", &session)), 403, "NOT_AUTHORIZED").await;
-    refused(&tvm, "profile=dev", Some(assumed_role("sentinelprotected-dev", "AROAPROTECTED", "alice")), 403, "NOT_AUTHORIZED").await;
+    refused(
+        &tvm,
+        "profile=dev",
+        Some(assumed_role("SentinelProtected-Dev", "AROAPROTECTED", &session)),
+        403,
+        "NOT_AUTHORIZED",
+    )
+    .await;
+    refused(
+        &tvm,
+        "profile=dev",
+        Some(assumed_role("sentinelprotected-dev", "AROAPROTECTED", "alice")),
+        403,
+        "NOT_AUTHORIZED",
+    )
+    .await;
     assert!(tvm.store.all().is_empty());
 }
 
@@ -129,7 +171,19 @@ async fn malformed_profile_names_are_invalid_before_any_lookup() {
     refused(&tvm, "", Some(iam_user("alice")), 400, "MISSING_PROFILE").await;
     refused(&tvm, "profile=", Some(iam_user("alice")), 400, "MISSING_PROFILE").await;
     let long = "a".repeat(65);
-    for profile in ["dev%0A", "dev%00", "..%2Fprod", "%2Fsentinel%2Fpolicies%2Fprod", "dev%2F..%2Fprod", "d%D0%B5v", "de%E2%80%8Bv", "dev%20", "-dev", long.as_str(), "dev,prod"] {
+    for profile in [
+        "dev%0A",
+        "dev%00",
+        "..%2Fprod",
+        "%2Fsentinel%2Fpolicies%2Fprod",
+        "dev%2F..%2Fprod",
+        "d%D0%B5v",
+        "de%E2%80%8Bv",
+        "dev%20",
+        "-dev",
+        long.as_str(),
+        "dev,prod",
+    ] {
         refused(&tvm, &format!("profile={profile}"), Some(iam_user("alice")), 400, "INVALID_PROFILE").await;
     }
     refused(&tvm, "profile=dev&profile=prod", Some(iam_user("alice")), 400, "INVALID_REQUEST").await;
@@ -140,7 +194,8 @@ async fn malformed_profile_names_are_invalid_before_any_lookup() {
 async fn durations_outside_900_to_3600_whole_seconds_are_invalid() {
     let tvm = Tvm::new();
     for duration in ["899", "3601", "0", "-900", "900.0", "1e3", "43200", "99999999999999999999", "abc", "", "%20900"] {
-        refused(&tvm, &format!("profile=dev&duration={duration}"), Some(iam_user("alice")), 400, "INVALID_DURATION").await;
+        refused(&tvm, &format!("profile=dev&duration={duration}"), Some(iam_user("alice")), 400, "INVALID_DURATION")
+            .await;
     }
     refused(&tvm, "profile=dev&reason=a%0Ab", Some(iam_user("alice")), 400, "INVALID_REQUEST").await;
     let long_reason = "r".repeat(257);
@@ -164,18 +219,25 @@ async fn a_policy_with_an_unknown_effect_or_key_refuses_to_vend() {
 #[tokio::test]
 async fn error_bodies_leak_no_arns_paths_or_sdk_text() {
     let tvm = Tvm::new();
-    tvm.policies.put("broken", &example_policy("dev").replace("profile: dev", "profile: broken").replace("effect: allow", "effect: x"));
+    tvm.policies.put(
+        "broken",
+        &example_policy("dev").replace("profile: dev", "profile: broken").replace("effect: allow", "effect: x"),
+    );
     let answers = [
         tvm.call(request("GET /", "profile=broken", Some(iam_user("alice")))).await,
         tvm.call(request("GET /", "profile=prod", Some(iam_user("alice")))).await,
         tvm.call(request("GET /", "profile=dev", Some(iam_user("mallory")))).await,
         tvm.call(request("GET /", "profile=dev", None)).await,
-        Tvm::with_store(Some(std::sync::Arc::new(BrokenLedger::default()))).call(request("GET /", "profile=dev", Some(iam_user("alice")))).await,
+        Tvm::with_store(Some(std::sync::Arc::new(BrokenLedger::default())))
+            .call(request("GET /", "profile=dev", Some(iam_user("alice"))))
+            .await,
     ];
     for answer in answers {
         let text = answer.body_text();
         assert!(answer.status() >= 400);
-        for leak in ["arn:", "/sentinel/", "123456789012", "Exception", "connection refused", "SentinelProtected", "line "] {
+        for leak in
+            ["arn:", "/sentinel/", "123456789012", "Exception", "connection refused", "SentinelProtected", "line "]
+        {
             assert!(!text.contains(leak), "{leak:?} leaked in {text}");
         }
     }

@@ -23,8 +23,7 @@ fn every_route_and_its_authorization_type_match_terraform() {
             (r.key(), auth.to_owned())
         })
         .collect();
-    let terraform: BTreeMap<String, String> =
-        serde_json::from_value(contract()["routes"].clone()).unwrap();
+    let terraform: BTreeMap<String, String> = serde_json::from_value(contract()["routes"].clone()).unwrap();
     assert_eq!(code, terraform);
 }
 

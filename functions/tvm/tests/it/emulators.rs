@@ -64,7 +64,8 @@ async fn stack() -> Stack {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vend_through_the_emulators_returns_credentials_that_sts_accepts() {
     let stack = stack().await;
-    let answer = Answer(tvm::handle(&stack.deps, request("GET /", "profile=dev&duration=3600", Some(iam_user("alice")))).await);
+    let answer =
+        Answer(tvm::handle(&stack.deps, request("GET /", "profile=dev&duration=3600", Some(iam_user("alice")))).await);
     assert_eq!(answer.status(), 200, "{}", answer.body_text());
     let body = answer.json();
     let session: SessionId = answer.header("x-sentinel-session-id").unwrap().parse().unwrap();
@@ -103,7 +104,11 @@ async fn profiles_come_from_ssm_and_a_broken_parameter_refuses_to_vend() {
         .ssm
         .put_parameter()
         .name("/sentinel/policies/staging")
-        .value(example_policy("dev").replace("profile: dev", "profile: staging").replace("effect: allow", "effect: allow_all"))
+        .value(
+            example_policy("dev")
+                .replace("profile: dev", "profile: staging")
+                .replace("effect: allow", "effect: allow_all"),
+        )
         .r#type(aws_sdk_ssm::types::ParameterType::String)
         .send()
         .await

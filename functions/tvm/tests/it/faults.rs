@@ -26,16 +26,11 @@ use ledger::store::memory::MemoryEventStore;
 use ledger::store::{EventStore, StoreError, StreamCheck};
 use ledger::{Profile, StoredEvent, StreamKey};
 use projections::store::memory::MemoryViewStore;
-use projections::store::{
-    ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore,
-};
+use projections::store::{ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore};
 use projections::testkit::*;
 use projections::{ApprovalView, AuditRecord, BreakGlassView, Projection, SessionView, Views};
 use tvm::ports::memory::{MemoryGrants, MemoryIssuer, MemoryPolicies};
-use tvm::ports::{
-    AssumeRoleInput, IssueError, IssuedCredentials, Issuer, PolicyLoadError, PolicySource,
-    ProfileEntry,
-};
+use tvm::ports::{AssumeRoleInput, IssueError, IssuedCredentials, Issuer, PolicyLoadError, PolicySource, ProfileEntry};
 use tvm::rate_limit::RateLimiter;
 use tvm::{Deps, SystemClock};
 
@@ -77,9 +72,7 @@ struct FaultyPolicies {
 impl FaultyPolicies {
     async fn check(&self) -> Result<(), PolicyLoadError> {
         match self.fault.get() {
-            Fault::Fail => Err(PolicyLoadError::Unavailable(
-                "injected: SSM unreachable".into(),
-            )),
+            Fault::Fail => Err(PolicyLoadError::Unavailable("injected: SSM unreachable".into())),
             Fault::Hang => std::future::pending().await,
             _ => Ok(()),
         }
@@ -88,10 +81,7 @@ impl FaultyPolicies {
 
 #[async_trait]
 impl PolicySource for FaultyPolicies {
-    async fn policy(
-        &self,
-        profile: &Profile,
-    ) -> Result<Option<Arc<PolicyDocument>>, PolicyLoadError> {
+    async fn policy(&self, profile: &Profile) -> Result<Option<Arc<PolicyDocument>>, PolicyLoadError> {
         self.check().await?;
         self.inner.policy(profile).await
     }
@@ -132,22 +122,11 @@ struct FaultyStore {
 
 #[async_trait]
 impl EventStore for FaultyStore {
-    async fn write(
-        &self,
-        items: &[StoredEvent],
-        checks: &[StreamCheck],
-        token: &str,
-    ) -> Result<(), StoreError> {
+    async fn write(&self, items: &[StoredEvent], checks: &[StreamCheck], token: &str) -> Result<(), StoreError> {
         let session = items.iter().any(|i| i.stream.starts_with("SESSION#"));
-        match if session {
-            self.fault.get()
-        } else {
-            Fault::None
-        } {
+        match if session { self.fault.get() } else { Fault::None } {
             Fault::None => self.inner.write(items, checks, token).await,
-            Fault::Fail => Err(StoreError::Unavailable(
-                "injected: connection refused".into(),
-            )),
+            Fault::Fail => Err(StoreError::Unavailable("injected: connection refused".into())),
             Fault::Hang => std::future::pending().await,
             Fault::LandThenFail => {
                 self.inner.write(items, checks, token).await?;
@@ -159,11 +138,7 @@ impl EventStore for FaultyStore {
             }
         }
     }
-    async fn read_stream(
-        &self,
-        stream: &StreamKey,
-        from: u64,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn read_stream(&self, stream: &StreamKey, from: u64) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.read_stream(stream, from).await
     }
 }
@@ -177,19 +152,10 @@ struct Faulty {
 
 impl Faulty {
     fn new() -> Faulty {
-        let policies = Arc::new(FaultyPolicies {
-            inner: MemoryPolicies::new(),
-            fault: Switch::new(),
-        });
+        let policies = Arc::new(FaultyPolicies { inner: MemoryPolicies::new(), fault: Switch::new() });
         policies.inner.put("dev", &example_policy("dev"));
-        let issuer = Arc::new(FaultyIssuer {
-            inner: MemoryIssuer::default(),
-            fault: Switch::new(),
-        });
-        let store = Arc::new(FaultyStore {
-            inner: MemoryEventStore::new(),
-            fault: Switch::new(),
-        });
+        let issuer = Arc::new(FaultyIssuer { inner: MemoryIssuer::default(), fault: Switch::new() });
+        let store = Arc::new(FaultyStore { inner: MemoryEventStore::new(), fault: Switch::new() });
         let writer = Arc::new(MemoryPolicies::new());
         let deps = Deps {
             identity: IdentityConfig::default(),
@@ -203,12 +169,7 @@ impl Faulty {
             clock: Arc::new(SystemClock),
             seen_policies: Default::default(),
         };
-        Faulty {
-            deps,
-            policies,
-            issuer,
-            store,
-        }
+        Faulty { deps, policies, issuer, store }
     }
 
     /// One vend as alice, killed (as Lambda's timeout would) if it does not answer in time.
@@ -218,10 +179,7 @@ impl Faulty {
 
     /// A vend expected to hang: killed sooner, to keep the test short.
     async fn vend_killed_after(&self, limit: Duration) -> Option<Answer> {
-        let call = tvm::handle(
-            &self.deps,
-            request("GET /", "profile=dev", Some(iam_user("alice"))),
-        );
+        let call = tvm::handle(&self.deps, request("GET /", "profile=dev", Some(iam_user("alice"))));
         tokio::time::timeout(limit, call).await.ok().map(Answer)
     }
 
@@ -230,12 +188,7 @@ impl Faulty {
     }
 
     fn session_events(&self) -> Vec<StoredEvent> {
-        self.store
-            .inner
-            .all()
-            .into_iter()
-            .filter(|e| e.stream.starts_with("SESSION#"))
-            .collect()
+        self.store.inner.all().into_iter().filter(|e| e.stream.starts_with("SESSION#")).collect()
     }
 }
 
@@ -246,26 +199,15 @@ fn assert_fail_closed(answer: Option<&Answer>, events: &[StoredEvent]) {
     if let Some(answer) = answer {
         let body = answer.json();
         if answer.status() == 200 {
-            let key = body["AccessKeyId"]
-                .as_str()
-                .expect("credentials carry a key id");
+            let key = body["AccessKeyId"].as_str().expect("credentials carry a key id");
             assert!(
-                events
-                    .iter()
-                    .any(|e| e.event_type == "CredentialsIssued"
-                        && e.payload["access_key_id"] == key),
+                events.iter().any(|e| e.event_type == "CredentialsIssued" && e.payload["access_key_id"] == key),
                 "credentials {key} were returned without their CredentialsIssued"
             );
         } else {
+            assert!(answer.status() >= 500, "a fault answered {}: {}", answer.status(), answer.body_text());
             assert!(
-                answer.status() >= 500,
-                "a fault answered {}: {}",
-                answer.status(),
-                answer.body_text()
-            );
-            assert!(
-                ["POLICY_ERROR", "CREDENTIAL_ERROR", "LEDGER_UNAVAILABLE"]
-                    .contains(&answer.code().as_str()),
+                ["POLICY_ERROR", "CREDENTIAL_ERROR", "LEDGER_UNAVAILABLE"].contains(&answer.code().as_str()),
                 "{}",
                 answer.body_text()
             );
@@ -277,11 +219,7 @@ fn assert_fail_closed(answer: Option<&Answer>, events: &[StoredEvent]) {
     }
     let streams: BTreeSet<&str> = events.iter().map(|e| e.stream.as_str()).collect();
     for stream in streams {
-        let mut of: Vec<StoredEvent> = events
-            .iter()
-            .filter(|e| e.stream == stream)
-            .cloned()
-            .collect();
+        let mut of: Vec<StoredEvent> = events.iter().filter(|e| e.stream == stream).cloned().collect();
         of.sort_by_key(|e| e.seq);
         ledger::verify_stream(stream, &of).unwrap_or_else(|e| panic!("{stream}: {e}"));
         let types: Vec<&str> = of.iter().map(|e| e.event_type.as_str()).collect();
@@ -307,11 +245,7 @@ async fn a_policy_store_failing_before_the_policy_is_read_refuses_without_callin
     tvm.policies.fault.set(Fault::Fail);
     let answer = tvm.vend().await.expect("answers");
     answer.assert_error(500, "POLICY_ERROR");
-    assert_eq!(
-        (tvm.sts_calls(), tvm.session_events().len()),
-        before,
-        "nothing minted, nothing written"
-    );
+    assert_eq!((tvm.sts_calls(), tvm.session_events().len()), before, "nothing minted, nothing written");
     assert_fail_closed(Some(&answer), &tvm.session_events());
 }
 
@@ -321,9 +255,7 @@ async fn a_policy_store_hanging_until_the_invocation_is_killed_leaves_nothing_be
     let before = (tvm.sts_calls(), tvm.session_events().len());
     tvm.policies.fault.set(Fault::Hang);
     assert!(
-        tvm.vend_killed_after(Duration::from_millis(200))
-            .await
-            .is_none(),
+        tvm.vend_killed_after(Duration::from_millis(200)).await.is_none(),
         "a hanging policy store cannot produce an answer"
     );
     assert_eq!((tvm.sts_calls(), tvm.session_events().len()), before);
@@ -337,14 +269,7 @@ async fn sts_failing_records_the_refusal_and_returns_a_credential_error() {
     let answer = tvm.vend().await.expect("answers");
     answer.assert_error(500, "CREDENTIAL_ERROR");
     let events = tvm.session_events();
-    assert_eq!(
-        events
-            .iter()
-            .filter(|e| e.event_type == "CredentialsIssued")
-            .count(),
-        1,
-        "only the warm-up was issued"
-    );
+    assert_eq!(events.iter().filter(|e| e.event_type == "CredentialsIssued").count(), 1, "only the warm-up was issued");
     assert_fail_closed(Some(&answer), &events);
 }
 
@@ -353,15 +278,8 @@ async fn sts_hanging_until_the_invocation_is_killed_writes_no_partial_session() 
     let tvm = warmed().await;
     let before = tvm.session_events().len();
     tvm.issuer.fault.set(Fault::Hang);
-    assert!(tvm
-        .vend_killed_after(Duration::from_millis(200))
-        .await
-        .is_none());
-    assert_eq!(
-        tvm.session_events().len(),
-        before,
-        "a vend killed before STS answered wrote nothing"
-    );
+    assert!(tvm.vend_killed_after(Duration::from_millis(200)).await.is_none());
+    assert_eq!(tvm.session_events().len(), before, "a vend killed before STS answered wrote nothing");
     assert_fail_closed(None, &tvm.session_events());
 }
 
@@ -372,11 +290,7 @@ async fn a_ledger_failing_between_sts_and_the_append_discards_the_credentials_wi
     tvm.store.fault.set(Fault::Fail);
     let answer = tvm.vend().await.expect("answers");
     answer.assert_error(503, "LEDGER_UNAVAILABLE");
-    assert_eq!(
-        tvm.sts_calls(),
-        calls + 1,
-        "credentials were minted, then discarded"
-    );
+    assert_eq!(tvm.sts_calls(), calls + 1, "credentials were minted, then discarded");
     assert_eq!(tvm.session_events().len(), before);
     assert_fail_closed(Some(&answer), &tvm.session_events());
 }
@@ -386,10 +300,7 @@ async fn a_ledger_hanging_during_the_append_until_the_kill_returns_nothing_and_w
     let tvm = warmed().await;
     let before = tvm.session_events().len();
     tvm.store.fault.set(Fault::Hang);
-    assert!(tvm
-        .vend_killed_after(Duration::from_millis(200))
-        .await
-        .is_none());
+    assert!(tvm.vend_killed_after(Duration::from_millis(200)).await.is_none());
     assert_eq!(tvm.session_events().len(), before);
     assert_fail_closed(None, &tvm.session_events());
 }
@@ -413,36 +324,20 @@ async fn an_append_that_lands_but_whose_answer_is_lost_answers_503_over_a_whole_
 #[tokio::test]
 async fn a_hundred_vends_under_random_faults_never_return_credentials_without_their_issuance() {
     let tvm = warmed().await;
-    let faults = [
-        Fault::None,
-        Fault::Fail,
-        Fault::Hang,
-        Fault::LandThenFail,
-        Fault::LandThenHang,
-    ];
+    let faults = [Fault::None, Fault::Fail, Fault::Hang, Fault::LandThenFail, Fault::LandThenHang];
     // A fixed linear congruential sequence: the same faults in the same order on every run.
     let mut state: u64 = 0x5eed;
     let mut next = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (state >> 33) as usize
     };
     let mut answers = Vec::new();
     for _ in 0..100 {
-        tvm.policies.fault.set(if next() % 8 == 0 {
-            Fault::Fail
-        } else {
-            Fault::None
-        });
-        tvm.issuer.fault.set(if next() % 8 == 0 {
-            faults[1 + next() % 2]
-        } else {
-            Fault::None
-        });
+        tvm.policies.fault.set(if next() % 8 == 0 { Fault::Fail } else { Fault::None });
+        tvm.issuer.fault.set(if next() % 8 == 0 { faults[1 + next() % 2] } else { Fault::None });
         tvm.store.fault.set(faults[next() % faults.len()]);
-        let hung = matches!(tvm.store.fault.get(), Fault::Hang | Fault::LandThenHang)
-            || tvm.issuer.fault.get() == Fault::Hang;
+        let hung =
+            matches!(tvm.store.fault.get(), Fault::Hang | Fault::LandThenHang) || tvm.issuer.fault.get() == Fault::Hang;
         // Kill hanging invocations quickly; the rest answer.
         let answer = if hung {
             tvm.vend_killed_after(Duration::from_millis(20)).await
@@ -471,96 +366,55 @@ struct StopsMidVend {
 
 #[async_trait]
 impl EventStore for StopsMidVend {
-    async fn write(
-        &self,
-        items: &[StoredEvent],
-        checks: &[StreamCheck],
-        token: &str,
-    ) -> Result<(), StoreError> {
-        if self.armed.load(Ordering::SeqCst)
-            && items.iter().any(|i| i.stream.starts_with("SESSION#"))
-        {
+    async fn write(&self, items: &[StoredEvent], checks: &[StreamCheck], token: &str) -> Result<(), StoreError> {
+        if self.armed.load(Ordering::SeqCst) && items.iter().any(|i| i.stream.starts_with("SESSION#")) {
             if let Some(emulator) = self.emulator.lock().await.take() {
                 emulator.stop().await;
             }
         }
         self.store.write(items, checks, token).await
     }
-    async fn read_stream(
-        &self,
-        stream: &StreamKey,
-        from: u64,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+    async fn read_stream(&self, stream: &StreamKey, from: u64) -> Result<Vec<StoredEvent>, StoreError> {
         self.store.read_stream(stream, from).await
     }
 }
 
 #[tokio::test]
 async fn the_dynamodb_emulator_stopped_between_sts_and_the_append_yields_a_503_and_no_session() {
-    let dir =
-        std::env::temp_dir().join(format!("sentinel-faults-{}", ledger::SessionId::generate()));
+    let dir = std::env::temp_dir().join(format!("sentinel-faults-{}", ledger::SessionId::generate()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("ledger.sqlite");
-    let emulator = devstack::DynamoEmulator::start(
-        devstack::Storage::File(file.clone()),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let emulator =
+        devstack::DynamoEmulator::start(devstack::Storage::File(file.clone()), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
     let sdk = devstack::local_sdk_config(emulator.endpoint())
         .into_builder()
         .retry_config(RetryConfig::standard().with_max_attempts(2))
         .build();
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    ledger::store::dynamo::create_ledger_table(&client, "ledger")
-        .await
-        .unwrap();
+    ledger::store::dynamo::create_ledger_table(&client, "ledger").await.unwrap();
     let store = Arc::new(StopsMidVend {
         store: ledger::store::dynamo::DynamoEventStore::new(client, "ledger"),
         emulator: tokio::sync::Mutex::new(Some(emulator)),
         armed: false.into(),
     });
     let tvm = Tvm::with_store(Some(store.clone() as Arc<dyn EventStore>));
-    let first = tvm
-        .call(request("GET /", "profile=dev", Some(iam_user("alice"))))
-        .await;
+    let first = tvm.call(request("GET /", "profile=dev", Some(iam_user("alice")))).await;
     assert_eq!(first.status(), 200, "{}", first.body_text());
     store.armed.store(true, Ordering::SeqCst);
-    let answer = tvm
-        .call(request("GET /", "profile=dev", Some(iam_user("alice"))))
-        .await;
+    let answer = tvm.call(request("GET /", "profile=dev", Some(iam_user("alice")))).await;
     answer.assert_error(503, "LEDGER_UNAVAILABLE");
-    assert_eq!(
-        tvm.issuer.calls().len(),
-        2,
-        "the second credentials were minted, then discarded"
-    );
+    assert_eq!(tvm.issuer.calls().len(), 2, "the second credentials were minted, then discarded");
 
     // What the emulator kept: the first session, whole, and nothing of the second.
-    let restarted = devstack::DynamoEmulator::start(
-        devstack::Storage::File(file),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let restarted =
+        devstack::DynamoEmulator::start(devstack::Storage::File(file), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let client = devstack::dynamodb_client(restarted.endpoint());
-    let kept = projections::rebuild::scan_ledger(&client, "ledger")
-        .await
-        .unwrap();
-    let sessions: Vec<StoredEvent> = kept
-        .into_iter()
-        .filter(|e| e.stream.starts_with("SESSION#"))
-        .collect();
-    assert_eq!(
-        sessions.len(),
-        3,
-        "{:?}",
-        sessions.iter().map(|e| &e.event_type).collect::<Vec<_>>()
-    );
-    let issued = sessions
-        .iter()
-        .find(|e| e.event_type == "CredentialsIssued")
-        .expect("the first vend's issuance");
+    let kept = projections::rebuild::scan_ledger(&client, "ledger").await.unwrap();
+    let sessions: Vec<StoredEvent> = kept.into_iter().filter(|e| e.stream.starts_with("SESSION#")).collect();
+    assert_eq!(sessions.len(), 3, "{:?}", sessions.iter().map(|e| &e.event_type).collect::<Vec<_>>());
+    let issued = sessions.iter().find(|e| e.event_type == "CredentialsIssued").expect("the first vend's issuance");
     assert_eq!(issued.payload["access_key_id"], first.json()["AccessKeyId"]);
     assert_fail_closed(Some(&answer), &sessions);
     restarted.stop().await;
@@ -573,9 +427,7 @@ pub fn stream_record(event: &StoredEvent, seq: u64) -> EventRecord {
     record.event_name = "INSERT".into();
     record.event_id = format!("evt-{seq}");
     record.aws_region = "us-east-1".into();
-    record.change.new_image = ledger::store::dynamo::to_item(event)
-        .expect("encodes")
-        .into();
+    record.change.new_image = ledger::store::dynamo::to_item(event).expect("encodes").into();
     record.change.sequence_number = Some(format!("{seq:021}"));
     record
 }
@@ -599,18 +451,10 @@ fn mixed_ledger() -> Vec<StoredEvent> {
         }
     }
     let a = StreamKey::Approval(ledger::ApprovalId::generate());
-    b.append(
-        &a,
-        approval_requested("alice", "prod", 1, 240),
-        actor("alice"),
-    );
+    b.append(&a, approval_requested("alice", "prod", 1, 240), actor("alice"));
     b.append(&a, granted("carol"), actor("carol"));
     let g = StreamKey::BreakGlass(ledger::BreakGlassId::generate());
-    b.append(
-        &g,
-        break_glass_invoked("oncall", "prod", 60),
-        actor("oncall"),
-    );
+    b.append(&g, break_glass_invoked("oncall", "prod", 60), actor("oncall"));
     b.append(&g, break_glass_closed("oncall"), actor("oncall"));
     b.events().to_vec()
 }
@@ -677,69 +521,33 @@ impl ViewStore for KilledViews {
 }
 
 #[tokio::test]
-async fn a_projector_killed_at_any_write_of_a_batch_resumes_on_redelivery_and_its_views_equal_a_rebuild(
-) {
+async fn a_projector_killed_at_any_write_of_a_batch_resumes_on_redelivery_and_its_views_equal_a_rebuild() {
     let events = mixed_ledger();
     let ledger = Arc::new(MemoryEventStore::new());
     for e in &events {
-        ledger
-            .write(std::slice::from_ref(e), &[], &e.event_id)
-            .await
-            .unwrap();
+        ledger.write(std::slice::from_ref(e), &[], &e.event_id).await.unwrap();
     }
-    let batch = || {
-        stream_event(
-            events
-                .iter()
-                .enumerate()
-                .map(|(i, e)| stream_record(e, i as u64 + 1))
-                .collect(),
-        )
-    };
+    let batch = || stream_event(events.iter().enumerate().map(|(i, e)| stream_record(e, i as u64 + 1)).collect());
     // Enough kill points to cover every save of the batch (one or more per record).
     let mut killed = 0;
     for kill_at in 0..events.len() * 3 {
         let views = Arc::new(MemoryViewStore::new());
         let dying = projector::Deps {
-            views: Arc::new(KilledViews {
-                inner: views.clone(),
-                saves: 0.into(),
-                kill_at,
-            }),
+            views: Arc::new(KilledViews { inner: views.clone(), saves: 0.into(), kill_at }),
             ledger: ledger.clone(),
         };
-        let first = tokio::time::timeout(
-            Duration::from_millis(100),
-            projector::handle(&dying, batch()),
-        )
-        .await;
+        let first = tokio::time::timeout(Duration::from_millis(100), projector::handle(&dying, batch())).await;
         if first.is_err() {
             killed += 1;
         }
         // Lambda retries the whole batch of a failed invocation.
-        let healthy = projector::Deps {
-            views: views.clone(),
-            ledger: ledger.clone(),
-        };
+        let healthy = projector::Deps { views: views.clone(), ledger: ledger.clone() };
         let retried = projector::handle(&healthy, batch()).await;
-        assert!(
-            retried.batch_item_failures.is_empty(),
-            "killed at save {kill_at}: {:?}",
-            retried.batch_item_failures
-        );
-        let report = projections::rebuild(&events, views.as_ref(), projections::Mode::Check)
-            .await
-            .unwrap();
-        assert!(
-            report.is_clean(),
-            "killed at save {kill_at}: {:?}",
-            report.differences
-        );
+        assert!(retried.batch_item_failures.is_empty(), "killed at save {kill_at}: {:?}", retried.batch_item_failures);
+        let report = projections::rebuild(&events, views.as_ref(), projections::Mode::Check).await.unwrap();
+        assert!(report.is_clean(), "killed at save {kill_at}: {:?}", report.differences);
     }
-    assert!(
-        killed >= events.len(),
-        "the projector was killed mid-batch at {killed} points"
-    );
+    assert!(killed >= events.len(), "the projector was killed mid-batch at {killed} points");
 }
 
 /// A bus that fails whole calls and single entries on a fixed pattern, and records what it
@@ -762,10 +570,7 @@ impl Publisher for FlakyBus {
                 outcome.push(Some("InternalFailure".into()));
             } else {
                 let detail: serde_json::Value = serde_json::from_str(&entry.detail).unwrap();
-                self.published
-                    .lock()
-                    .unwrap()
-                    .push(detail["event_id"].as_str().unwrap().to_owned());
+                self.published.lock().unwrap().push(detail["event_id"].as_str().unwrap().to_owned());
                 outcome.push(None);
             }
         }
@@ -776,15 +581,8 @@ impl Publisher for FlakyBus {
 #[tokio::test]
 async fn exporter_failures_are_redelivered_until_every_event_is_on_the_bus() {
     let events = mixed_ledger();
-    let records: Vec<EventRecord> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| stream_record(e, i as u64 + 1))
-        .collect();
-    let bus = Arc::new(FlakyBus {
-        calls: 0.into(),
-        published: Mutex::new(Vec::new()),
-    });
+    let records: Vec<EventRecord> = events.iter().enumerate().map(|(i, e)| stream_record(e, i as u64 + 1)).collect();
+    let bus = Arc::new(FlakyBus { calls: 0.into(), published: Mutex::new(Vec::new()) });
     struct Shared(Arc<FlakyBus>);
     #[async_trait]
     impl Publisher for Shared {
@@ -792,10 +590,7 @@ async fn exporter_failures_are_redelivered_until_every_event_is_on_the_bus() {
             self.0.publish(entries).await
         }
     }
-    let deps = exporter::Deps {
-        publisher: Box::new(Shared(bus.clone())),
-        retry_base: Duration::from_millis(1),
-    };
+    let deps = exporter::Deps { publisher: Box::new(Shared(bus.clone())), retry_base: Duration::from_millis(1) };
     // Lambda with ReportBatchItemFailures: redeliver from the first reported record on.
     let mut pending = records.clone();
     let mut deliveries = 0;
@@ -803,11 +598,7 @@ async fn exporter_failures_are_redelivered_until_every_event_is_on_the_bus() {
         deliveries += 1;
         assert!(deliveries <= 50, "the exporter made no progress");
         let response = exporter::handle(&deps, stream_event(pending.clone())).await;
-        let Some(first) = response
-            .batch_item_failures
-            .first()
-            .and_then(|f| f.item_identifier.clone())
-        else {
+        let Some(first) = response.batch_item_failures.first().and_then(|f| f.item_identifier.clone()) else {
             break;
         };
         let at = pending
@@ -818,12 +609,6 @@ async fn exporter_failures_are_redelivered_until_every_event_is_on_the_bus() {
     }
     let published: BTreeSet<String> = bus.published.lock().unwrap().iter().cloned().collect();
     let expected: BTreeSet<String> = events.iter().map(|e| e.event_id.clone()).collect();
-    assert_eq!(
-        published, expected,
-        "every event reached the bus (at least once)"
-    );
-    assert!(
-        deliveries > 1 || bus.calls.load(Ordering::SeqCst) > records.len() / 10,
-        "faults were injected"
-    );
+    assert_eq!(published, expected, "every event reached the bus (at least once)");
+    assert!(deliveries > 1 || bus.calls.load(Ordering::SeqCst) > records.len() / 10, "faults were injected");
 }

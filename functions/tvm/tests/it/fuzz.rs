@@ -28,20 +28,9 @@ use crate::support::*;
 
 /// Cases from `SENTINEL_FUZZ_CASES`, a fixed seed, no failure files in the tree.
 fn config() -> Config {
-    let cases = std::env::var("SENTINEL_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    let seed = std::env::var("SENTINEL_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5e17_1e1);
-    Config {
-        cases,
-        failure_persistence: None,
-        rng_seed: RngSeed::Fixed(seed),
-        ..Config::default()
-    }
+    let cases = std::env::var("SENTINEL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
+    let seed = std::env::var("SENTINEL_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5e17_1e1);
+    Config { cases, failure_persistence: None, rng_seed: RngSeed::Fixed(seed), ..Config::default() }
 }
 
 /// Runs `test` on `cases` inputs; a failure or a panic fails the test with the shrunk input.
@@ -51,32 +40,61 @@ where
 {
     let config = config();
     let cases = config.cases;
-    TestRunner::new(config)
-        .run(&strategy, test)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    TestRunner::new(config).run(&strategy, test).unwrap_or_else(|e| panic!("{name}: {e}"));
     eprintln!("fuzz {name}: {cases} cases, 0 failures, 0 panics");
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
 /// Fragments policy text is made of, valid and not.
 const POLICY_TOKENS: &[&str] = &[
-    "version: \"1\"\n", "profile: dev\n", "role_arn: arn:aws:iam::123456789012:role/SentinelProtected-Dev\n",
-    "max_duration: 1h\n", "max_session: 8h\n", "rules:\n", "  - name: r\n", "    effect: allow\n",
-    "    effect: deny\n", "    effect: require_approval\n", "    effect: maybe\n", "    when:\n",
-    "      users: [alice, bob]\n", "      principals: [\"arn:aws:sts::*:assumed-role/CI-*/*\"]\n",
+    "version: \"1\"\n",
+    "profile: dev\n",
+    "role_arn: arn:aws:iam::123456789012:role/SentinelProtected-Dev\n",
+    "max_duration: 1h\n",
+    "max_session: 8h\n",
+    "rules:\n",
+    "  - name: r\n",
+    "    effect: allow\n",
+    "    effect: deny\n",
+    "    effect: require_approval\n",
+    "    effect: maybe\n",
+    "    when:\n",
+    "      users: [alice, bob]\n",
+    "      principals: [\"arn:aws:sts::*:assumed-role/CI-*/*\"]\n",
     "      time: {days: [mon, fri], hours: {start: \"08:00\", end: \"18:00\"}, timezone: Europe/Berlin}\n",
     "      time: {days: [xyz], hours: {start: \"25:00\", end: \"-1\"}, timezone: Mars/Olympus}\n",
-    "    max_duration: 30m\n", "    max_duration: 99999999999h\n", "    reason: because\n",
-    "approvals: {approvers: [carol], required: 1, window: 4h}\n", "approvals: {required: -1}\n",
+    "    max_duration: 30m\n",
+    "    max_duration: 99999999999h\n",
+    "    reason: because\n",
+    "approvals: {approvers: [carol], required: 1, window: 4h}\n",
+    "approvals: {required: -1}\n",
     "break_glass: {users: [oncall], reason_codes: [incident], max_duration: 1h, cooldown: 30m}\n",
-    "revokers: [secops]\n", "unknown: key\n", "&a [1]\n", "*a\n", "!!binary aGk=\n", "{", "}", "[", "]", ":", "- ",
-    "\t", "\"", "'", "\u{0}", "é✓", "\n", "    ", "1e999", "0x10", "~", "null", "true",
+    "revokers: [secops]\n",
+    "unknown: key\n",
+    "&a [1]\n",
+    "*a\n",
+    "!!binary aGk=\n",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    "- ",
+    "\t",
+    "\"",
+    "'",
+    "\u{0}",
+    "é✓",
+    "\n",
+    "    ",
+    "1e999",
+    "0x10",
+    "~",
+    "null",
+    "true",
 ];
 
 fn policy_text() -> impl Strategy<Value = String> {
@@ -84,8 +102,7 @@ fn policy_text() -> impl Strategy<Value = String> {
         // Raw bytes that happen to be UTF-8.
         ".{0,400}",
         // Documents assembled from fragments.
-        proptest::collection::vec(proptest::sample::select(POLICY_TOKENS), 0..40)
-            .prop_map(|parts| parts.concat()),
+        proptest::collection::vec(proptest::sample::select(POLICY_TOKENS), 0..40).prop_map(|parts| parts.concat()),
         // The example policies with one region replaced by fragments.
         (
             proptest::sample::select(&["dev", "prod"][..]),
@@ -97,10 +114,7 @@ fn policy_text() -> impl Strategy<Value = String> {
                 let text = example_policy(name);
                 let start = at.index(text.len() + 1);
                 let end = (start + cut).min(text.len());
-                let (start, end) = (
-                    floor_char(&text, start),
-                    floor_char(&text, end).max(floor_char(&text, start)),
-                );
+                let (start, end) = (floor_char(&text, start), floor_char(&text, end).max(floor_char(&text, start)));
                 format!("{}{}{}", &text[..start], insert.concat(), &text[end..])
             }),
     ]
@@ -125,19 +139,11 @@ fn fuzz_policy_parser_never_panics_and_whatever_it_accepts_evaluates_determinist
         let expected = "dev".parse().ok();
         let parsed = PolicyDocument::parse(&text, expected.as_ref());
         if let Ok(policy) = parsed {
-            prop_assert_eq!(
-                policy.profile.as_str(),
-                "dev",
-                "the profile must equal the expected one"
-            );
-            let request = Request {
-                caller: &subject,
-                now,
-                requested: None,
-            };
+            prop_assert_eq!(policy.profile.as_str(), "dev", "the profile must equal the expected one");
+            let request = Request { caller: &subject, now, requested: None };
             prop_assert_eq!(policy.evaluate(&request), policy.evaluate(&request));
-            let again = PolicyDocument::parse(&text, expected.as_ref())
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let again =
+                PolicyDocument::parse(&text, expected.as_ref()).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(again.hash(), policy.hash());
         }
         Ok(())
@@ -156,18 +162,8 @@ fn identity() -> impl Strategy<Value = Option<Value>> {
     ]
 }
 
-const QUERY_KEYS: &[&str] = &[
-    "profile",
-    "duration",
-    "reason",
-    "status",
-    "approver",
-    "principal",
-    "since",
-    "until",
-    "next_token",
-    "limit",
-];
+const QUERY_KEYS: &[&str] =
+    &["profile", "duration", "reason", "status", "approver", "principal", "since", "until", "next_token", "limit"];
 const VALUES: &[&str] = &[
     "dev",
     "prod",
@@ -196,18 +192,11 @@ fn query() -> impl Strategy<Value = String> {
         proptest::collection::vec(
             (
                 proptest::sample::select(QUERY_KEYS),
-                prop_oneof![
-                    proptest::sample::select(VALUES).prop_map(str::to_owned),
-                    "[ -~]{0,20}"
-                ]
+                prop_oneof![proptest::sample::select(VALUES).prop_map(str::to_owned), "[ -~]{0,20}"]
             ),
             0..5
         )
-        .prop_map(|pairs| pairs
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&")),
+        .prop_map(|pairs| pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")),
     ]
 }
 
@@ -216,8 +205,7 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         proptest::sample::select(VALUES).prop_map(Value::from),
         ".{0,300}".prop_map(Value::from),
     ];
@@ -227,15 +215,7 @@ fn json_value() -> impl Strategy<Value = Value> {
             proptest::collection::vec(
                 (
                     proptest::sample::select(
-                        &[
-                            "profile",
-                            "justification",
-                            "duration",
-                            "reason_code",
-                            "reason",
-                            "comment",
-                            "x"
-                        ][..]
+                        &["profile", "justification", "duration", "reason_code", "reason", "comment", "x"][..]
                     ),
                     inner
                 ),
@@ -247,11 +227,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 fn body() -> impl Strategy<Value = Option<String>> {
-    prop_oneof![
-        Just(None),
-        ".{0,200}".prop_map(Some),
-        json_value().prop_map(|v| Some(v.to_string()))
-    ]
+    prop_oneof![Just(None), ".{0,200}".prop_map(Some), json_value().prop_map(|v| Some(v.to_string()))]
 }
 
 fn route() -> impl Strategy<Value = String> {
@@ -263,11 +239,7 @@ fn route() -> impl Strategy<Value = String> {
 }
 
 fn path_id() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("01ARZ3NDEKTSV4RRFFQ69G5FAV".to_owned()),
-        Just("dev".to_owned()),
-        ".{0,40}"
-    ]
+    prop_oneof![Just("01ARZ3NDEKTSV4RRFFQ69G5FAV".to_owned()), Just("dev".to_owned()), ".{0,40}"]
 }
 
 #[derive(Debug, Clone)]
@@ -306,17 +278,15 @@ fn http_case() -> impl Strategy<Value = HttpCase> {
             0..3,
         ),
     )
-        .prop_map(
-            |(route, id, query, body, base64, identity, headers)| HttpCase {
-                route,
-                id,
-                query,
-                body,
-                base64,
-                identity,
-                headers,
-            },
-        )
+        .prop_map(|(route, id, query, body, base64, identity, headers)| HttpCase {
+            route,
+            id,
+            query,
+            body,
+            base64,
+            identity,
+            headers,
+        })
 }
 
 fn build(case: &HttpCase) -> Option<ApiGatewayV2httpRequest> {
@@ -336,10 +306,7 @@ fn build(case: &HttpCase) -> Option<ApiGatewayV2httpRequest> {
     req.body = case.body.clone();
     req.is_base64_encoded = case.base64;
     for (name, value) in &case.headers {
-        if let (Ok(n), Ok(v)) = (
-            name.parse::<aws_lambda_events::http::HeaderName>(),
-            value.parse(),
-        ) {
+        if let (Ok(n), Ok(v)) = (name.parse::<aws_lambda_events::http::HeaderName>(), value.parse()) {
             req.headers.insert(n, v);
         }
     }
@@ -352,11 +319,7 @@ fn fuzz_http_inputs_of_every_route_get_a_clean_answer_and_bad_requests_change_no
     let tvm = Tvm::new();
     tvm.policies
         .put_admins(
-            &std::fs::read_to_string(format!(
-                "{}/../../examples/admins.yaml",
-                env!("CARGO_MANIFEST_DIR")
-            ))
-            .unwrap(),
+            &std::fs::read_to_string(format!("{}/../../examples/admins.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap(),
         )
         .unwrap();
     fuzz("http inputs", http_case(), |case| {
@@ -366,11 +329,7 @@ fn fuzz_http_inputs_of_every_route_get_a_clean_answer_and_bad_requests_change_no
         let before = tvm.store.all().len();
         let answer = rt.block_on(tvm.call(req));
         let status = answer.status();
-        prop_assert!(
-            [200, 201, 400, 401, 403, 404, 409, 429, 500, 503].contains(&status),
-            "status {}",
-            status
-        );
+        prop_assert!([200, 201, 400, 401, 403, 404, 409, 429, 500, 503].contains(&status), "status {}", status);
         if status >= 400 {
             let body = answer.json();
             prop_assert!(
@@ -386,11 +345,7 @@ fn fuzz_http_inputs_of_every_route_get_a_clean_answer_and_bad_requests_change_no
             );
         }
         if status == 400 || status == 404 {
-            prop_assert_eq!(
-                tvm.store.all().len(),
-                before,
-                "a rejected request wrote to the ledger"
-            );
+            prop_assert_eq!(tvm.store.all().len(), before, "a rejected request wrote to the ledger");
         }
         Ok(())
     });
@@ -443,12 +398,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         proptest::sample::select(ATTRIBUTES).prop_map(Mutation::Remove),
         (proptest::sample::select(ATTRIBUTES), attribute()).prop_map(|(k, v)| Mutation::Set(k, v)),
         (".{0,12}", attribute()).prop_map(|(k, v)| Mutation::Add(k, v)),
-        prop_oneof![
-            Just("MODIFY".to_owned()),
-            Just("REMOVE".to_owned()),
-            ".{0,8}"
-        ]
-        .prop_map(Mutation::EventName),
+        prop_oneof![Just("MODIFY".to_owned()), Just("REMOVE".to_owned()), ".{0,8}"].prop_map(Mutation::EventName),
     ]
 }
 
@@ -461,8 +411,7 @@ impl Publisher for RecordingBus {
     async fn publish(&self, entries: &[BusEntry]) -> Result<Vec<Option<String>>, ExportError> {
         let mut seen = self.0.lock().unwrap();
         for entry in entries {
-            let detail: Value = serde_json::from_str(&entry.detail)
-                .map_err(|e| ExportError::Encode(e.to_string()))?;
+            let detail: Value = serde_json::from_str(&entry.detail).map_err(|e| ExportError::Encode(e.to_string()))?;
             seen.push(detail["event_id"].as_str().unwrap_or_default().to_owned());
         }
         Ok(vec![None; entries.len()])
@@ -487,18 +436,13 @@ fn fuzz_stream_records_decode_project_and_export_without_panics_and_bad_ones_are
     assert!(events.len() >= 3);
     let ledger = Arc::new(MemoryEventStore::new());
     for e in &events {
-        rt.block_on(ledger.write(std::slice::from_ref(e), &[], &e.event_id))
-            .unwrap();
+        rt.block_on(ledger.write(std::slice::from_ref(e), &[], &e.event_id)).unwrap();
     }
-    let strategy = (
-        any::<prop::sample::Index>(),
-        proptest::collection::vec(mutation(), 0..4),
-    );
+    let strategy = (any::<prop::sample::Index>(), proptest::collection::vec(mutation(), 0..4));
     fuzz("stream records", strategy, |(which, mutations)| {
         let original = &events[which.index(events.len())];
         let mut record: EventRecord = stream_record(original, 1);
-        let mut item: HashMap<String, AttributeValue> =
-            ledger::store::dynamo::to_item(original).unwrap();
+        let mut item: HashMap<String, AttributeValue> = ledger::store::dynamo::to_item(original).unwrap();
         for m in &mutations {
             match m {
                 Mutation::Remove(k) => {
@@ -522,18 +466,14 @@ fn fuzz_stream_records_decode_project_and_export_without_panics_and_bad_ones_are
         // A decoded event whose hashed attributes changed must fail chain verification.
         if let Ok(Some(event)) = &decoded {
             if event != original && event.stream == original.stream && event.seq == original.seq {
-                let mut stream: Vec<StoredEvent> = events
-                    .iter()
-                    .filter(|e| e.stream == original.stream && e.seq < original.seq)
-                    .cloned()
-                    .collect();
+                let mut stream: Vec<StoredEvent> =
+                    events.iter().filter(|e| e.stream == original.stream && e.seq < original.seq).cloned().collect();
                 stream.push(event.clone());
                 prop_assert!(
                     ledger::verify_stream(&original.stream, &stream).is_err()
                         || event.hash == original.hash
                             && event.prev_hash == original.prev_hash
-                            && serde_json::to_value(event).ok()
-                                == serde_json::to_value(original).ok(),
+                            && serde_json::to_value(event).ok() == serde_json::to_value(original).ok(),
                     "a changed event verified"
                 );
             }
@@ -544,32 +484,18 @@ fn fuzz_stream_records_decode_project_and_export_without_panics_and_bad_ones_are
             publisher: Box::new(SharedBus(bus.clone())),
             retry_base: std::time::Duration::from_millis(1),
         };
-        let response = rt.block_on(exporter::handle(
-            &exporter,
-            stream_event(vec![record.clone()]),
-        ));
+        let response = rt.block_on(exporter::handle(&exporter, stream_event(vec![record.clone()])));
         match &decoded {
-            Err(_) => prop_assert_eq!(
-                response.batch_item_failures.len(),
-                1,
-                "an undecodable record is reported"
-            ),
+            Err(_) => prop_assert_eq!(response.batch_item_failures.len(), 1, "an undecodable record is reported"),
             Ok(None) => prop_assert!(bus.0.lock().unwrap().is_empty()),
             Ok(Some(_)) => {}
         }
         // The projector never panics; an undecodable record is reported, not skipped.
         let views = Arc::new(projections::store::memory::MemoryViewStore::new());
-        let projector = projector::Deps {
-            views,
-            ledger: ledger.clone(),
-        };
+        let projector = projector::Deps { views, ledger: ledger.clone() };
         let response = rt.block_on(projector::handle(&projector, stream_event(vec![record])));
         if decoded.is_err() {
-            prop_assert_eq!(
-                response.batch_item_failures.len(),
-                1,
-                "the projector skipped an undecodable record"
-            );
+            prop_assert_eq!(response.batch_item_failures.len(), 1, "the projector skipped an undecodable record");
         }
         Ok(())
     });

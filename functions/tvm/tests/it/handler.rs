@@ -27,7 +27,9 @@ async fn an_allowed_vend_returns_container_credentials_and_records_one_session()
     assert_eq!(tvm.ledger_types(), ["CredentialsRequested", "AccessDecided", "CredentialsIssued"]);
     assert!(stored.iter().all(|e| e.stream == StreamKey::Session(session).to_string()));
     let events: Vec<Event> = stored.iter().map(|e| e.decode().unwrap().event).collect();
-    let SessionState::Active(live) = <SessionState as ledger::Aggregate>::fold(&events) else { panic!("active session") };
+    let SessionState::Active(live) = <SessionState as ledger::Aggregate>::fold(&events) else {
+        panic!("active session")
+    };
     assert_eq!(live.request.reason.as_deref(), Some("deploy v42"));
     assert_eq!(live.request.user_id.as_deref(), Some("AIDAALICE"));
     assert_eq!(live.decision.rule.as_deref(), Some("developers"));
@@ -109,7 +111,12 @@ async fn a_granted_approval_satisfies_require_approval_and_is_recorded_as_the_ba
     let tvm = Tvm::new();
     let id = ApprovalId::generate();
     let now = tvm.clock.now();
-    let grant = ActiveGrant { basis: Basis::Approval(id), stream: StreamKey::Approval(id), seq: 2, expires_at: now + Duration::hours(4) };
+    let grant = ActiveGrant {
+        basis: Basis::Approval(id),
+        stream: StreamKey::Approval(id),
+        seq: 2,
+        expires_at: now + Duration::hours(4),
+    };
     tvm.grants.set_approval(&arn_of("alice"), &"prod".parse().unwrap(), ApprovalLookup::Granted(grant));
     let answer = tvm.call(request("GET /", "profile=prod", Some(iam_user("alice")))).await;
     assert_eq!(answer.status(), 200, "{}", answer.body_text());
@@ -128,14 +135,7 @@ async fn a_grant_changed_during_the_vend_wins_and_nothing_is_issued() {
     // The reader saw the approval at seq 2, but a cancel has since been appended at seq 3.
     let stream = StreamKey::Approval(id);
     let events: Vec<ledger::NewEvent> = (0..3)
-        .map(|_| {
-            ledger::NewEvent::new(
-                ledger::event::ApprovalExpired {},
-                ledger::Actor::System,
-                "c",
-                now,
-            )
-        })
+        .map(|_| ledger::NewEvent::new(ledger::event::ApprovalExpired {}, ledger::Actor::System, "c", now))
         .collect();
     use ledger::store::EventStore;
     tvm.store
@@ -155,7 +155,12 @@ async fn an_active_break_glass_overrides_and_is_capped_to_its_time_left() {
     let tvm = Tvm::new();
     let id = BreakGlassId::generate();
     let now = tvm.clock.now();
-    let grant = |left| ActiveGrant { basis: Basis::BreakGlass(id), stream: StreamKey::BreakGlass(id), seq: 1, expires_at: now + left };
+    let grant = |left| ActiveGrant {
+        basis: Basis::BreakGlass(id),
+        stream: StreamKey::BreakGlass(id),
+        seq: 1,
+        expires_at: now + left,
+    };
     // Without a break-glass, oncall matches no rule on prod.
     tvm.call(request("GET /", "profile=prod", Some(iam_user("oncall")))).await.assert_error(403, "POLICY_DENY");
     tvm.grants.set_break_glass(&arn_of("oncall"), &"prod".parse().unwrap(), grant(Duration::minutes(20)));
@@ -246,7 +251,8 @@ async fn whoami_reports_the_caller_and_a_dry_run_without_vending() {
     assert_eq!(body["policy_user"], "alice");
     assert_eq!(body["decision"]["effect"], "allow");
     assert_eq!(body["decision"]["rule"], "developers");
-    let answer = tvm.call(request("GET /whoami", "profile=prod", Some(assumed_role("Deploy", "AROADEPLOY", "alice")))).await;
+    let answer =
+        tvm.call(request("GET /whoami", "profile=prod", Some(assumed_role("Deploy", "AROADEPLOY", "alice")))).await;
     assert_eq!(answer.json()["policy_user"], serde_json::Value::Null);
     assert_eq!(answer.json()["decision"]["effect"], "deny");
     assert!(tvm.issuer.calls().is_empty() && tvm.session_events().is_empty());

@@ -63,10 +63,7 @@ impl LoadStack {
     async fn start() -> LoadStack {
         let emulator = DynamoEmulator::start_ephemeral().await.unwrap();
         let client = devstack::dynamodb_client(emulator.endpoint());
-        let (ledger_table, views_table) = (
-            devstack::unique_table_name("ledger"),
-            devstack::unique_table_name("views"),
-        );
+        let (ledger_table, views_table) = (devstack::unique_table_name("ledger"), devstack::unique_table_name("views"));
         create_ledger_table(&client, &ledger_table).await.unwrap();
         create_views_table(&client, &views_table).await.unwrap();
         let ledger = Arc::new(DynamoEventStore::new(client.clone(), &ledger_table));
@@ -77,10 +74,7 @@ impl LoadStack {
             policies: policies.clone(),
             issuer: Arc::new(MemoryIssuer::default()),
             store: ledger.clone(),
-            grants: Arc::new(LedgerGrants {
-                views: views.clone(),
-                ledger: ledger.clone(),
-            }),
+            grants: Arc::new(LedgerGrants { views: views.clone(), ledger: ledger.clone() }),
             views: views.clone(),
             policy_writer: policies,
             rate_limiter: RateLimiter::new(10_000, Duration::from_secs(60)),
@@ -92,27 +86,14 @@ impl LoadStack {
             ledger: ledger.clone(),
             clock: Arc::new(chrono::Utc::now),
         });
-        let projector = Arc::new(projector::Deps {
-            views: views.clone(),
-            ledger,
-        });
-        let poller = StreamPoller::new(
-            devstack::dynamodb_streams_client(emulator.endpoint()),
-            &ledger_table,
-        )
-        .spawn(move |event| {
-            let deps = projector.clone();
-            async move { projector::handle(&deps, event).await }
-        });
-        LoadStack {
-            tvm,
-            authorizer,
-            views,
-            client,
-            ledger_table,
-            _poller: poller,
-            _emulator: emulator,
-        }
+        let projector = Arc::new(projector::Deps { views: views.clone(), ledger });
+        let poller = StreamPoller::new(devstack::dynamodb_streams_client(emulator.endpoint()), &ledger_table).spawn(
+            move |event| {
+                let deps = projector.clone();
+                async move { projector::handle(&deps, event).await }
+            },
+        );
+        LoadStack { tvm, authorizer, views, client, ledger_table, _poller: poller, _emulator: emulator }
     }
 
     async fn send(&self, request: aws_lambda_events::apigw::ApiGatewayV2httpRequest) -> Answer {
@@ -121,18 +102,12 @@ impl LoadStack {
 
     async fn authorized(&self, token: &str) -> bool {
         let mut event = ApiGatewayV2CustomAuthorizerV2Request::default();
-        event
-            .headers
-            .insert("authorization", token.parse().unwrap());
-        authorizer::handle(&self.authorizer, event)
-            .await
-            .is_authorized
+        event.headers.insert("authorization", token.parse().unwrap());
+        authorizer::handle(&self.authorizer, event).await.is_authorized
     }
 
     async fn ledger(&self) -> Vec<StoredEvent> {
-        projections::rebuild::scan_ledger(&self.client, &self.ledger_table)
-            .await
-            .unwrap()
+        projections::rebuild::scan_ledger(&self.client, &self.ledger_table).await.unwrap()
     }
 }
 
@@ -140,7 +115,13 @@ impl LoadStack {
 /// works, revoke, check the first call after the revoke is denied).
 async fn client(stack: Arc<LoadStack>, user: String) {
     let created = stack
-        .send(call("POST /requests", &[], "", iam_user(&user), Some(json!({"profile": "prod", "justification": "load test round trip", "duration": 3600}))))
+        .send(call(
+            "POST /requests",
+            &[],
+            "",
+            iam_user(&user),
+            Some(json!({"profile": "prod", "justification": "load test round trip", "duration": 3600})),
+        ))
         .await;
     assert_eq!(created.status(), 201, "{}", created.body_text());
     let id = created.json()["request_id"].as_str().unwrap().to_owned();
@@ -157,32 +138,19 @@ async fn client(stack: Arc<LoadStack>, user: String) {
     // The vend finds the approval through the views: wait for the poller to project it.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let vend = stack
-            .send(request("GET /", "profile=prod", Some(iam_user(&user))))
-            .await;
+        let vend = stack.send(request("GET /", "profile=prod", Some(iam_user(&user)))).await;
         if vend.status() == 200 {
             break;
         }
         vend.assert_error(403, "APPROVAL_REQUIRED");
-        assert!(
-            Instant::now() < deadline,
-            "the approval of {user} was never projected"
-        );
+        assert!(Instant::now() < deadline, "the approval of {user} was never projected");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for _ in 0..ROUNDS {
-        let vend = stack
-            .send(request(
-                "GET /",
-                "profile=dev&duration=900",
-                Some(iam_user(&user)),
-            ))
-            .await;
+        let vend = stack.send(request("GET /", "profile=dev&duration=900", Some(iam_user(&user)))).await;
         assert_eq!(vend.status(), 200, "{}", vend.body_text());
-        let (session, token) = (
-            vend.header("x-sentinel-session-id").unwrap(),
-            vend.header("x-sentinel-session-token").unwrap(),
-        );
+        let (session, token) =
+            (vend.header("x-sentinel-session-id").unwrap(), vend.header("x-sentinel-session-token").unwrap());
         assert!(stack.authorized(&token).await, "a fresh session is live");
         let revoked = stack
             .send(call(
@@ -194,33 +162,18 @@ async fn client(stack: Arc<LoadStack>, user: String) {
             ))
             .await;
         assert_eq!(revoked.status(), 200, "{}", revoked.body_text());
-        assert!(
-            !stack.authorized(&token).await,
-            "the first call after a revoke is denied"
-        );
+        assert!(!stack.authorized(&token).await, "the first call after a revoke is denied");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_clients_leave_exactly_the_expected_events_whole_chains_and_views_equal_to_a_rebuild(
-) {
+async fn concurrent_clients_leave_exactly_the_expected_events_whole_chains_and_views_equal_to_a_rebuild() {
     let stack = Arc::new(LoadStack::start().await);
     // Warm-up: each policy's first sight records its `PolicyPublished` once.
-    assert_eq!(
-        stack
-            .send(request("GET /", "profile=dev", Some(iam_user("load0"))))
-            .await
-            .status(),
-        200
-    );
-    stack
-        .send(request("GET /", "profile=prod", Some(iam_user("load0"))))
-        .await
-        .assert_error(403, "APPROVAL_REQUIRED");
+    assert_eq!(stack.send(request("GET /", "profile=dev", Some(iam_user("load0")))).await.status(), 200);
+    stack.send(request("GET /", "profile=prod", Some(iam_user("load0")))).await.assert_error(403, "APPROVAL_REQUIRED");
 
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|i| tokio::spawn(client(stack.clone(), format!("load{i}"))))
-        .collect();
+    let tasks: Vec<_> = (0..CLIENTS).map(|i| tokio::spawn(client(stack.clone(), format!("load{i}")))).collect();
     for task in tasks {
         task.await.expect("a client failed");
     }
@@ -247,24 +200,16 @@ async fn concurrent_clients_leave_exactly_the_expected_events_whole_chains_and_v
     .into_iter()
     .collect();
     assert_eq!(by_type, expected);
-    let denied_decisions = events
-        .iter()
-        .filter(|e| e.event_type == "AccessDecided" && e.payload["effect"] != "allow")
-        .count();
-    assert_eq!(
-        denied_decisions, refused,
-        "every refused vend decided require_approval, nothing else"
-    );
+    let denied_decisions =
+        events.iter().filter(|e| e.event_type == "AccessDecided" && e.payload["effect"] != "allow").count();
+    assert_eq!(denied_decisions, refused, "every refused vend decided require_approval, nothing else");
 
     let ids: BTreeSet<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
     assert_eq!(ids.len(), events.len(), "no event id is stored twice");
 
     let mut streams: BTreeMap<&str, Vec<StoredEvent>> = BTreeMap::new();
     for e in &events {
-        streams
-            .entry(e.stream.as_str())
-            .or_default()
-            .push(e.clone());
+        streams.entry(e.stream.as_str()).or_default().push(e.clone());
     }
     for (stream, mut of) in streams {
         of.sort_by_key(|e| e.seq);
@@ -274,17 +219,11 @@ async fn concurrent_clients_leave_exactly_the_expected_events_whole_chains_and_v
     // The poller catches up within a few polls; the views then equal the fold of the ledger.
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let report = projections::rebuild(&events, stack.views.as_ref(), projections::Mode::Check)
-            .await
-            .unwrap();
+        let report = projections::rebuild(&events, stack.views.as_ref(), projections::Mode::Check).await.unwrap();
         if report.is_clean() {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "views still differ from a rebuild: {:?}",
-            report.differences
-        );
+        assert!(Instant::now() < deadline, "views still differ from a rebuild: {:?}", report.differences);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

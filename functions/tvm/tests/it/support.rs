@@ -24,7 +24,8 @@ pub fn example_policy(name: &str) -> String {
 
 /// The fixture request, re-targeted at `route` with `query`, signed by `iam` (or unsigned).
 pub fn request(route: &str, query: &str, iam: Option<Value>) -> ApiGatewayV2httpRequest {
-    let text = std::fs::read_to_string(format!("{}/tests/fixtures/vend-iam-user.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text =
+        std::fs::read_to_string(format!("{}/tests/fixtures/vend-iam-user.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let mut event: Value = serde_json::from_str(&text).unwrap();
     let (method, path) = route.split_once(' ').unwrap();
     event["routeKey"] = json!(route);
@@ -113,7 +114,8 @@ impl Tvm {
         let grants = Arc::new(MemoryGrants::default());
         let clock = Arc::new(FixedClock(Mutex::new(Utc::now())));
         issuer.set_clock(clock.clone());
-        let identity = IdentityConfig { identity_role_ids: [IDENTITY_ROLE_ID.to_owned()].into(), ..IdentityConfig::default() };
+        let identity =
+            IdentityConfig { identity_role_ids: [IDENTITY_ROLE_ID.to_owned()].into(), ..IdentityConfig::default() };
         let deps = Deps {
             identity,
             policies: policies.clone(),
@@ -176,7 +178,13 @@ impl Answer {
 
 /// A request to `route` (a route key such as `POST /requests/{id}/approve`) with its path
 /// parameters, query string and JSON body, signed by `iam`.
-pub fn call(route: &str, params: &[(&str, &str)], query: &str, iam: Value, body: Option<Value>) -> ApiGatewayV2httpRequest {
+pub fn call(
+    route: &str,
+    params: &[(&str, &str)],
+    query: &str,
+    iam: Value,
+    body: Option<Value>,
+) -> ApiGatewayV2httpRequest {
     let mut req = request(route, query, Some(iam));
     let mut path = route.split_once(' ').unwrap().1.to_owned();
     for (name, value) in params {

@@ -44,7 +44,11 @@ impl Stack {
         for profile in ["dev", "prod"] {
             policies.put(profile, &example_policy(profile));
         }
-        policies.put_admins(&std::fs::read_to_string(format!("{}/../../examples/admins.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap()).unwrap();
+        policies
+            .put_admins(
+                &std::fs::read_to_string(format!("{}/../../examples/admins.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+            )
+            .unwrap();
         let clock = Arc::new(FixedClock(Mutex::new(Utc::now())));
         let issuer = Arc::new(MemoryIssuer::default());
         issuer.set_clock(clock.clone());
@@ -84,14 +88,21 @@ impl Stack {
     /// alice asks for prod; returns the request id.
     pub async fn request_prod(&self, who: &str, duration: u64) -> String {
         let answer = self
-            .send(call("POST /requests", &[], "", iam_user(who), Some(json!({"profile": "prod", "justification": "deploy hotfix 42", "duration": duration}))))
+            .send(call(
+                "POST /requests",
+                &[],
+                "",
+                iam_user(who),
+                Some(json!({"profile": "prod", "justification": "deploy hotfix 42", "duration": duration})),
+            ))
             .await;
         assert_eq!(answer.status(), 201, "{}", answer.body_text());
         answer.json()["request_id"].as_str().unwrap().to_owned()
     }
 
     pub async fn decide(&self, id: &str, verb: &str, who: &str) -> Answer {
-        self.send(call(&format!("POST /requests/{{id}}/{verb}"), &[("id", id)], "", iam_user(who), Some(json!({})))).await
+        self.send(call(&format!("POST /requests/{{id}}/{verb}"), &[("id", id)], "", iam_user(who), Some(json!({}))))
+            .await
     }
 
     pub async fn vend(&self, who: &str, query: &str) -> Answer {
@@ -139,16 +150,40 @@ async fn an_approval_round_trip_lets_the_requester_vend_once_approved() {
 async fn only_callers_policy_sends_to_approval_may_request_one() {
     let stack = Stack::new().await;
     let ask = |who: &str, profile: &str| {
-        call("POST /requests", &[], "", iam_user(who), Some(json!({"profile": profile, "justification": "need it for a while", "duration": 900})))
+        call(
+            "POST /requests",
+            &[],
+            "",
+            iam_user(who),
+            Some(json!({"profile": profile, "justification": "need it for a while", "duration": 900})),
+        )
     };
     stack.send(ask("alice", "dev")).await.assert_error(403, "POLICY_DENY");
     stack.send(ask("mallory", "prod")).await.assert_error(403, "POLICY_DENY");
     stack.send(ask("alice", "staging")).await.assert_error(403, "POLICY_DENY");
-    let short = call("POST /requests", &[], "", iam_user("alice"), Some(json!({"profile": "prod", "justification": "short", "duration": 900})));
+    let short = call(
+        "POST /requests",
+        &[],
+        "",
+        iam_user("alice"),
+        Some(json!({"profile": "prod", "justification": "short", "duration": 900})),
+    );
     stack.send(short).await.assert_error(400, "INVALID_REQUEST");
-    let long = call("POST /requests", &[], "", iam_user("alice"), Some(json!({"profile": "prod", "justification": "long enough text", "duration": 4 * 3600 + 1})));
+    let long = call(
+        "POST /requests",
+        &[],
+        "",
+        iam_user("alice"),
+        Some(json!({"profile": "prod", "justification": "long enough text", "duration": 4 * 3600 + 1})),
+    );
     stack.send(long).await.assert_error(400, "INVALID_DURATION");
-    let extra = call("POST /requests", &[], "", iam_user("alice"), Some(json!({"profile": "prod", "justification": "long enough text", "duration": 900, "approved": true})));
+    let extra = call(
+        "POST /requests",
+        &[],
+        "",
+        iam_user("alice"),
+        Some(json!({"profile": "prod", "justification": "long enough text", "duration": 900, "approved": true})),
+    );
     stack.send(extra).await.assert_error(400, "INVALID_REQUEST");
 }
 
@@ -177,7 +212,11 @@ async fn non_approvers_cannot_decide() {
 #[tokio::test]
 async fn a_quorum_of_two_needs_two_distinct_approvers() {
     let stack = Stack::new().await;
-    stack.policies.put("prod", &example_policy("prod").replace("approvers: [carol]\n  required: 1", "approvers: [carol, secops]\n  required: 2"));
+    stack.policies.put(
+        "prod",
+        &example_policy("prod")
+            .replace("approvers: [carol]\n  required: 1", "approvers: [carol, secops]\n  required: 2"),
+    );
     let id = stack.request_prod("alice", 3600).await;
     stack.sync_views().await;
     assert_eq!(stack.decide(&id, "approve", "carol").await.json()["status"], "pending");
@@ -242,9 +281,15 @@ async fn approval_lists_show_requesters_their_own_and_approvers_what_waits_for_t
     assert!(nothing.json()["items"].as_array().unwrap().is_empty());
     let snoop = stack.send(call("GET /requests", &[], "profile=prod", iam_user("mallory"), None)).await;
     assert!(snoop.json()["items"].as_array().unwrap().is_empty(), "mallory sees only her own");
-    stack.send(call("GET /requests/{id}", &[("id", &id)], "", iam_user("mallory"), None)).await.assert_error(404, "NOT_FOUND");
+    stack
+        .send(call("GET /requests/{id}", &[("id", &id)], "", iam_user("mallory"), None))
+        .await
+        .assert_error(404, "NOT_FOUND");
     assert_eq!(stack.send(call("GET /requests/{id}", &[("id", &id)], "", iam_user("carol"), None)).await.status(), 200);
-    stack.send(call("GET /requests", &[], "status=open", iam_user("alice"), None)).await.assert_error(400, "INVALID_REQUEST");
+    stack
+        .send(call("GET /requests", &[], "status=open", iam_user("alice"), None))
+        .await
+        .assert_error(400, "INVALID_REQUEST");
 }
 
 #[tokio::test]
@@ -252,9 +297,21 @@ async fn break_glass_is_only_for_listed_users_and_valid_reasons() {
     let stack = Stack::new().await;
     stack.break_glass("alice", "prod", 3600).await.assert_error(403, "NOT_AUTHORIZED");
     stack.break_glass("mallory", "prod", 3600).await.assert_error(403, "NOT_AUTHORIZED");
-    let bad_reason = call("POST /breakglass", &[], "", iam_user("oncall"), Some(json!({"profile": "prod", "reason_code": "boredom", "justification": "database on fire, paging says so"})));
+    let bad_reason = call(
+        "POST /breakglass",
+        &[],
+        "",
+        iam_user("oncall"),
+        Some(json!({"profile": "prod", "reason_code": "boredom", "justification": "database on fire, paging says so"})),
+    );
     stack.send(bad_reason).await.assert_error(400, "INVALID_REQUEST");
-    let short = call("POST /breakglass", &[], "", iam_user("oncall"), Some(json!({"profile": "prod", "reason_code": "incident", "justification": "fire"})));
+    let short = call(
+        "POST /breakglass",
+        &[],
+        "",
+        iam_user("oncall"),
+        Some(json!({"profile": "prod", "reason_code": "incident", "justification": "fire"})),
+    );
     stack.send(short).await.assert_error(400, "INVALID_REQUEST");
     stack.break_glass("oncall", "prod", 7200).await.assert_error(400, "INVALID_DURATION");
     let ok = stack.break_glass("oncall", "prod", 1200).await;
@@ -274,7 +331,13 @@ async fn stacking_and_cooldown_hold_even_with_newer_events_on_other_profiles() {
     stack.advance(Duration::seconds(1));
     assert_eq!(stack.break_glass("oncall", "prod2", 3600).await.status(), 201, "another profile is independent");
     stack.break_glass("oncall", "prod", 3600).await.assert_error(409, "CONFLICT");
-    let close = call("POST /breakglass/{id}/close", &[("id", &first_id)], "", iam_user("oncall"), Some(json!({"reason": "resolved"})));
+    let close = call(
+        "POST /breakglass/{id}/close",
+        &[("id", &first_id)],
+        "",
+        iam_user("oncall"),
+        Some(json!({"reason": "resolved"})),
+    );
     assert_eq!(stack.send(close).await.json()["status"], "closed");
     let cooling = stack.break_glass("oncall", "prod", 3600).await;
     cooling.assert_error(429, "RATE_LIMITED");
@@ -290,7 +353,8 @@ async fn concurrent_break_glass_invocations_let_exactly_one_through() {
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let deps = stack.deps.clone();
-        let body = json!({"profile": "prod", "reason_code": "security", "justification": "credential leak being contained"});
+        let body =
+            json!({"profile": "prod", "reason_code": "security", "justification": "credential leak being contained"});
         let req = call("POST /breakglass", &[], "", iam_user("oncall"), Some(body));
         tasks.push(tokio::spawn(async move { tvm::handle(&deps, req).await.status_code }));
     }
@@ -311,7 +375,15 @@ async fn a_refresh_after_the_break_glass_closes_or_the_approval_ends_is_refused(
     let session = vend.header("x-sentinel-session-id").unwrap();
     let refreshed = stack.refresh(&session).await;
     assert_eq!(refreshed.status(), 200, "{}", refreshed.body_text());
-    stack.send(call("POST /breakglass/{id}/close", &[("id", &bg_id)], "", iam_user("oncall"), Some(json!({"reason": "done"})))).await;
+    stack
+        .send(call(
+            "POST /breakglass/{id}/close",
+            &[("id", &bg_id)],
+            "",
+            iam_user("oncall"),
+            Some(json!({"reason": "done"})),
+        ))
+        .await;
     stack.refresh(&session).await.assert_error(403, "POLICY_DENY");
 
     let id = stack.request_prod("alice", 1800).await;
@@ -332,7 +404,15 @@ async fn a_revoked_session_is_refused_at_once_and_revoking_twice_is_a_conflict()
     stack.sync_views().await;
     assert_eq!(stack.refresh(&session).await.status(), 200);
     // mallory may not see it; alice and secops (revoker/admin) may.
-    let revoke = |who: &str| call("POST /sessions/{id}/revoke", &[("id", &session)], "", iam_user(who), Some(json!({"reason": "laptop lost"})));
+    let revoke = |who: &str| {
+        call(
+            "POST /sessions/{id}/revoke",
+            &[("id", &session)],
+            "",
+            iam_user(who),
+            Some(json!({"reason": "laptop lost"})),
+        )
+    };
     stack.send(revoke("mallory")).await.assert_error(404, "NOT_FOUND");
     let revoked = stack.send(revoke("secops")).await;
     assert_eq!(revoked.status(), 200, "{}", revoked.body_text());
@@ -341,7 +421,8 @@ async fn a_revoked_session_is_refused_at_once_and_revoking_twice_is_a_conflict()
     stack.refresh(&session).await.assert_error(403, "SESSION_REVOKED");
     stack.send(revoke("alice")).await.assert_error(409, "CONFLICT");
     let missing = ledger::SessionId::generate().to_string();
-    let unknown = call("POST /sessions/{id}/revoke", &[("id", &missing)], "", iam_user("secops"), Some(json!({"reason": "x"})));
+    let unknown =
+        call("POST /sessions/{id}/revoke", &[("id", &missing)], "", iam_user("secops"), Some(json!({"reason": "x"})));
     stack.send(unknown).await.assert_error(404, "NOT_FOUND");
     let no_reason = call("POST /sessions/{id}/revoke", &[("id", &session)], "", iam_user("alice"), Some(json!({})));
     stack.send(no_reason).await.assert_error(400, "INVALID_REQUEST");
@@ -401,7 +482,10 @@ async fn the_audit_is_for_admins_and_lists_every_event() {
     let only = format!("principal={}", arn_of("mallory"));
     let mallory = stack.send(call("GET /audit", &[], &only, iam_user("secops"), None)).await;
     assert_eq!(mallory.json()["items"].as_array().unwrap().len(), 2);
-    stack.send(call("GET /audit", &[], "since=yesterday", iam_user("secops"), None)).await.assert_error(400, "INVALID_REQUEST");
+    stack
+        .send(call("GET /audit", &[], "since=yesterday", iam_user("secops"), None))
+        .await
+        .assert_error(400, "INVALID_REQUEST");
 }
 
 fn with_key(mut request: ApiGatewayV2httpRequest, key: &str) -> ApiGatewayV2httpRequest {
@@ -424,7 +508,8 @@ async fn a_retried_post_with_the_same_idempotency_key_answers_the_first_result_a
     let mut tasks = Vec::new();
     for _ in 0..6 {
         let deps = stack.deps.clone();
-        let body = json!({"profile": "prod", "reason_code": "incident", "justification": "database on fire, paging says so"});
+        let body =
+            json!({"profile": "prod", "reason_code": "incident", "justification": "database on fire, paging says so"});
         let req = with_key(call("POST /breakglass", &[], "", iam_user("oncall"), Some(body)), "bg-7");
         tasks.push(tokio::spawn(async move { Answer(tvm::handle(&deps, req).await) }));
     }
@@ -437,14 +522,26 @@ async fn a_retried_post_with_the_same_idempotency_key_answers_the_first_result_a
     assert_eq!(ids.len(), 1, "one break-glass for every twin");
     // The same key on another route, or by another caller, is a different request.
     let id = first.json()["request_id"].as_str().unwrap().to_owned();
-    let cancel = with_key(call("POST /requests/{id}/cancel", &[("id", &id)], "", iam_user("alice"), Some(json!({}))), "retry-1");
+    let cancel =
+        with_key(call("POST /requests/{id}/cancel", &[("id", &id)], "", iam_user("alice"), Some(json!({}))), "retry-1");
     stack.send(cancel).await.assert_error(409, "CONFLICT");
-    let bob = with_key(call("POST /requests", &[], "", iam_user("bob"), Some(json!({"profile": "prod", "justification": "deploy hotfix 43", "duration": 3600}))), "retry-1");
+    let bob = with_key(
+        call(
+            "POST /requests",
+            &[],
+            "",
+            iam_user("bob"),
+            Some(json!({"profile": "prod", "justification": "deploy hotfix 43", "duration": 3600})),
+        ),
+        "retry-1",
+    );
     let bobs = stack.send(bob).await;
     assert_eq!(bobs.status(), 201);
     assert_ne!(bobs.json()["request_id"], first.json()["request_id"]);
     // A decision retried with its key gets its first answer, not a conflict.
-    let approve = || with_key(call("POST /requests/{id}/approve", &[("id", &id)], "", iam_user("carol"), Some(json!({}))), "ok-1");
+    let approve = || {
+        with_key(call("POST /requests/{id}/approve", &[("id", &id)], "", iam_user("carol"), Some(json!({}))), "ok-1")
+    };
     let approved = stack.send(approve()).await;
     assert_eq!(approved.status(), 200);
     assert_eq!(stack.send(approve()).await.json(), approved.json());
