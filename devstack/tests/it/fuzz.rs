@@ -18,7 +18,7 @@ use crate::support::{alice, imposter, sign_headers, REGION};
 
 fn config() -> Config {
     let cases = std::env::var("SENTINEL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
-    let seed = std::env::var("SENTINEL_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5e17_1e1);
+    let seed = std::env::var("SENTINEL_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x05e1_71e1);
     Config { cases, failure_persistence: None, rng_seed: RngSeed::Fixed(seed), ..Config::default() }
 }
 

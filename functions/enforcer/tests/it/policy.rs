@@ -65,8 +65,11 @@ fn the_document_is_valid_iam_json_denying_every_revoked_source_identity() {
 fn a_revocation_is_denied_for_an_hour_and_pruned_after() {
     let r = revoked_at(10);
     let still_live = at(10) + MAX_CREDENTIAL_LIFETIME + CLOCK_SKEW - TimeDelta::seconds(1);
-    assert_eq!(denied_identities(&json(&deny_policy(&[r.clone()], still_live))), vec![r.source_identity.clone()]);
-    assert_eq!(deny_policy(&[r.clone()], at(10) + TimeDelta::minutes(61)), DenyPolicy::Nothing);
+    assert_eq!(
+        denied_identities(&json(&deny_policy(std::slice::from_ref(&r), still_live))),
+        vec![r.source_identity.clone()]
+    );
+    assert_eq!(deny_policy(std::slice::from_ref(&r), at(10) + TimeDelta::minutes(61)), DenyPolicy::Nothing);
 
     // Only the expired one goes.
     let fresh = revoked_at(50);
@@ -158,7 +161,7 @@ fn a_live_cutoff_is_carried_next_to_listed_identities_until_its_tokens_expire() 
     assert_eq!(back.cutoff, Some(issued_before));
 
     let later = revoked_at(70);
-    let policy = deny_policy_within(&[later.clone()], back.cutoff, at(71), POLICY_BUDGET);
+    let policy = deny_policy_within(std::slice::from_ref(&later), back.cutoff, at(71), POLICY_BUDGET);
     let document = json(&policy);
     assert_well_formed(&document);
     assert_eq!(denied_identities(&document), vec![later.source_identity.clone()]);

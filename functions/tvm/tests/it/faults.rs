@@ -561,12 +561,12 @@ struct FlakyBus {
 impl Publisher for FlakyBus {
     async fn publish(&self, entries: &[BusEntry]) -> Result<Vec<Option<String>>, ExportError> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
-        if call % 3 == 0 {
+        if call.is_multiple_of(3) {
             return Err(ExportError::Unavailable("injected: throttled".into()));
         }
         let mut outcome = Vec::with_capacity(entries.len());
         for (i, entry) in entries.iter().enumerate() {
-            if (call + i) % 4 == 0 {
+            if (call + i).is_multiple_of(4) {
                 outcome.push(Some("InternalFailure".into()));
             } else {
                 let detail: serde_json::Value = serde_json::from_str(&entry.detail).unwrap();

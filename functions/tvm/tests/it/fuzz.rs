@@ -29,7 +29,7 @@ use crate::support::*;
 /// Cases from `SENTINEL_FUZZ_CASES`, a fixed seed, no failure files in the tree.
 fn config() -> Config {
     let cases = std::env::var("SENTINEL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
-    let seed = std::env::var("SENTINEL_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5e17_1e1);
+    let seed = std::env::var("SENTINEL_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x05e1_71e1);
     Config { cases, failure_persistence: None, rng_seed: RngSeed::Fixed(seed), ..Config::default() }
 }
 
