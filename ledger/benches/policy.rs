@@ -25,7 +25,8 @@ fn hundred_rule_policy() -> String {
     }
     yaml.push_str(
         "  - name: last\n    effect: allow\n    when:\n      users: [alice]\n      \
-         principals: [\"arn:aws:iam::111122223333:user/*\"]\n    reason: the one that matches\n",
+         principals: [\"arn:aws:iam::111122223333:user/*\"]\n    reason: the one that matches\n\
+         approvals: {approvers: [carol], required: 1, window: 4h}\n",
     );
     yaml
 }
