@@ -239,11 +239,20 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let detail = match e.as_service_error() {
+    StoreError::Unavailable(sdk_error_detail(&e))
+}
+
+/// What went wrong with a DynamoDB call, for logs: the service's code and message, or the
+/// transport's error chain. Never shown to API clients.
+pub fn sdk_error_detail<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.as_service_error() {
         Some(s) => format!("{}: {}", s.code().unwrap_or("unknown"), s.message().unwrap_or("")),
-        None => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
-    };
-    StoreError::Unavailable(detail)
+        None => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(e)),
+    }
 }
 
 #[async_trait]

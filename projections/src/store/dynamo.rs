@@ -182,11 +182,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let detail = match e.as_service_error() {
-        Some(s) => format!("{}: {}", s.code().unwrap_or("unknown"), s.message().unwrap_or("")),
-        None => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
-    };
-    ViewError::Unavailable(detail)
+    ViewError::Unavailable(ledger::store::dynamo::sdk_error_detail(&e))
 }
 
 type Item = HashMap<String, AttributeValue>;
