@@ -58,8 +58,11 @@ test-terraform: venv checkov-venv
 # The five Lambda binaries, built once in release: the Lambda-start bench runs them.
 FUNCTIONS := tvm authorizer projector exporter enforcer
 
+# Copied aside: `cargo bench` relinks target/release/<bin> with the dev-dependencies' features.
 release-functions:
 	$(CARGO) build --release --locked $(addprefix -p sentinel-,$(FUNCTIONS)) --bins
+	mkdir -p target/bench/functions
+	cp $(addprefix target/release/,$(FUNCTIONS)) target/bench/functions/
 
 # Criterion micro-benchmarks, the local-stack and Lambda-start harnesses (figures in
 # target/bench/figures.json), the fuzz run, then one report.

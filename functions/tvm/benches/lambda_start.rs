@@ -4,8 +4,10 @@
 //! the emulators. A minimal Lambda Runtime API in this harness times the spawn until the
 //! binary's first `GET /2018-06-01/runtime/invocation/next`. Also the release binary sizes.
 //!
-//! Needs `cargo build --release` of the functions first (`make bench` does it). Figures go to
-//! `target/bench/figures.json`, section `lambda`.
+//! Needs the release binaries in `target/bench/functions/` (`make release-functions`, which
+//! `make bench` runs first: copied aside because `cargo bench` relinks `target/release/<bin>`
+//! with the dev-dependencies' features). Figures go to `target/bench/figures.json`, section
+//! `lambda`.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -35,14 +37,14 @@ fn release_binary(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| devstack::workspace_root().join("target"));
-    target.join("release").join(name)
+    target.join("bench").join("functions").join(name)
 }
 
 async fn run() -> Result<Value> {
     for name in FUNCTIONS {
         if !release_binary(name).exists() {
             bail!(
-                "{} is missing: build the release binaries first (`make bench` does)",
+                "{} is missing: run `make release-functions` first (`make bench` does)",
                 release_binary(name).display()
             );
         }
@@ -83,7 +85,7 @@ async fn run() -> Result<Value> {
     Ok(json!({
         "start_to_first_next": functions,
         "starts_per_function": STARTS,
-        "method": "spawn of target/release/<function> → its first GET /2018-06-01/runtime/invocation/next on a local Runtime API; AWS calls at cold start go to moto and the DynamoDB emulator on 127.0.0.1",
+        "method": "spawn of target/bench/functions/<function> (make release-functions) → its first GET /2018-06-01/runtime/invocation/next on a local Runtime API; AWS calls at cold start go to moto and the DynamoDB emulator on 127.0.0.1",
     }))
 }
 
