@@ -108,7 +108,17 @@ impl Moto {
     pub async fn start(port: u16) -> Result<Self> {
         let binary = moto_binary()?;
         let port = if port == 0 { free_port()? } else { port };
-        let child = tokio::process::Command::new(&binary)
+        let mut command = tokio::process::Command::new(&binary);
+        // If this process dies without dropping the child (SIGKILL, a panic abort), the kernel
+        // still stops moto: the stack never leaves an emulator behind.
+        // SAFETY: prctl is async-signal-safe and touches only the child being spawned.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
