@@ -4,8 +4,23 @@
 
 /// Whether `text` matches `pattern` as a whole.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
+    // Most patterns of a policy do not match a given caller, and most of those already differ
+    // in their literal prefix: refuse those without looking further.
+    if !text.starts_with(literal_prefix(pattern)) {
+        return false;
+    }
+    // ARNs are ASCII: match bytes in place; otherwise characters (`?` is one character).
+    if pattern.is_ascii() && text.is_ascii() {
+        matches(pattern.as_bytes(), text.as_bytes())
+    } else {
+        let pattern: Vec<char> = pattern.chars().collect();
+        let text: Vec<char> = text.chars().collect();
+        matches(&pattern, &text)
+    }
+}
+
+/// The matcher over any symbols, `*` and `?` being the wildcards.
+fn matches<C: Copy + PartialEq + Wildcards>(pattern: &[C], text: &[C]) -> bool {
     let (mut p, mut t) = (0, 0);
     // Where the last `*` was seen and which text position it currently absorbs up to;
     // on a mismatch we let that star swallow one more character and retry. One star of
@@ -13,11 +28,11 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
         match pattern.get(p) {
-            Some('*') => {
+            Some(c) if c.is_star() => {
                 star = Some((p, t));
                 p += 1;
             }
-            Some('?') => {
+            Some(c) if c.is_question() => {
                 p += 1;
                 t += 1;
             }
@@ -35,7 +50,31 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    pattern[p..].iter().all(|&c| c == '*')
+    pattern[p..].iter().all(|c| c.is_star())
+}
+
+/// The two wildcards, as bytes or as characters.
+trait Wildcards {
+    fn is_star(&self) -> bool;
+    fn is_question(&self) -> bool;
+}
+
+impl Wildcards for u8 {
+    fn is_star(&self) -> bool {
+        *self == b'*'
+    }
+    fn is_question(&self) -> bool {
+        *self == b'?'
+    }
+}
+
+impl Wildcards for char {
+    fn is_star(&self) -> bool {
+        *self == '*'
+    }
+    fn is_question(&self) -> bool {
+        *self == '?'
+    }
 }
 
 /// The literal text before the first wildcard.
@@ -64,6 +103,15 @@ pub(crate) fn certainly_overlap(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn byte_and_character_matching_agree_on_ascii(pattern in "[a-c*?/:]{0,12}", text in "[a-c/:]{0,12}") {
+            let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+            proptest::prop_assert_eq!(matches(pattern.as_bytes(), text.as_bytes()), matches(&p, &t));
+            proptest::prop_assert_eq!(glob_match(&pattern, &text), matches(&p, &t));
+        }
+    }
 
     #[test]
     fn star_matches_any_run_including_slashes_and_colons() {
