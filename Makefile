@@ -85,7 +85,7 @@ $(PACKAGE_VENV)/.installed: requirements-package.txt
 package: package-venv
 	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" $(PACKAGE_VENV)/bin/cargo-lambda lambda build \
 	  --release --locked --target x86_64-unknown-linux-gnu --output-format zip $(addprefix -p sentinel-,$(FUNCTIONS))
-	@$(PYTHON) -c 'import os, sys; [print(f"{f:12} target/lambda/{f}/bootstrap.zip {os.path.getsize(f"target/lambda/{f}/bootstrap.zip") / 1048576:6.1f} MiB") for f in sys.argv[1:]]' $(FUNCTIONS)
+	@$(PYTHON) -c 'import os, sys; paths = {f: os.path.join("target/lambda", f, "bootstrap.zip") for f in sys.argv[1:]}; [print(f"{f:12} {p}  {os.path.getsize(p) / 1048576:5.1f} MiB") for f, p in paths.items()]' $(FUNCTIONS)
 
 # Property tests at scale: every fuzz_* test with 100,000 cases each (SENTINEL_FUZZ_CASES),
 # release build; a failing case is shrunk and printed. `make test` runs 256 cases each.
