@@ -48,7 +48,7 @@ dev-reset:
 test: test-rust test-terraform
 
 test-rust: venv
-	$(CARGO) test --locked --no-fail-fast --workspace --all-targets -- --test-threads=$(TEST_THREADS)
+	$(CARGO) test --locked --no-fail-fast --workspace --lib --bins --tests -- --test-threads=$(TEST_THREADS)
 
 # HCL parse, references, drift against terraform/contract.json, fmt (when terraform is on
 # PATH) and checkov. `terraform validate`/`plan` need the AWS provider, which cannot be fetched.
