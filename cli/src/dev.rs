@@ -499,7 +499,10 @@ async fn feed_enforcer(sqs: aws_sdk_sqs::Client, queue_url: String, deps: Arc<en
                 }
             };
             if let (true, Some(receipt)) = (handled, message.receipt_handle()) {
-                let _ = sqs.delete_message().queue_url(&queue_url).receipt_handle(receipt).send().await;
+                if let Err(e) = sqs.delete_message().queue_url(&queue_url).receipt_handle(receipt).send().await {
+                    // The enforcer is idempotent: a redelivery only rewrites the same policy.
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "cannot delete a handled enforcer message");
+                }
             }
         }
         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -7,6 +7,7 @@
 
 pub mod env_file;
 pub mod figures;
+pub mod fuzz;
 pub mod gateway;
 pub mod identities;
 pub mod sigv4;

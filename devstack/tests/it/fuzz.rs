@@ -12,25 +12,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use devstack::identities::KeyRegistry;
 use devstack::sigv4::{verify, SignedRequest};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 
 use crate::support::{alice, imposter, sign_headers, REGION};
 
-fn config() -> Config {
-    let cases = std::env::var("SENTINEL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
-    let seed = std::env::var("SENTINEL_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x05e1_71e1);
-    Config { cases, failure_persistence: None, rng_seed: RngSeed::Fixed(seed), ..Config::default() }
-}
-
-fn fuzz<S: Strategy>(name: &str, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
-where
-    S::Value: std::fmt::Debug,
-{
-    let config = config();
-    let cases = config.cases;
-    TestRunner::new(config).run(&strategy, test).unwrap_or_else(|e| panic!("{name}: {e}"));
-    eprintln!("fuzz {name}: {cases} cases, 0 failures, 0 panics");
-}
+use devstack::fuzz::fuzz;
 
 fn registry() -> KeyRegistry {
     KeyRegistry::new(vec![alice(), imposter()]).unwrap()

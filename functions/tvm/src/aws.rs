@@ -51,15 +51,9 @@ impl SsmPolicies {
     }
 }
 
+/// An SDK error with its whole chain of causes (for logs only; never shown to clients).
 fn aws_smithy_types_display<E: std::error::Error>(e: &E) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    aws_smithy_types::error::display::DisplayErrorContext(e).to_string()
 }
 
 fn fresh<T>(entry: Option<&Cached<T>>) -> Option<Result<Option<Arc<T>>, PolicyLoadError>> {

@@ -325,7 +325,9 @@ pub async fn vend(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
             let events = SessionState::default()
                 .decide(&SessionCommand::Open { request: requested, decision, issued: None }, now)
                 .map_err(|_| ApiError::CredentialError)?;
-            let _ = append(deps, &stream, record(events), None).await;
+            if let Err(e) = append(deps, &stream, record(events), None).await {
+                tracing::error!(session_id = %session, error = %e, "the refused issuance could not be recorded either");
+            }
             return Err(ApiError::CredentialError);
         }
     };

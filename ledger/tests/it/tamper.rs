@@ -27,20 +27,35 @@ async fn first_break(ledger: &TestLedger, stream: &StreamKey) -> (u64, ChainBrea
     (broken.seq, broken.kind)
 }
 
+/// Rewrites one stored item in place, as someone with table access could.
+async fn tamper(
+    ledger: &TestLedger,
+    stream: &StreamKey,
+    seq: u64,
+    expression: &str,
+    names: &[(&str, &str)],
+    values: &[(&str, &str)],
+) {
+    let mut update = ledger
+        .client
+        .update_item()
+        .table_name(&ledger.table)
+        .set_key(Some(key(stream, seq)))
+        .update_expression(expression);
+    for (placeholder, name) in names {
+        update = update.expression_attribute_names(*placeholder, *name);
+    }
+    for (placeholder, value) in values {
+        update = update.expression_attribute_values(*placeholder, AttributeValue::S((*value).to_owned()));
+    }
+    update.send().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_modified_payload_is_reported_at_its_seq() {
     let ledger = ledger().await;
     let stream = five_events(&ledger).await;
-    ledger
-        .client
-        .update_item()
-        .table_name(&ledger.table)
-        .set_key(Some(key(&stream, 3)))
-        .update_expression("SET payload.profile = :p")
-        .expression_attribute_values(":p", AttributeValue::S("prod".into()))
-        .send()
-        .await
-        .unwrap();
+    tamper(&ledger, &stream, 3, "SET payload.profile = :p", &[], &[(":p", "prod")]).await;
     assert_eq!(first_break(&ledger, &stream).await, (3, ChainBreakKind::HashMismatch));
 }
 
@@ -48,16 +63,7 @@ async fn a_modified_payload_is_reported_at_its_seq() {
 async fn a_modified_envelope_attribute_is_reported_at_its_seq() {
     let ledger = ledger().await;
     let stream = five_events(&ledger).await;
-    ledger
-        .client
-        .update_item()
-        .table_name(&ledger.table)
-        .set_key(Some(key(&stream, 2)))
-        .update_expression("SET occurred_at = :t")
-        .expression_attribute_values(":t", AttributeValue::S("2020-01-01T00:00:00.000Z".into()))
-        .send()
-        .await
-        .unwrap();
+    tamper(&ledger, &stream, 2, "SET occurred_at = :t", &[], &[(":t", "2020-01-01T00:00:00.000Z")]).await;
     assert_eq!(first_break(&ledger, &stream).await, (2, ChainBreakKind::HashMismatch));
 }
 
@@ -123,16 +129,7 @@ async fn an_inserted_event_is_reported_at_its_seq() {
 async fn an_item_missing_an_attribute_is_a_typed_error_naming_it() {
     let ledger = ledger().await;
     let stream = five_events(&ledger).await;
-    ledger
-        .client
-        .update_item()
-        .table_name(&ledger.table)
-        .set_key(Some(key(&stream, 4)))
-        .update_expression("REMOVE #h")
-        .expression_attribute_names("#h", "hash")
-        .send()
-        .await
-        .unwrap();
+    tamper(&ledger, &stream, 4, "REMOVE #h", &[("#h", "hash")], &[]).await;
     let err = ledger.store.read_stream(&stream, 1).await.unwrap_err();
     let StoreError::Corrupt(detail) = err else { panic!("expected Corrupt, got {err:?}") };
     assert!(detail.contains(&format!("{stream} seq 4")) && detail.contains("hash"), "{detail}");
@@ -142,17 +139,7 @@ async fn an_item_missing_an_attribute_is_a_typed_error_naming_it() {
 async fn an_unknown_event_type_is_a_typed_decode_error() {
     let ledger = ledger().await;
     let stream = five_events(&ledger).await;
-    ledger
-        .client
-        .update_item()
-        .table_name(&ledger.table)
-        .set_key(Some(key(&stream, 5)))
-        .update_expression("SET #t = :t")
-        .expression_attribute_names("#t", "type")
-        .expression_attribute_values(":t", AttributeValue::S("SessionTeleported".into()))
-        .send()
-        .await
-        .unwrap();
+    tamper(&ledger, &stream, 5, "SET #t = :t", &[("#t", "type")], &[(":t", "SessionTeleported")]).await;
     let events = ledger.store.read_stream(&stream, 1).await.unwrap();
     let err = events[4].decode().unwrap_err();
     assert_eq!(err.seq, 5);

@@ -20,29 +20,13 @@ use ledger::store::memory::MemoryEventStore;
 use ledger::store::EventStore;
 use ledger::StoredEvent;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use serde_json::{json, Value};
 
 use crate::faults::{stream_event, stream_record};
 use crate::support::*;
 
-/// Cases from `SENTINEL_FUZZ_CASES`, a fixed seed, no failure files in the tree.
-fn config() -> Config {
-    let cases = std::env::var("SENTINEL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256);
-    let seed = std::env::var("SENTINEL_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x05e1_71e1);
-    Config { cases, failure_persistence: None, rng_seed: RngSeed::Fixed(seed), ..Config::default() }
-}
-
-/// Runs `test` on `cases` inputs; a failure or a panic fails the test with the shrunk input.
-fn fuzz<S: Strategy>(name: &str, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
-where
-    S::Value: std::fmt::Debug,
-{
-    let config = config();
-    let cases = config.cases;
-    TestRunner::new(config).run(&strategy, test).unwrap_or_else(|e| panic!("{name}: {e}"));
-    eprintln!("fuzz {name}: {cases} cases, 0 failures, 0 panics");
-}
+use devstack::fuzz::fuzz;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
