@@ -56,14 +56,14 @@ fn encode_hash_decode(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("encode_hash_decode", |b| {
         b.iter(|| {
-            let sealed = StoredEvent::seal(&stream, &StreamHead::genesis(), std::slice::from_ref(&issued));
+            let sealed = StoredEvent::seal(&stream, &StreamHead::genesis(), std::slice::from_ref(&issued)).unwrap();
             let item = to_item(&sealed[0]).unwrap();
             let back = from_item(item).unwrap();
             back.decode().unwrap()
         })
     });
     group.bench_function("verify_one", |b| {
-        let sealed = StoredEvent::seal(&stream, &StreamHead::genesis(), std::slice::from_ref(&issued));
+        let sealed = StoredEvent::seal(&stream, &StreamHead::genesis(), std::slice::from_ref(&issued)).unwrap();
         b.iter(|| ledger::verify_stream(&sealed[0].stream, &sealed).unwrap())
     });
     group.finish();

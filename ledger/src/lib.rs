@@ -6,6 +6,7 @@
 //! `store::dynamo` alone knows the table.
 
 pub mod canonical;
+pub mod command;
 pub mod decide;
 pub mod event;
 pub mod identity;

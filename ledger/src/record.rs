@@ -113,7 +113,7 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 
 impl StoredEvent {
     /// Gives `events` their seqs after `head` on `stream` and chains their hashes.
-    pub fn seal(stream: &StreamKey, head: &StreamHead, events: &[NewEvent]) -> Vec<StoredEvent> {
+    pub fn seal(stream: &StreamKey, head: &StreamHead, events: &[NewEvent]) -> Result<Vec<StoredEvent>, CanonicalError> {
         let stream = stream.to_string();
         let mut prev_hash = head.hash.clone();
         let mut sealed = Vec::with_capacity(events.len());
@@ -131,12 +131,11 @@ impl StoredEvent {
                 prev_hash: prev_hash.clone(),
                 hash: String::new(),
             };
-            // Every part was produced by this crate from typed values, so it is canonicalisable.
-            stored.hash = stored.compute_hash().unwrap_or_default();
+            stored.hash = stored.compute_hash()?;
             prev_hash = stored.hash.clone();
             sealed.push(stored);
         }
-        sealed
+        Ok(sealed)
     }
 
     /// The document the hash covers: every attribute but `hash`.

@@ -53,7 +53,7 @@ impl LedgerBuilder {
             event: event.into(),
         };
         self.clock += 1;
-        let sealed = StoredEvent::seal(stream, &head, std::slice::from_ref(&new));
+        let sealed = StoredEvent::seal(stream, &head, std::slice::from_ref(&new)).expect("testkit events canonicalise");
         let stored = sealed.into_iter().next().unwrap_or_else(|| panic!("seal returns one event per event"));
         self.heads.insert(stream.clone(), stored.head());
         self.events.push(stored.clone());

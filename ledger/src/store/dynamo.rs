@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
-use super::{EventStore, StoreError, StreamCheck};
+use super::{parse_stream, Detail, EventStore, FailureKind, StoreError, StreamCheck};
 use crate::ids::StreamKey;
 use crate::record::StoredEvent;
 
@@ -96,7 +96,7 @@ impl From<Item> for StoredEvent {
 
 /// Converts a stored event to a DynamoDB item.
 pub fn to_item(event: &StoredEvent) -> Result<HashMap<String, AttributeValue>, StoreError> {
-    serde_dynamo::to_item(Item::from(event)).map_err(|e| StoreError::Corrupt(format!("cannot encode event: {e}")))
+    serde_dynamo::to_item(Item::from(event)).map_err(|e| StoreError::Unencodable(format!("{}: {e}", event.stream)))
 }
 
 /// Converts a DynamoDB item (from a read, or a stream record's image as Lambda delivers it) to
@@ -159,9 +159,9 @@ impl DynamoEventStore {
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
-                Err(StoreError::Conflict { stream: event.stream.clone(), expected: event.seq - 1 })
+                Err(StoreError::Conflict { stream: parse_stream(&event.stream)?, expected: event.seq - 1 })
             }
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(failed("PutItem", e)),
         }
     }
 
@@ -173,7 +173,7 @@ impl DynamoEventStore {
                 .set_item(Some(to_item(item)?))
                 .condition_expression(NEW_KEY)
                 .build()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                .map_err(|e| StoreError::failed(FailureKind::Invalid, "TransactWriteItems", e))?;
             actions.push(TransactWriteItem::builder().put(put).build());
         }
         for check in checks {
@@ -183,7 +183,7 @@ impl DynamoEventStore {
                 .key(SK, AttributeValue::N((check.seq + 1).to_string()))
                 .condition_expression(NEW_KEY)
                 .build()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                .map_err(|e| StoreError::failed(FailureKind::Invalid, "TransactWriteItems", e))?;
             actions.push(TransactWriteItem::builder().condition_check(condition).build());
         }
         let mut attempt = 0;
@@ -203,21 +203,26 @@ impl DynamoEventStore {
                 aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
                 _ => None,
             }) else {
-                return Err(unavailable(err));
+                return Err(failed("TransactWriteItems", err));
             };
             let reasons = cancelled.cancellation_reasons();
             if let Some(index) = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
                 return Err(match items.get(index) {
-                    Some(item) => StoreError::Conflict { stream: item.stream.clone(), expected: item.seq - 1 },
-                    None => {
-                        let check = &checks[index - items.len()];
-                        StoreError::Conflict { stream: check.stream.to_string(), expected: check.seq }
-                    }
+                    Some(item) => StoreError::Conflict { stream: parse_stream(&item.stream)?, expected: item.seq - 1 },
+                    None => match checks.get(index - items.len()) {
+                        Some(check) => StoreError::Conflict { stream: check.stream.clone(), expected: check.seq },
+                        None => StoreError::failed(
+                            FailureKind::Invalid,
+                            "TransactWriteItems",
+                            Detail(format!("a cancellation reason at index {index} names no action")),
+                        ),
+                    },
                 });
             }
             let contended = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
             if !contended || attempt >= CONTENTION_RETRIES {
-                return Err(StoreError::Unavailable(format!("transaction cancelled: {reasons:?}")));
+                let kind = if contended { FailureKind::Throttled } else { FailureKind::Unavailable };
+                return Err(StoreError::failed(kind, "TransactWriteItems", Detail(format!("transaction cancelled: {reasons:?}"))));
             }
             attempt += 1;
             tokio::time::sleep(backoff(attempt)).await;
@@ -234,12 +239,43 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base + jitter)
 }
 
-fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+/// A failed SDK call as a typed store error: its kind from the service's error code (or the
+/// transport), the SDK error itself as the source.
+fn failed<E, R>(operation: &'static str, e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::failed(failure_kind(&e), operation, Detail(sdk_error_detail(&e)))
+}
+
+/// The kind of a failed DynamoDB call, from the service's error code.
+pub fn failure_kind<E, R>(e: &SdkError<E, R>) -> FailureKind
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    StoreError::Unavailable(sdk_error_detail(&e))
+    let Some(service) = e.as_service_error() else {
+        return FailureKind::Unavailable;
+    };
+    match service.code() {
+        Some(
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "MissingAuthenticationTokenException"
+            | "ExpiredTokenException",
+        ) => FailureKind::Denied,
+        Some(
+            "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "LimitExceededException",
+        ) => FailureKind::Throttled,
+        Some("ResourceNotFoundException") => FailureKind::NotFound,
+        Some("ValidationException" | "SerializationException") => FailureKind::Invalid,
+        _ => FailureKind::Unavailable,
+    }
 }
 
 /// What went wrong with a DynamoDB call, for logs: the service's code and message, or the
@@ -277,7 +313,7 @@ impl EventStore for DynamoEventStore {
             .send();
         let mut events = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(unavailable)?;
+            let page = page.map_err(|e| failed("Query", e))?;
             for item in page.items.unwrap_or_default() {
                 events.push(from_item(item)?);
             }
@@ -293,7 +329,7 @@ impl DynamoEventStore {
         let mut pages = self.client.scan().table_name(&self.table).consistent_read(true).into_paginator().send();
         let mut events = Vec::new();
         while let Some(page) = pages.next().await {
-            for item in page.map_err(unavailable)?.items.unwrap_or_default() {
+            for item in page.map_err(|e| failed("Scan", e))?.items.unwrap_or_default() {
                 events.push(from_item(item)?);
             }
             progress(events.len());
@@ -323,10 +359,10 @@ pub async fn create_ledger_table(client: &Client, table: &str) -> Result<(), Sto
         )
         .send()
         .await
-        .map_err(unavailable)?;
+        .map_err(|e| failed("CreateTable", e))?;
     Ok(())
 }
 
 fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Corrupt(format!("invalid request: {e}"))
+    StoreError::failed(FailureKind::Invalid, "CreateTable", e)
 }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{EventStore, StoreError, StreamCheck};
+use super::{parse_stream, EventStore, StoreError, StreamCheck};
 use crate::ids::StreamKey;
 use crate::record::StoredEvent;
 
@@ -40,13 +40,12 @@ impl EventStore for MemoryEventStore {
         let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         for item in items {
             if streams.get(&item.stream).is_some_and(|s| s.contains_key(&item.seq)) {
-                return Err(StoreError::Conflict { stream: item.stream.clone(), expected: item.seq - 1 });
+                return Err(StoreError::Conflict { stream: parse_stream(&item.stream)?, expected: item.seq - 1 });
             }
         }
         for check in checks {
-            let stream = check.stream.to_string();
-            if streams.get(&stream).is_some_and(|s| s.contains_key(&(check.seq + 1))) {
-                return Err(StoreError::Conflict { stream, expected: check.seq });
+            if streams.get(&check.stream.to_string()).is_some_and(|s| s.contains_key(&(check.seq + 1))) {
+                return Err(StoreError::Conflict { stream: check.stream.clone(), expected: check.seq });
             }
         }
         for item in items {

@@ -1,6 +1,7 @@
 //! The `EventStore` port: atomic, conditional appends to one or several streams, and complete
 //! reads of a stream. Adapters only do I/O; sealing, limits and retry recognition live here.
 
+#[cfg(feature = "dynamo")]
 pub mod dynamo;
 pub mod memory;
 
@@ -31,25 +32,113 @@ pub struct StreamCheck {
     pub seq: u64,
 }
 
+/// What kind of failure a store call met: callers act on the kind (answer 403, 404, 503, retry
+/// later), logs show the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The caller's credentials may not do this (`AccessDeniedException`, unknown keys).
+    Denied,
+    /// The service asked us to slow down, even after the SDK's own retries.
+    Throttled,
+    /// The table (or another named resource) does not exist.
+    NotFound,
+    /// The request was malformed: a bug on our side, never worth retrying.
+    Invalid,
+    /// The service could not be reached or failed (transport, timeout, 5xx).
+    Unavailable,
+}
+
+impl FailureKind {
+    /// A short name for logs and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Denied => "access denied",
+            FailureKind::Throttled => "throttled",
+            FailureKind::NotFound => "not found",
+            FailureKind::Invalid => "invalid request",
+            FailureKind::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// The error a storage call failed with, shared so that [`StoreError`] stays `Clone`.
+pub type Source = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+
 /// Why an append or read failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Someone else appended first: re-read the stream and decide again.
     #[error("stream {stream} is no longer at seq {expected}: another writer appended first")]
-    Conflict { stream: String, expected: u64 },
+    Conflict { stream: StreamKey, expected: u64 },
     #[error("an append needs at least one event and at most one entry per stream")]
     InvalidAppend,
     #[error("an append of {actions} actions exceeds DynamoDB's limit of {MAX_ACTIONS} per transaction")]
     TooManyActions { actions: usize },
     #[error("event {stream} seq {seq} is {bytes} bytes, over the {MAX_ITEM_BYTES}-byte item limit")]
-    ItemTooLarge { stream: String, seq: u64, bytes: usize },
-    /// The ledger could not be reached, even after retries (callers answer 503).
-    #[error("the ledger is unavailable: {0}")]
-    Unavailable(String),
+    ItemTooLarge { stream: StreamKey, seq: u64, bytes: usize },
+    /// The storage service refused or failed the call (after the SDK's retries).
+    #[error("the ledger call {operation} failed ({}): {source}", kind.as_str())]
+    Failed { kind: FailureKind, operation: &'static str, source: Source },
+    /// An event could not be put in canonical form (a bug: events are built from typed values).
+    #[error("an event cannot be encoded: {0}")]
+    Unencodable(String),
     /// A stored item is not a valid event.
     #[error("the ledger holds an invalid item: {0}")]
     Corrupt(String),
 }
+
+impl StoreError {
+    /// A failure of `operation` of the given kind.
+    pub fn failed(
+        kind: FailureKind,
+        operation: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Failed { kind, operation, source: std::sync::Arc::new(source) }
+    }
+
+    /// The kind of a service failure; `None` for conflicts, limits and corrupt items.
+    pub fn failure_kind(&self) -> Option<FailureKind> {
+        match self {
+            StoreError::Failed { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the same call again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.failure_kind(), Some(FailureKind::Throttled | FailureKind::Unavailable))
+            || matches!(self, StoreError::Conflict { .. })
+    }
+}
+
+/// Errors compare by what callers can observe: variant, fields, and a failure's rendered source.
+impl PartialEq for StoreError {
+    fn eq(&self, other: &StoreError) -> bool {
+        use StoreError::*;
+        match (self, other) {
+            (Conflict { stream: a, expected: x }, Conflict { stream: b, expected: y }) => a == b && x == y,
+            (InvalidAppend, InvalidAppend) => true,
+            (TooManyActions { actions: a }, TooManyActions { actions: b }) => a == b,
+            (ItemTooLarge { stream: a, seq: x, bytes: m }, ItemTooLarge { stream: b, seq: y, bytes: n }) => {
+                a == b && x == y && m == n
+            }
+            (Failed { kind: a, operation: x, source: m }, Failed { kind: b, operation: y, source: n }) => {
+                a == b && x == y && m.to_string() == n.to_string()
+            }
+            (Unencodable(a), Unencodable(b)) | (Corrupt(a), Corrupt(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for StoreError {}
+
+/// A failure known only by its description (an SDK error rendered for the log, a cancellation
+/// reason list).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Detail(pub String);
 
 impl From<DecodeError> for StoreError {
     fn from(e: DecodeError) -> Self {
@@ -104,7 +193,7 @@ pub trait EventStore: Send + Sync {
         streams.dedup();
         for stream in streams {
             let ours: Vec<&StoredEvent> = items.iter().filter(|i| i.stream == stream).collect();
-            let key: StreamKey = stream.parse().map_err(|e: crate::ids::IdError| StoreError::Corrupt(e.to_string()))?;
+            let key = parse_stream(stream)?;
             let theirs = self.read_stream(&key, ours[0].seq).await?;
             let same = theirs.len() >= ours.len() && ours.iter().zip(&theirs).all(|(o, t)| o.event_id == t.event_id);
             if !same {
@@ -127,15 +216,24 @@ fn seal_all(appends: &[StreamAppend], checks: &[StreamCheck]) -> Result<Vec<Stor
     if actions > MAX_ACTIONS {
         return Err(StoreError::TooManyActions { actions });
     }
-    let items: Vec<StoredEvent> =
-        appends.iter().flat_map(|a| StoredEvent::seal(&a.stream, &a.head, &a.events)).collect();
-    for item in &items {
-        let bytes = serde_json::to_vec(item).map(|v| v.len()).unwrap_or(usize::MAX);
-        if bytes > MAX_ITEM_BYTES {
-            return Err(StoreError::ItemTooLarge { stream: item.stream.clone(), seq: item.seq, bytes });
+    let mut items = Vec::with_capacity(actions);
+    for append in appends {
+        let sealed = StoredEvent::seal(&append.stream, &append.head, &append.events)
+            .map_err(|e| StoreError::Unencodable(format!("{}: {e}", append.stream)))?;
+        for item in sealed {
+            let bytes = serde_json::to_vec(&item).map_or(usize::MAX, |v| v.len());
+            if bytes > MAX_ITEM_BYTES {
+                return Err(StoreError::ItemTooLarge { stream: append.stream.clone(), seq: item.seq, bytes });
+            }
+            items.push(item);
         }
     }
     Ok(items)
+}
+
+/// The stream key of a stored item (adapters report conflicts by key).
+pub fn parse_stream(stream: &str) -> Result<StreamKey, StoreError> {
+    stream.parse().map_err(|e: crate::ids::IdError| StoreError::Corrupt(e.to_string()))
 }
 
 /// A stream's decoded events, its folded state and its head (where the next append goes).

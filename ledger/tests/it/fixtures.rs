@@ -132,7 +132,7 @@ fn every_current_version_event_reseals_to_exactly_what_is_stored() {
                     correlation_id: recorded.correlation_id,
                     event: recorded.event,
                 };
-                let sealed = StoredEvent::seal(&stream, &head, &[again]);
+                let sealed = StoredEvent::seal(&stream, &head, &[again]).unwrap();
                 assert_eq!(sealed, vec![stored.clone()], "{} seq {} re-seals identically", f.name, stored.seq);
                 resealed += 1;
             }

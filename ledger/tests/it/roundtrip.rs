@@ -281,7 +281,7 @@ fn new_event() -> impl Strategy<Value = NewEvent> {
 /// A stream key and its events, sealed from genesis.
 fn sealed_stream(len: std::ops::Range<usize>) -> impl Strategy<Value = (String, Vec<NewEvent>, Vec<StoredEvent>)> {
     (stream_key(), vec(new_event(), len)).prop_map(|(stream, events)| {
-        let sealed = StoredEvent::seal(&stream, &StreamHead::genesis(), &events);
+        let sealed = StoredEvent::seal(&stream, &StreamHead::genesis(), &events).unwrap();
         (stream.to_string(), events, sealed)
     })
 }
@@ -522,7 +522,7 @@ fn sample_event() -> StoredEvent {
         event: SessionRevoked { by: "arn:aws:iam::111122223333:user/secops".parse().unwrap(), reason: "left".into() }
             .into(),
     };
-    StoredEvent::seal(&stream, &StreamHead::genesis(), &[event]).remove(0)
+    StoredEvent::seal(&stream, &StreamHead::genesis(), &[event]).unwrap().remove(0)
 }
 
 fn sample_item() -> HashMap<String, AttributeValue> {
