@@ -508,7 +508,8 @@ fn vend_items(
     let actor = Actor::Principal(alice);
     let events: Vec<NewEvent> =
         events.into_iter().map(|e| NewEvent::new(e, actor.clone(), "bench-floor", now)).collect();
-    let sealed: Vec<StoredEvent> = StoredEvent::seal(&StreamKey::Session(session), &StreamHead::genesis(), &events).unwrap();
+    let sealed: Vec<StoredEvent> =
+        StoredEvent::seal(&StreamKey::Session(session), &StreamHead::genesis(), &events).unwrap();
     Ok(sealed.iter().map(to_item).collect::<Result<_, _>>()?)
 }
 

@@ -113,7 +113,11 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 
 impl StoredEvent {
     /// Gives `events` their seqs after `head` on `stream` and chains their hashes.
-    pub fn seal(stream: &StreamKey, head: &StreamHead, events: &[NewEvent]) -> Result<Vec<StoredEvent>, CanonicalError> {
+    pub fn seal(
+        stream: &StreamKey,
+        head: &StreamHead,
+        events: &[NewEvent],
+    ) -> Result<Vec<StoredEvent>, CanonicalError> {
         let stream = stream.to_string();
         let mut prev_hash = head.hash.clone();
         let mut sealed = Vec::with_capacity(events.len());

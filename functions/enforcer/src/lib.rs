@@ -18,7 +18,7 @@ use std::sync::Arc;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
 use ledger::decide::session::SessionStatus;
-use ledger::store::{EventStore, StoreError};
+use ledger::store::EventStore;
 use ledger::{SessionId, StoredEvent, StreamKey};
 use projections::reader::{self, ReadError};
 use projections::{SessionIndex, SessionView, ViewError, ViewStore};
@@ -120,10 +120,11 @@ impl Error {
             | Error::NotRevoked(_)
             | Error::NoCredentials(_)
             | Error::Refused(_) => false,
-            Error::Read { source, .. } => matches!(
-                source,
-                ReadError::Views(ViewError::Unavailable(_)) | ReadError::Ledger(StoreError::Unavailable(_))
-            ),
+            Error::Read { source, .. } => match source {
+                ReadError::Views(e) => matches!(e, ViewError::Unavailable(_)),
+                ReadError::Ledger(e) => e.is_retryable(),
+                _ => false,
+            },
             Error::Views(e) => matches!(e, ViewError::Unavailable(_)),
             Error::Iam(e) => e.is_retryable(),
         }

@@ -2,7 +2,7 @@
 //! is safe to show a client (no deployment ARNs, SSM paths, stack traces or SDK text).
 
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
-use ledger::ApprovalId;
+use ledger::{ApprovalId, DomainError, StoreError};
 
 use crate::http::json_response;
 
@@ -113,5 +113,44 @@ impl ApiError {
             crate::http::set_header(&mut response, "retry-after", &retry_after_seconds.to_string());
         }
         response
+    }
+}
+
+/// A decider's refusal as the API answers it.
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> ApiError {
+        match e {
+            DomainError::NotFound(_) => ApiError::NotFound,
+            DomainError::SelfApproval => ApiError::SelfApproval,
+            DomainError::NotRequester => ApiError::NotAuthorized("Only the requester can cancel a request.".into()),
+            DomainError::Invalid(why) => ApiError::InvalidRequest(format!("{}.", capitalise(why))),
+            DomainError::CoolingDown { retry_after_seconds } => ApiError::RateLimited { retry_after_seconds },
+            DomainError::Expired(what) => ApiError::Conflict(format!("The {what} has expired.")),
+            other @ (DomainError::AlreadyExists(_)
+            | DomainError::InvalidState { .. }
+            | DomainError::NotGranted
+            | DomainError::AlreadyDecided
+            | DomainError::NotExpired(_)
+            | DomainError::StillActive(_)) => ApiError::Conflict(format!("{}.", capitalise(&other.to_string()))),
+        }
+    }
+}
+
+/// A ledger failure: logged with its kind and source, answered 503 without either (the
+/// message is safe to show; a denied or missing table is the deployment's fault, not the
+/// caller's).
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        let kind = e.failure_kind().map_or("ledger", |k| k.as_str());
+        tracing::error!(error = %e, kind, retryable = e.is_retryable(), "ledger operation failed");
+        ApiError::LedgerUnavailable
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

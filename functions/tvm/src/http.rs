@@ -16,6 +16,38 @@ pub fn json_response(status: i64, body: &serde_json::Value) -> ApiGatewayV2httpR
     response
 }
 
+/// A route's successful answer before it becomes a response: status and JSON body, so that it
+/// can be remembered under an `Idempotency-Key` as it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: i64,
+    pub body: serde_json::Value,
+}
+
+impl Answer {
+    /// `200` with `body`.
+    pub fn ok(body: serde_json::Value) -> Answer {
+        Answer { status: 200, body }
+    }
+
+    /// `201` with `body`.
+    pub fn created(body: serde_json::Value) -> Answer {
+        Answer { status: 201, body }
+    }
+
+    /// The response.
+    pub fn into_response(self) -> ApiGatewayV2httpResponse {
+        json_response(self.status, &self.body)
+    }
+
+    /// The response to a retry answered from the remembered first answer.
+    pub fn replayed(self) -> ApiGatewayV2httpResponse {
+        let mut response = self.into_response();
+        set_header(&mut response, "idempotent-replayed", "true");
+        response
+    }
+}
+
 /// Sets a header; values are produced by this crate and always valid.
 pub fn set_header(response: &mut ApiGatewayV2httpResponse, name: &'static str, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {

@@ -27,8 +27,6 @@ use crate::http::{json_response, query_param};
 use crate::ports::{GrantReader, Issuer, PolicySource, PolicyWriter};
 use crate::rate_limit::RateLimiter;
 use crate::workflow::admin::SeenPolicies;
-use crate::workflow::idempotency::decide_once;
-use crate::workflow::{approvals, breakglass, sessions};
 
 /// The current time; a port so tests can stand at a window's edge.
 pub trait Clock: Send + Sync {
@@ -59,50 +57,14 @@ pub struct Deps {
     pub seen_policies: SeenPolicies,
 }
 
-/// Answers one API Gateway request. Never panics on input; every error is a JSON answer.
+/// Answers one API Gateway request from the route table. Never panics on input; every error is
+/// a JSON answer. An unmatched request gets API Gateway's own 404 (API Gateway answers it before
+/// any Lambda in AWS).
 pub async fn handle(deps: &Deps, request: ApiGatewayV2httpRequest) -> ApiGatewayV2httpResponse {
-    let route = route(&request);
-    let result = match route.as_str() {
-        "GET /health" => Ok(health()),
-        "GET /" | "POST /" => vend::vend(deps, &request).await,
-        "GET /profiles" => profiles(deps, &request).await,
-        "GET /whoami" => whoami(deps, &request).await,
-        "GET /credentials" => workflow::refresh::refresh(deps, &request).await,
-        "POST /requests" => approvals::create(deps, &request).await,
-        "GET /requests" => approvals::list(deps, &request).await,
-        "GET /requests/{id}" => approvals::show(deps, &request).await,
-        route @ ("POST /requests/{id}/approve" | "POST /requests/{id}/deny" | "POST /requests/{id}/cancel") => {
-            let decision = match route {
-                "POST /requests/{id}/approve" => approvals::Decision::Approve,
-                "POST /requests/{id}/deny" => approvals::Decision::Deny,
-                _ => approvals::Decision::Cancel,
-            };
-            decide_once(deps, &request, route, || approvals::decide(deps, &request, decision)).await
-        }
-        "POST /breakglass" => breakglass::invoke(deps, &request).await,
-        "GET /breakglass" => breakglass::list(deps, &request).await,
-        "GET /breakglass/{id}" => breakglass::show(deps, &request).await,
-        route @ "POST /breakglass/{id}/close" => {
-            decide_once(deps, &request, route, || breakglass::close(deps, &request)).await
-        }
-        "GET /sessions" => sessions::list(deps, &request).await,
-        "GET /sessions/{id}" => sessions::show(deps, &request).await,
-        route @ "POST /sessions/{id}/revoke" => {
-            decide_once(deps, &request, route, || sessions::revoke(deps, &request)).await
-        }
-        "PUT /policies/{profile}" => workflow::admin::put_policy(deps, &request).await,
-        "GET /audit" => workflow::admin::audit(deps, &request).await,
-        _ => Err(ApiError::NotFound),
+    let Some(route) = routes::find(&request) else {
+        return json_response(404, &serde_json::json!({ "message": "Not Found" }));
     };
-    result.unwrap_or_else(ApiError::into_response)
-}
-
-/// `METHOD /path` of the matched route (API Gateway's `routeKey`), or of the raw request.
-fn route(request: &ApiGatewayV2httpRequest) -> String {
-    match request.route_key.as_deref() {
-        Some(key) if key != "$default" => key.to_owned(),
-        _ => format!("{} {}", request.request_context.http.method.as_str(), request.raw_path.as_deref().unwrap_or("/")),
-    }
+    (route.handler)(deps, &request).await.unwrap_or_else(ApiError::into_response)
 }
 
 /// The caller, from `requestContext.authorizer.iam` only (never headers or body).
@@ -128,10 +90,12 @@ pub fn caller(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Caller, 
     })
 }
 
-fn health() -> ApiGatewayV2httpResponse {
-    json_response(200, &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+/// `GET /health`: liveness and version, nothing else.
+async fn health(_: &Deps, _: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    Ok(json_response(200, &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") })))
 }
 
+/// `GET /profiles`.
 async fn profiles(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     caller(deps, request)?;
     let profiles = deps.policies.profiles().await.map_err(|e| {
@@ -141,6 +105,7 @@ async fn profiles(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
     Ok(json_response(200, &serde_json::json!({ "profiles": profiles, "root": deps.policies.root() })))
 }
 
+/// `GET /whoami?profile=`.
 async fn whoami(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = caller(deps, request)?;
     let kind = match &caller.kind {

@@ -1,17 +1,19 @@
-//! The vend path: identity → input → rate limit → policy → grants → STS → one ledger
-//! transaction → credentials. Fail closed: no recorded issuance, no credentials.
+//! The vend path: identity → input → admission (rate limit) → policy → access decision
+//! (grants) → STS → one ledger write → credentials. Fail closed: no recorded issuance, no
+//! credentials.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use ledger::command::{Plan, Recording, Snapshot};
 use ledger::decide::session::{SessionCommand, SessionState};
 use ledger::event::{AccessDecided, CredentialsIssued, CredentialsRequested};
 use ledger::identity::Caller;
 use ledger::policy::{PolicyDocument, Request};
-use ledger::store::{StoreError, StreamAppend, StreamCheck};
-use ledger::{Actor, Aggregate, Basis, Effect, NewEvent, Profile, SessionId, StreamHead, StreamKey};
+use ledger::{Actor, Aggregate, Basis, Effect, Profile, SessionId, StoreError, StreamKey};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -171,7 +173,8 @@ pub async fn decide_access(
 
 /// Caps `duration` at the grant's remaining time, refusing when under 900 s remain.
 fn grant_duration(duration: Duration, grant: &ActiveGrant, now: DateTime<Utc>) -> Result<Duration, ApiError> {
-    let left = (grant.expires_at - now).to_std().unwrap_or_default();
+    // A grant already past its end has nothing left.
+    let left = (grant.expires_at - now).to_std().unwrap_or(Duration::ZERO);
     if left < MIN_DURATION {
         return Err(ApiError::Conflict(format!(
             "Less than 900 s of the {} remain ({} s); credentials need at least 900 s.",
@@ -264,119 +267,160 @@ pub fn assume_role_input(
     })
 }
 
-/// `GET /` and `POST /`.
+/// `GET /` and `POST /`: a short pipeline of named steps.
 pub async fn vend(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = caller(deps, request)?;
     let input = VendInput::from_request(request)?;
-    if let Err(retry_after_seconds) = deps.rate_limiter.check(caller.rate_limit_key(), Instant::now()) {
-        tracing::warn!(request_id = %request_id(request), principal = %caller.principal, "rate limited");
-        return Err(ApiError::RateLimited { retry_after_seconds });
-    }
-    let now = deps.clock.now();
-    let policy = deps.policies.policy(&input.profile).await.map_err(|e| {
-        tracing::error!(request_id = %request_id(request), profile = %input.profile, error = %e, "policy unusable; refusing to vend");
-        ApiError::PolicyError
-    })?;
-    if let Some(policy) = &policy {
-        deps.seen_policies.observe(deps, policy, &request_id(request), now).await?;
-    }
-    let access = decide_access(deps, &caller, policy.as_deref(), &input, now).await?;
-    let session = SessionId::generate();
     let correlation = request_id(request);
-    let actor = Actor::Principal(caller.principal.clone());
-    let requested = CredentialsRequested {
-        principal: caller.principal.clone(),
-        user_id: Some(caller.user_id.clone()),
-        profile: input.profile.clone(),
-        requested_duration_seconds: input.duration.map(|d| d.as_secs() as u32),
-        reason: input.reason.clone(),
-    };
-    let record = |events: Vec<ledger::Event>| -> Vec<NewEvent> {
-        events.into_iter().map(|e| NewEvent::new(e, actor.clone(), correlation.clone(), now)).collect()
-    };
-    let stream = StreamKey::Session(session);
-    let log_decision = |decision: &AccessDecided| {
-        tracing::info!(
-            request_id = %correlation, principal = %caller.principal, profile = %input.profile,
-            effect = decision.effect.as_str(), rule = decision.rule.as_deref().unwrap_or(""),
-            basis = %decision.basis, session_id = %session, "access decided"
-        );
-    };
-
+    admit(deps, &caller, &correlation)?;
+    let now = deps.clock.now();
+    let policy = current_policy(deps, &input.profile, &correlation, now).await?;
+    let access = decide_access(deps, &caller, policy.as_deref(), &input, now).await?;
+    let opening = Opening::new(&caller, &input, correlation, now);
     let (decision, duration, grant) = match access {
         Access::Refused { decision, error } => {
-            log_decision(&decision);
-            let events = SessionState::default()
-                .decide(&SessionCommand::Open { request: requested, decision, issued: None }, now)
-                .map_err(|_| ApiError::LedgerUnavailable)?;
-            append(deps, &stream, record(events), None).await?;
+            opening.log(&decision);
+            opening.record(deps, decision, None, None).await?;
             return Err(error);
         }
         Access::Granted { decision, duration, grant } => (decision, duration, grant),
     };
-    log_decision(&decision);
-    let Some(policy) = policy else { return Err(ApiError::PolicyError) };
-    let token = SessionToken::generate(session)?;
-    let input_sts = assume_role_input(&policy, &caller, session, duration)?;
-    let credentials = match deps.issuer.assume_role(&input_sts).await {
-        Ok(c) => c,
+    opening.log(&decision);
+    let policy = policy.ok_or(ApiError::PolicyError)?;
+    let token = SessionToken::generate(opening.session)?;
+    let sts_input = assume_role_input(&policy, &caller, opening.session, duration)?;
+    let credentials = match deps.issuer.assume_role(&sts_input).await {
+        Ok(credentials) => credentials,
         Err(e) => {
-            tracing::error!(request_id = %correlation, session_id = %session, error = %e, "STS refused; nothing issued");
-            let events = SessionState::default()
-                .decide(&SessionCommand::Open { request: requested, decision, issued: None }, now)
-                .map_err(|_| ApiError::CredentialError)?;
-            if let Err(e) = append(deps, &stream, record(events), None).await {
-                tracing::error!(session_id = %session, error = %e, "the refused issuance could not be recorded either");
+            tracing::error!(request_id = %opening.recording.correlation_id, session_id = %opening.session, error = %e, "STS refused; nothing issued");
+            if let Err(e) = opening.record(deps, decision, None, None).await {
+                tracing::error!(session_id = %opening.session, error = ?e, "the refused issuance could not be recorded either");
             }
             return Err(ApiError::CredentialError);
         }
     };
-    let issued = CredentialsIssued {
+    let issued = issuance(&policy, &sts_input, &credentials, &token, now);
+    // The credentials exist only in memory until this commits; on failure they are dropped.
+    opening.record(deps, decision, Some(issued), grant.as_ref()).await?;
+    Ok(credentials_response(&credentials, opening.session, &token))
+}
+
+/// Admits the caller past the rate limit, or refuses (logged and counted, never recorded).
+fn admit(deps: &Deps, caller: &Caller, correlation: &str) -> Result<(), ApiError> {
+    deps.rate_limiter.check(caller.rate_limit_key(), Instant::now()).map_err(|retry_after_seconds| {
+        tracing::warn!(request_id = %correlation, principal = %caller.principal, "rate limited");
+        ApiError::RateLimited { retry_after_seconds }
+    })
+}
+
+/// The profile's policy now (cached), its publication recorded the first time this instance
+/// sees its hash; `None` when the profile has none.
+async fn current_policy(
+    deps: &Deps,
+    profile: &Profile,
+    correlation: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Arc<PolicyDocument>>, ApiError> {
+    let policy = deps.policies.policy(profile).await.map_err(|e| {
+        tracing::error!(request_id = %correlation, profile = %profile, error = %e, "policy unusable; refusing to vend");
+        ApiError::PolicyError
+    })?;
+    if let Some(policy) = &policy {
+        deps.seen_policies.observe(deps, policy, correlation, now).await?;
+    }
+    Ok(policy)
+}
+
+/// `CredentialsIssued` for minted credentials.
+fn issuance(
+    policy: &PolicyDocument,
+    sts_input: &AssumeRoleInput,
+    credentials: &IssuedCredentials,
+    token: &SessionToken,
+    now: DateTime<Utc>,
+) -> CredentialsIssued {
+    CredentialsIssued {
         role_arn: policy.role_arn.clone(),
-        source_identity: input_sts.source_identity.clone(),
-        role_session_name: input_sts.role_session_name.clone(),
+        source_identity: sts_input.source_identity.clone(),
+        role_session_name: sts_input.role_session_name.clone(),
         access_key_id: credentials.access_key_id.clone(),
         expiration: credentials.expiration,
         // STS's clock may run a little ahead of ours: the session never ends before the
         // credentials it starts with.
-        session_ends_at: (now + chrono::Duration::from_std(policy.max_session).unwrap_or_default())
+        session_ends_at: (now + chrono::Duration::seconds(policy.max_session.as_secs() as i64))
             .max(credentials.expiration),
         token_hash: token.hash(),
-    };
-    let events = SessionState::default()
-        .decide(&SessionCommand::Open { request: requested, decision, issued: Some(issued) }, now)
-        .map_err(|e| {
-            tracing::error!(session_id = %session, error = %e, "issuance refused by the session decider");
-            ApiError::CredentialError
-        })?;
-    // The credentials exist only in memory until this commits; on failure they are dropped.
-    append(deps, &stream, record(events), grant.as_ref()).await?;
-    Ok(credentials_response(&credentials, session, &token))
+    }
 }
 
-/// Appends a session's opening events, holding the grant it relied on to the seq it read.
-async fn append(
-    deps: &Deps,
-    stream: &StreamKey,
-    events: Vec<NewEvent>,
-    grant: Option<&ActiveGrant>,
-) -> Result<(), ApiError> {
-    let checks: Vec<StreamCheck> =
-        grant.map(|g| StreamCheck { stream: g.stream.clone(), seq: g.seq }).into_iter().collect();
-    let append = StreamAppend { stream: stream.clone(), head: StreamHead::genesis(), events };
-    match deps.store.append_all(std::slice::from_ref(&append), &checks).await {
-        Ok(_) => Ok(()),
-        Err(StoreError::Conflict { stream: conflicted, .. })
-            if grant.is_some_and(|g| g.stream.to_string() == conflicted) =>
-        {
-            Err(ApiError::Conflict(
-                "The approval or break-glass changed while credentials were being issued; none were issued. Retry."
-                    .into(),
-            ))
+/// A new session's stream: what was asked, by whom, and where its opening events go.
+struct Opening {
+    session: SessionId,
+    request: CredentialsRequested,
+    profile: Profile,
+    principal: String,
+    recording: Recording,
+}
+
+impl Opening {
+    fn new(caller: &Caller, input: &VendInput, correlation: String, now: DateTime<Utc>) -> Opening {
+        Opening {
+            session: SessionId::generate(),
+            request: CredentialsRequested {
+                principal: caller.principal.clone(),
+                user_id: Some(caller.user_id.clone()),
+                profile: input.profile.clone(),
+                requested_duration_seconds: input.duration.map(|d| d.as_secs() as u32),
+                reason: input.reason.clone(),
+            },
+            profile: input.profile.clone(),
+            principal: caller.principal.to_string(),
+            recording: Recording {
+                actor: Actor::Principal(caller.principal.clone()),
+                correlation_id: correlation,
+                now,
+            },
         }
-        Err(e) => {
-            tracing::error!(stream = %stream, error = %e, "ledger append failed; credentials discarded");
-            Err(ApiError::LedgerUnavailable)
+    }
+
+    fn log(&self, decision: &AccessDecided) {
+        tracing::info!(
+            request_id = %self.recording.correlation_id, principal = %self.principal, profile = %self.profile,
+            effect = decision.effect.as_str(), rule = decision.rule.as_deref().unwrap_or(""),
+            basis = %decision.basis, session_id = %self.session, "access decided"
+        );
+    }
+
+    /// Records the session's opening (request, decision, and the issuance if there is one) in
+    /// one write, holding the grant it relied on to the seq it read.
+    async fn record(
+        &self,
+        deps: &Deps,
+        decision: AccessDecided,
+        issued: Option<CredentialsIssued>,
+        grant: Option<&ActiveGrant>,
+    ) -> Result<(), ApiError> {
+        let open = SessionCommand::Open { request: self.request.clone(), decision, issued };
+        let events = SessionState::default().decide(&open, self.recording.now).map_err(|e| {
+            tracing::error!(session_id = %self.session, error = %e, "opening refused by the session decider");
+            ApiError::CredentialError
+        })?;
+        let mut plan = Plan::new(()).append(StreamKey::Session(self.session), events);
+        if let Some(grant) = grant {
+            plan = plan.hold_at(grant.stream.clone(), grant.seq);
+        }
+        match ledger::command::commit(deps.store.as_ref(), &Snapshot::default(), plan, &self.recording).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::Conflict { stream, .. }) if grant.is_some_and(|g| g.stream == stream) => {
+                Err(ApiError::Conflict(
+                    "The approval or break-glass changed while credentials were being issued; none were issued. Retry."
+                        .into(),
+                ))
+            }
+            Err(e) => {
+                tracing::error!(session_id = %self.session, "ledger append failed; credentials discarded");
+                Err(e.into())
+            }
         }
     }
 }

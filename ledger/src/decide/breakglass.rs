@@ -1,10 +1,13 @@
 //! The break-glass stream: invoked, then closed early or expired; never reopened.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 
 use super::{Aggregate, DomainError};
-use crate::event::{BreakGlassClosed, BreakGlassExpired, BreakGlassInvoked, Event};
-use crate::ids::{PrincipalArn, Profile};
+use crate::event::{BreakGlassClosed, BreakGlassExpired, BreakGlassInvoked, BreakGlassReserved, Event};
+use crate::ids::{BreakGlassId, PrincipalArn, Profile};
+use crate::record::RecordedEvent;
 
 /// The status the API and views show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -60,6 +63,69 @@ impl BreakGlassState {
             BreakGlassState::Unknown => false,
         }
     }
+}
+
+/// The latest invocation a guard stream (`GUARD#breakglass#…`) reserved.
+pub fn latest_reserved(guard: &[RecordedEvent]) -> Option<BreakGlassId> {
+    guard.iter().rev().find_map(|e| match &e.event {
+        Event::BreakGlassReserved(r) => Some(r.breakglass_id),
+        _ => None,
+    })
+}
+
+/// When a break-glass stream's invocation ended, as of `now`: its close (never later than its
+/// expiry) or its expiry; `None` while it is active or unknown.
+pub fn ended_at(events: &[RecordedEvent], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let state = BreakGlassState::fold(events.iter().map(|e| &e.event));
+    let BreakGlassState::Known { invoked, .. } = &state else { return None };
+    match state.status_at(now)? {
+        BreakGlassStatus::Active => None,
+        BreakGlassStatus::Closed => events
+            .iter()
+            .find(|e| matches!(e.event, Event::BreakGlassClosed(_)))
+            .map(|e| e.occurred_at.min(invoked.expires_at)),
+        BreakGlassStatus::Expired => Some(invoked.expires_at),
+    }
+}
+
+/// The invocation before a new one, as its guard names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Previous {
+    pub id: BreakGlassId,
+    /// When it ended; `None` while it is still active.
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+/// The events of a new invocation: `BreakGlassInvoked` on its own stream and
+/// `BreakGlassReserved` on the guard, appended together at the guard's head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub on_stream: Vec<Event>,
+    pub on_guard: Vec<Event>,
+}
+
+/// Decides a new break-glass of one person on one profile: refused while the previous one is
+/// active (no stacking) or until `cooldown` has passed since it ended.
+pub fn invoke(
+    previous: Option<Previous>,
+    id: BreakGlassId,
+    invoked: BreakGlassInvoked,
+    cooldown: Duration,
+    now: DateTime<Utc>,
+) -> Result<Invocation, DomainError> {
+    if let Some(previous) = previous {
+        let Some(ended) = previous.ended_at else { return Err(DomainError::StillActive(previous.id)) };
+        let cooldown =
+            chrono::Duration::from_std(cooldown).map_err(|_| DomainError::Invalid("cooldown out of range"))?;
+        let next = ended + cooldown;
+        if now < next {
+            return Err(DomainError::CoolingDown { retry_after_seconds: (next - now).num_seconds().max(1) as u64 });
+        }
+    }
+    let expires_at = invoked.expires_at;
+    let on_stream = BreakGlassState::default().decide(&BreakGlassCommand::Invoke(invoked), now)?;
+    let on_guard = vec![BreakGlassReserved { breakglass_id: id, expires_at }.into()];
+    Ok(Invocation { on_stream, on_guard })
 }
 
 /// What may be asked of a break-glass stream.
@@ -178,6 +244,35 @@ mod tests {
         assert_eq!(state.decide(&BreakGlassCommand::Expire, t(59)), Err(DomainError::NotExpired("break-glass")));
         let expired = state.evolve(&BreakGlassExpired {}.into());
         assert!(matches!(expired.decide(&BreakGlassCommand::Expire, t(61)), Err(DomainError::InvalidState { .. })));
+    }
+
+    fn previous(ended_at: Option<DateTime<Utc>>) -> Option<Previous> {
+        Some(Previous { id: BreakGlassId::generate(), ended_at })
+    }
+
+    #[test]
+    fn a_first_invocation_reserves_the_guard() {
+        let done = invoke(None, BreakGlassId::generate(), invoked(), Duration::from_secs(1800), t(0)).unwrap();
+        assert!(matches!(done.on_stream.as_slice(), [Event::BreakGlassInvoked(_)]));
+        assert!(matches!(done.on_guard.as_slice(), [Event::BreakGlassReserved(r)] if r.expires_at == t(60)));
+    }
+
+    #[test]
+    fn an_active_break_glass_cannot_be_stacked() {
+        let active = previous(None);
+        let refused = invoke(active, BreakGlassId::generate(), invoked(), Duration::ZERO, t(0));
+        assert_eq!(refused, Err(DomainError::StillActive(active.unwrap().id)));
+    }
+
+    #[test]
+    fn the_cooldown_counts_from_the_previous_end_to_the_second() {
+        let cooldown = Duration::from_secs(30 * 60);
+        let ended = previous(Some(t(0)));
+        let early = invoke(ended, BreakGlassId::generate(), invoked(), cooldown, t(29));
+        assert_eq!(early, Err(DomainError::CoolingDown { retry_after_seconds: 60 }));
+        let mut later = invoked();
+        later.expires_at = t(90);
+        assert!(invoke(ended, BreakGlassId::generate(), later, cooldown, t(30)).is_ok());
     }
 
     #[test]

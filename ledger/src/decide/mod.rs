@@ -36,6 +36,12 @@ pub enum DomainError {
     NotExpired(&'static str),
     #[error("the command is malformed: {0}")]
     Invalid(&'static str),
+    /// A break-glass of the same person on the same profile is still active: no stacking.
+    #[error("break-glass {0} on this profile is still active; close it before invoking another")]
+    StillActive(crate::ids::BreakGlassId),
+    /// The previous break-glass ended less than the cooldown ago.
+    #[error("the break-glass cooldown has {retry_after_seconds} s left")]
+    CoolingDown { retry_after_seconds: u64 },
 }
 
 /// A stream's state machine.

@@ -222,7 +222,11 @@ impl DynamoEventStore {
             let contended = reasons.iter().any(|r| r.code() == Some("TransactionConflict"));
             if !contended || attempt >= CONTENTION_RETRIES {
                 let kind = if contended { FailureKind::Throttled } else { FailureKind::Unavailable };
-                return Err(StoreError::failed(kind, "TransactWriteItems", Detail(format!("transaction cancelled: {reasons:?}"))));
+                return Err(StoreError::failed(
+                    kind,
+                    "TransactWriteItems",
+                    Detail(format!("transaction cancelled: {reasons:?}")),
+                ));
             }
             attempt += 1;
             tokio::time::sleep(backoff(attempt)).await;

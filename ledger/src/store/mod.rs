@@ -97,6 +97,11 @@ impl StoreError {
         StoreError::Failed { kind, operation, source: std::sync::Arc::new(source) }
     }
 
+    /// An [`FailureKind::Unavailable`] failure known by its description (tests, fault injection).
+    pub fn unavailable(operation: &'static str, detail: impl Into<String>) -> StoreError {
+        StoreError::failed(FailureKind::Unavailable, operation, Detail(detail.into()))
+    }
+
     /// The kind of a service failure; `None` for conflicts, limits and corrupt items.
     pub fn failure_kind(&self) -> Option<FailureKind> {
         match self {

@@ -193,10 +193,10 @@ struct Unreachable;
 #[async_trait::async_trait]
 impl EventStore for Unreachable {
     async fn write(&self, _: &[StoredEvent], _: &[StreamCheck], _: &str) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("down".into()))
+        Err(StoreError::unavailable("Query", "down"))
     }
     async fn read_stream(&self, _: &StreamKey, _: u64) -> Result<Vec<StoredEvent>, StoreError> {
-        Err(StoreError::Unavailable("down".into()))
+        Err(StoreError::unavailable("Query", "down"))
     }
 }
 

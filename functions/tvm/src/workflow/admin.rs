@@ -6,10 +6,10 @@ use std::sync::Mutex;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::{DateTime, Utc};
+use ledger::command::{Command, CommandError, Plan, Recording, Snapshot, ATTEMPTS};
 use ledger::event::PolicyPublished;
 use ledger::policy::PolicyDocument;
-use ledger::store::{StoreError, StreamAppend};
-use ledger::{Actor, Event, NewEvent, PrincipalArn, Profile, StreamHead, StreamKey};
+use ledger::{Actor, Event, PrincipalArn, Profile, StreamKey};
 use projections::AuditQuery;
 
 use super::*;
@@ -23,6 +23,32 @@ async fn require_admin(deps: &Deps, ctx: &Ctx) -> Result<(), ApiError> {
     }
 }
 
+/// Records a policy's publication unless the policy stream's last event already records its hash.
+struct Publish {
+    stream: StreamKey,
+    published: PolicyPublished,
+}
+
+impl Command for Publish {
+    type Outcome = ();
+    type Refusal = ApiError;
+
+    fn reads(&self, _: &Snapshot) -> Vec<StreamKey> {
+        vec![self.stream.clone()]
+    }
+
+    fn decide(&self, read: &Snapshot) -> Result<Plan<()>, ApiError> {
+        let recorded = read.stream(&self.stream).last().is_some_and(|last| match &last.event {
+            Event::PolicyPublished(p) => p.hash == self.published.hash,
+            _ => false,
+        });
+        if recorded {
+            return Ok(Plan::new(()));
+        }
+        Ok(Plan::new(()).append(self.stream.clone(), vec![self.published.clone().into()]))
+    }
+}
+
 /// Appends `PolicyPublished` unless the policy stream's last event already records `hash`.
 pub async fn record_publication(
     deps: &Deps,
@@ -32,31 +58,16 @@ pub async fn record_publication(
     correlation: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let stream = StreamKey::Policy(profile.clone());
-    for _ in 0..3 {
-        let stored = deps.store.read_stream(&stream, 1).await.map_err(store_error)?;
-        if let Some(last) = stored.last() {
-            if let Event::PolicyPublished(p) = last.decode().map_err(|e| store_error(e.into()))?.event {
-                if p.hash == hash {
-                    return Ok(());
-                }
-            }
-        }
-        let head = stored.last().map_or_else(StreamHead::genesis, |e| e.head());
-        let event =
-            PolicyPublished { profile: profile.clone(), version: "1".into(), hash: hash.to_owned(), by: by.clone() };
-        let append = StreamAppend {
-            stream: stream.clone(),
-            head,
-            events: vec![NewEvent::new(event, by.clone(), correlation, now)],
-        };
-        match deps.store.append(append).await {
-            Ok(_) => return Ok(()),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(store_error(e)),
-        }
-    }
-    Err(ApiError::Conflict("The policy was published concurrently; retry.".into()))
+    let published =
+        PolicyPublished { profile: profile.clone(), version: "1".into(), hash: hash.to_owned(), by: by.clone() };
+    let command = Publish { stream: StreamKey::Policy(profile.clone()), published };
+    let recording = Recording { actor: by, correlation_id: correlation.to_owned(), now };
+    ledger::command::execute(deps.store.as_ref(), &command, &recording, ATTEMPTS).await.map_err(|e| match e {
+        CommandError::Refused(refusal) => refusal,
+        CommandError::Conflict { .. } => ApiError::Conflict("The policy was published concurrently; retry.".into()),
+        CommandError::Store(e) => e.into(),
+    })?;
+    Ok(())
 }
 
 /// Policy hashes this instance has already seen recorded.
@@ -132,6 +143,9 @@ pub async fn audit(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Api
         })
         .transpose()?;
     let rows = deps.views.audit(&AuditQuery { since, until, principal }).await.map_err(view_error)?;
-    let items = rows.iter().map(|r| serde_json::to_value(r).unwrap_or_default()).collect();
+    let items = rows.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>().map_err(|e| {
+        tracing::error!(error = %e, "an audit row does not serialise");
+        ApiError::LedgerUnavailable
+    })?;
     Ok(list_response(items))
 }

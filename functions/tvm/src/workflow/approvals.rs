@@ -3,19 +3,18 @@
 use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use ledger::command::{Command, Plan, Snapshot};
 use ledger::decide::approval::{ApprovalCommand, ApprovalState, ApprovalStatus};
 use ledger::event::{ApprovalCancelled, ApprovalDenied, ApprovalGranted, ApprovalRequested};
 use ledger::policy::Request;
-use ledger::{Aggregate, ApprovalId, Effect, Profile, StreamKey};
+use ledger::{Aggregate, ApprovalId, DomainError, Effect, Profile, StreamKey};
 use projections::{query, reader, ApprovalIndex, ApprovalView};
 use serde::Deserialize;
 
-use super::idempotency::Idempotency;
+use super::idempotency::{decide_once, key_reads, Creation, Idempotency};
 use super::*;
-use crate::http::{json_response, query_param};
+use crate::http::{json_response, query_param, Answer};
 use crate::vend::MIN_DURATION;
-use ledger::store::{StoreError, StreamAppend};
-use ledger::StreamHead;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,7 +32,7 @@ struct DecideBody {
 }
 
 /// The API shape of an approval request at `now`.
-pub fn approval_json(view: &ApprovalView, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+pub fn approval_json(view: &ApprovalView, now: DateTime<Utc>) -> serde_json::Value {
     serde_json::json!({
         "request_id": view.approval_id.to_string(),
         "status": view.status_at(now),
@@ -53,16 +52,40 @@ async fn current(deps: &Deps, id: ApprovalId) -> Result<Option<ApprovalView>, Ap
     Ok(reader::approval(deps.views.as_ref(), deps.store.as_ref(), id).await.map_err(read_error)?.map(|c| c.view))
 }
 
+/// Opens an approval request, remembering the answer under the caller's key in the same write.
+struct Create<'a> {
+    key: Option<&'a Idempotency>,
+    id: ApprovalId,
+    requested: ApprovalRequested,
+    answer: Answer,
+    now: DateTime<Utc>,
+}
+
+impl Command for Create<'_> {
+    type Outcome = Creation;
+    type Refusal = ApiError;
+
+    fn reads(&self, _: &Snapshot) -> Vec<StreamKey> {
+        key_reads(self.key)
+    }
+
+    fn decide(&self, read: &Snapshot) -> Result<Plan<Creation>, ApiError> {
+        if let Some(answer) = self.key.map(|k| k.recorded(read)).transpose()?.flatten() {
+            return Ok(Plan::new(Creation::Replayed(answer)));
+        }
+        let events = ApprovalState::default().decide(&ApprovalCommand::Request(self.requested.clone()), self.now)?;
+        let plan = Plan::new(Creation::Created(self.answer.clone())).append(StreamKey::Approval(self.id), events);
+        match self.key {
+            Some(key) => key.remember_in(plan, &self.answer),
+            None => Ok(plan),
+        }
+    }
+}
+
 /// `POST /requests`: only callers whom policy answers `require_approval` may ask.
 pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
     let key = Idempotency::of(&ctx, request, "POST /requests")?;
-    if let Some(answer) = match &key {
-        Some(key) => key.replay(deps).await?,
-        None => None,
-    } {
-        return Ok(answer);
-    }
     let body: CreateBody = body(request)?;
     let profile: Profile = body.profile.parse().map_err(|_| ApiError::InvalidProfile)?;
     let justification = text_field("justification", &body.justification, 10, 500)?;
@@ -93,35 +116,22 @@ pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
         expires_at: ctx.now + chrono::Duration::seconds(body.duration as i64),
         required: approvals.required,
     };
-    let events =
-        ApprovalState::default().decide(&ApprovalCommand::Request(requested.clone()), ctx.now).map_err(domain_error)?;
-    // The answer follows from the decided state alone, so it can be remembered in the same
-    // transaction as the request.
+    // The answer follows from the decided state alone, so it is remembered in the same write.
     let view = ApprovalView {
         approval_id: id,
         status: ApprovalStatus::Pending,
-        request: requested,
+        request: requested.clone(),
         approvers: Vec::new(),
         requested_at: ctx.now,
         decided_at: None,
     };
-    let body = approval_json(&view, ctx.now);
-    let mut appends =
-        vec![StreamAppend { stream: StreamKey::Approval(id), head: StreamHead::genesis(), events: ctx.record(events) }];
-    if let Some(key) = &key {
-        appends.push(key.remember(&ctx, 201, &body));
+    let answer = Answer::created(approval_json(&view, ctx.now));
+    let command = Create { key: key.as_ref(), id, requested, answer, now: ctx.now };
+    let done = execute(deps, &ctx, &command).await?;
+    if matches!(done.outcome, Creation::Created(_)) {
+        tracing::info!(request_id = %ctx.request_id, approval_id = %id, principal = %ctx.caller.principal, profile = %profile, "approval requested");
     }
-    match deps.store.append_all(&appends, &[]).await {
-        Ok(_) => {}
-        Err(StoreError::Conflict { .. }) => {
-            // Only the key's stream can conflict (the approval id is new): a twin won.
-            let key = key.as_ref().ok_or(ApiError::LedgerUnavailable)?;
-            return key.replay(deps).await?.ok_or(ApiError::LedgerUnavailable);
-        }
-        Err(e) => return Err(store_error(e)),
-    }
-    tracing::info!(request_id = %ctx.request_id, approval_id = %id, principal = %ctx.caller.principal, profile = %profile, "approval requested");
-    Ok(json_response(201, &body))
+    Ok(done.outcome.into_response())
 }
 
 /// Whether the caller may see a request: its requester, the profile's approvers, admins.
@@ -210,22 +220,62 @@ pub enum Decision {
     Cancel,
 }
 
-/// `POST /requests/{id}/approve|deny|cancel`: exactly one concurrent decision wins.
-pub async fn decide(
-    deps: &Deps,
-    request: &ApiGatewayV2httpRequest,
-    decision: Decision,
-) -> Result<ApiGatewayV2httpResponse, ApiError> {
+/// Approves, denies or cancels on the request's stream. An expired request records its expiry
+/// (once) and answers 409.
+struct Decide {
+    stream: StreamKey,
+    command: ApprovalCommand,
+    now: DateTime<Utc>,
+}
+
+impl Command for Decide {
+    type Outcome = Result<(), ApiError>;
+    type Refusal = ApiError;
+
+    fn reads(&self, _: &Snapshot) -> Vec<StreamKey> {
+        vec![self.stream.clone()]
+    }
+
+    fn decide(&self, read: &Snapshot) -> Result<Plan<Result<(), ApiError>>, ApiError> {
+        let state: ApprovalState = read.fold(&self.stream);
+        match state.decide(&self.command, self.now) {
+            Ok(events) => Ok(Plan::new(Ok(())).append(self.stream.clone(), events)),
+            Err(DomainError::Expired(what)) => {
+                let expired = ApiError::Conflict(format!("The {what} has expired."));
+                let events = state.decide(&ApprovalCommand::Expire, self.now).unwrap_or_default();
+                Ok(Plan::new(Err(expired)).append(self.stream.clone(), events))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+/// `POST /requests/{id}/approve`.
+pub async fn approve(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    decide_once(deps, request, "POST /requests/{id}/approve", || decide(deps, request, Decision::Approve)).await
+}
+
+/// `POST /requests/{id}/deny`.
+pub async fn deny(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    decide_once(deps, request, "POST /requests/{id}/deny", || decide(deps, request, Decision::Deny)).await
+}
+
+/// `POST /requests/{id}/cancel`.
+pub async fn cancel(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    decide_once(deps, request, "POST /requests/{id}/cancel", || decide(deps, request, Decision::Cancel)).await
+}
+
+/// Approve, deny or cancel: exactly one concurrent decision wins.
+async fn decide(deps: &Deps, request: &ApiGatewayV2httpRequest, decision: Decision) -> Result<Answer, ApiError> {
     let ctx = Ctx::of(deps, request)?;
     let id: ApprovalId = path_id(request, "id")?;
     let body: DecideBody = body(request)?;
     let comment = body.comment.map(|c| text_field("comment", &c, 0, 500)).transpose()?;
     let stream = StreamKey::Approval(id);
     // Rights come from the request's profile policy, read once (the profile never changes).
-    let first = ledger::store::load::<ApprovalState>(deps.store.as_ref(), &stream).await.map_err(store_error)?;
-    let ApprovalState::Known(record) = &first.state else { return Err(ApiError::NotFound) };
-    let requester = record.request.requester.clone();
-    let is_requester = requester == ctx.caller.principal;
+    let first = ledger::command::read(deps.store.as_ref(), std::slice::from_ref(&stream)).await?;
+    let ApprovalState::Known(record) = first.fold::<ApprovalState>(&stream) else { return Err(ApiError::NotFound) };
+    let is_requester = record.request.requester == ctx.caller.principal;
     if !matches!(decision, Decision::Cancel) && !is_requester {
         let policy = policy_of(deps, &record.request.profile).await?;
         let approver = policy.approvals.as_ref().is_some_and(|a| a.is_approver(&ctx.subject));
@@ -239,7 +289,7 @@ pub async fn decide(
     }
     if matches!(decision, Decision::Cancel) && !is_requester {
         let visible = may_see(deps, &ctx, &current(deps, id).await?.ok_or(ApiError::NotFound)?).await?;
-        return Err(if visible { domain_error(ledger::DomainError::NotRequester) } else { ApiError::NotFound });
+        return Err(if visible { DomainError::NotRequester.into() } else { ApiError::NotFound });
     }
     let command = match decision {
         Decision::Approve => {
@@ -248,22 +298,8 @@ pub async fn decide(
         Decision::Deny => ApprovalCommand::Deny(ApprovalDenied { approver: ctx.caller.principal.clone(), comment }),
         Decision::Cancel => ApprovalCommand::Cancel(ApprovalCancelled { by: ctx.caller.principal.clone() }),
     };
-    let mut expired = false;
-    let result =
-        transact::<ApprovalState, _>(deps, &ctx, &stream, |loaded| match loaded.state.decide(&command, ctx.now) {
-            Err(ledger::DomainError::Expired(_)) => {
-                // Record the expiry lazily, then refuse.
-                expired = true;
-                loaded.state.decide(&ApprovalCommand::Expire, ctx.now).or(Ok(Vec::new()))
-            }
-            other => other.map_err(domain_error),
-        })
-        .await;
-    if expired {
-        return Err(ApiError::Conflict("The request has expired.".into()));
-    }
-    result?;
+    execute(deps, &ctx, &Decide { stream, command, now: ctx.now }).await?.outcome?;
     let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
     tracing::info!(request_id = %ctx.request_id, approval_id = %id, by = %ctx.caller.principal, status = ?view.status_at(ctx.now), "approval decided");
-    Ok(json_response(200, &approval_json(&view, ctx.now)))
+    Ok(Answer::ok(approval_json(&view, ctx.now)))
 }

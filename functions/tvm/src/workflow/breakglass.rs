@@ -2,23 +2,22 @@
 //!
 //! Invocations of one principal on one profile are serialised by the guard stream
 //! `GUARD#breakglass#<profile>#<principal>`: the invocation appends `BreakGlassReserved` there
-//! at the seq it read, in the same transaction as `BreakGlassInvoked`, so two concurrent
-//! invocations cannot both pass the stacking and cooldown checks.
+//! at the seq it read, in the same write as `BreakGlassInvoked`, so two concurrent invocations
+//! cannot both pass the stacking and cooldown rule (`ledger::decide::breakglass::invoke`).
 
 use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use chrono::{DateTime, Utc};
-use ledger::decide::breakglass::{BreakGlassCommand, BreakGlassState, BreakGlassStatus};
-use ledger::event::{BreakGlassClosed, BreakGlassInvoked, BreakGlassReserved};
-use ledger::store::{load, StoreError, StreamAppend};
-use ledger::{Aggregate, BreakGlassId, Event, Profile, StreamHead, StreamKey};
+use ledger::command::{Command, Plan, Snapshot};
+use ledger::decide::breakglass::{self, BreakGlassCommand, BreakGlassState, BreakGlassStatus, Previous};
+use ledger::event::{BreakGlassClosed, BreakGlassInvoked};
+use ledger::{Aggregate, BreakGlassId, Profile, StreamKey};
 use projections::{query, reader, BreakGlassIndex, BreakGlassView};
 use serde::Deserialize;
 
-use super::idempotency::Idempotency;
+use super::idempotency::{decide_once, key_reads, Creation, Idempotency};
 use super::*;
-use crate::http::{json_response, query_param};
+use crate::http::{json_response, query_param, Answer};
 use crate::vend::MIN_DURATION;
 
 #[derive(Deserialize)]
@@ -57,44 +56,59 @@ async fn current(deps: &Deps, id: BreakGlassId) -> Result<Option<BreakGlassView>
     Ok(reader::break_glass(deps.views.as_ref(), deps.store.as_ref(), id).await.map_err(read_error)?.map(|c| c.view))
 }
 
-/// The latest invocation recorded on a guard stream, and the guard's head.
-async fn guard_state(deps: &Deps, guard: &StreamKey) -> Result<(StreamHead, Option<BreakGlassId>), ApiError> {
-    let stored = deps.store.read_stream(guard, 1).await.map_err(store_error)?;
-    let head = stored.last().map_or_else(StreamHead::genesis, |e| e.head());
-    let mut latest = None;
-    for e in &stored {
-        if let Event::BreakGlassReserved(r) = e.decode().map_err(|e| store_error(e.into()))?.event {
-            latest = Some(r.breakglass_id);
-        }
-    }
-    Ok((head, latest))
+/// Invokes break-glass: reads the caller's guard on the profile and the invocation it names
+/// last, lets the break-glass decider rule on stacking and cooldown, and appends the invocation
+/// and the guard's reservation together (with the key's answer), so two concurrent invocations
+/// cannot both pass.
+struct Invoke<'a> {
+    key: Option<&'a Idempotency>,
+    guard: StreamKey,
+    id: BreakGlassId,
+    invoked: BreakGlassInvoked,
+    cooldown: Duration,
+    answer: Answer,
+    now: DateTime<Utc>,
 }
 
-/// When the previous invocation ended: its close, or its expiry.
-async fn ended_at(deps: &Deps, id: BreakGlassId, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    let loaded = load::<BreakGlassState>(deps.store.as_ref(), &StreamKey::BreakGlass(id)).await.map_err(store_error)?;
-    let BreakGlassState::Known { invoked, .. } = &loaded.state else { return Ok(None) };
-    Ok(match loaded.state.status_at(now) {
-        Some(BreakGlassStatus::Active) | None => None,
-        Some(BreakGlassStatus::Closed) => loaded
-            .events
-            .iter()
-            .find(|e| matches!(e.event, Event::BreakGlassClosed(_)))
-            .map(|e| e.occurred_at.min(invoked.expires_at)),
-        Some(BreakGlassStatus::Expired) => Some(invoked.expires_at),
-    })
+impl Command for Invoke<'_> {
+    type Outcome = Creation;
+    type Refusal = ApiError;
+
+    fn reads(&self, read: &Snapshot) -> Vec<StreamKey> {
+        // The key is read after the guard: a twin that committed before the guard was read
+        // is seen in the key's stream, one that commits later makes this attempt conflict.
+        let mut streams = vec![self.guard.clone()];
+        streams.extend(key_reads(self.key));
+        if let Some(previous) = breakglass::latest_reserved(&read.stream(&self.guard).events) {
+            streams.push(StreamKey::BreakGlass(previous));
+        }
+        streams
+    }
+
+    fn decide(&self, read: &Snapshot) -> Result<Plan<Creation>, ApiError> {
+        // The invocation in the way may be this request's own twin (same key): answer as it did.
+        if let Some(answer) = self.key.map(|k| k.recorded(read)).transpose()?.flatten() {
+            return Ok(Plan::new(Creation::Replayed(answer)));
+        }
+        let previous = breakglass::latest_reserved(&read.stream(&self.guard).events).map(|id| Previous {
+            id,
+            ended_at: breakglass::ended_at(&read.stream(&StreamKey::BreakGlass(id)).events, self.now),
+        });
+        let invocation = breakglass::invoke(previous, self.id, self.invoked.clone(), self.cooldown, self.now)?;
+        let plan = Plan::new(Creation::Created(self.answer.clone()))
+            .append(StreamKey::BreakGlass(self.id), invocation.on_stream)
+            .append(self.guard.clone(), invocation.on_guard);
+        match self.key {
+            Some(key) => key.remember_in(plan, &self.answer),
+            None => Ok(plan),
+        }
+    }
 }
 
 /// `POST /breakglass`.
 pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
     let key = Idempotency::of(&ctx, request, "POST /breakglass")?;
-    if let Some(answer) = match &key {
-        Some(key) => key.replay(deps).await?,
-        None => None,
-    } {
-        return Ok(answer);
-    }
     let body: InvokeBody = body(request)?;
     let profile: Profile = body.profile.parse().map_err(|_| ApiError::InvalidProfile)?;
     let justification = text_field("justification", &body.justification, 20, 1000)?;
@@ -115,78 +129,52 @@ pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
             config.max_duration.as_secs()
         )));
     }
+    let id = BreakGlassId::generate();
+    let invoked = BreakGlassInvoked {
+        invoker: ctx.caller.principal.clone(),
+        profile: profile.clone(),
+        reason_code: body.reason_code.clone(),
+        justification,
+        duration_seconds: duration.as_secs() as u32,
+        expires_at: ctx.now + chrono::Duration::seconds(duration.as_secs() as i64),
+    };
+    let view = BreakGlassView {
+        breakglass_id: id,
+        status: BreakGlassStatus::Active,
+        invoked: invoked.clone(),
+        invoked_at: ctx.now,
+        ended_at: None,
+    };
+    let answer = Answer::created(break_glass_json(&view, ctx.now));
     let guard = StreamKey::BreakGlassGuard { profile: profile.clone(), principal: ctx.caller.principal.clone() };
-    for _ in 0..3 {
-        let (guard_head, previous) = guard_state(deps, &guard).await?;
-        if let Some(previous) = previous {
-            let refusal = match ended_at(deps, previous, ctx.now).await? {
-                None => Some(ApiError::Conflict(format!(
-                    "Your break-glass {previous} on this profile is still active; close it before invoking another."
-                ))),
-                Some(end) => {
-                    let next = end + chrono::Duration::from_std(config.cooldown).unwrap_or_default();
-                    (ctx.now < next).then(|| ApiError::RateLimited {
-                        retry_after_seconds: (next - ctx.now).num_seconds().max(1) as u64,
-                    })
-                }
-            };
-            if let Some(refusal) = refusal {
-                // The invocation in the way may be this request's own twin (same key).
-                if let Some(key) = &key {
-                    if let Some(answer) = key.replay(deps).await? {
-                        return Ok(answer);
-                    }
-                }
-                return Err(refusal);
-            }
-        }
-        let id = BreakGlassId::generate();
-        let expires_at = ctx.now + chrono::Duration::from_std(duration).unwrap_or_default();
-        let invoked = BreakGlassInvoked {
-            invoker: ctx.caller.principal.clone(),
-            profile: profile.clone(),
-            reason_code: body.reason_code.clone(),
-            justification: justification.clone(),
-            duration_seconds: duration.as_secs() as u32,
-            expires_at,
-        };
-        let events = BreakGlassState::default()
-            .decide(&BreakGlassCommand::Invoke(invoked.clone()), ctx.now)
-            .map_err(domain_error)?;
-        let reserved: Event = BreakGlassReserved { breakglass_id: id, expires_at }.into();
-        let view = BreakGlassView {
-            breakglass_id: id,
-            status: BreakGlassStatus::Active,
-            invoked,
-            invoked_at: ctx.now,
-            ended_at: None,
-        };
-        let answer = break_glass_json(&view, ctx.now);
-        let mut appends = vec![
-            StreamAppend { stream: StreamKey::BreakGlass(id), head: StreamHead::genesis(), events: ctx.record(events) },
-            StreamAppend { stream: guard.clone(), head: guard_head, events: ctx.record(vec![reserved]) },
-        ];
-        if let Some(key) = &key {
-            appends.push(key.remember(&ctx, 201, &answer));
-        }
-        match deps.store.append_all(&appends, &[]).await {
-            Ok(_) => {
-                tracing::warn!(request_id = %ctx.request_id, breakglass_id = %id, principal = %ctx.caller.principal, profile = %profile, reason_code = %body.reason_code, "BREAK-GLASS INVOKED");
-                return Ok(json_response(201, &answer));
-            }
-            Err(StoreError::Conflict { .. }) => {
-                // A twin with the same key may have won: then answer what it answered.
-                if let Some(key) = &key {
-                    if let Some(answer) = key.replay(deps).await? {
-                        return Ok(answer);
-                    }
-                }
-                continue;
-            }
-            Err(e) => return Err(store_error(e)),
-        }
+    let command = Invoke { key: key.as_ref(), guard, id, invoked, cooldown: config.cooldown, answer, now: ctx.now };
+    let done = execute(deps, &ctx, &command).await?;
+    if matches!(done.outcome, Creation::Created(_)) {
+        tracing::warn!(request_id = %ctx.request_id, breakglass_id = %id, principal = %ctx.caller.principal, profile = %profile, reason_code = %body.reason_code, "BREAK-GLASS INVOKED");
     }
-    Err(ApiError::Conflict("Another break-glass invocation for you on this profile is in progress.".into()))
+    Ok(done.outcome.into_response())
+}
+
+/// Closes a break-glass on its stream.
+struct Close {
+    stream: StreamKey,
+    closed: BreakGlassClosed,
+    now: DateTime<Utc>,
+}
+
+impl Command for Close {
+    type Outcome = ();
+    type Refusal = ApiError;
+
+    fn reads(&self, _: &Snapshot) -> Vec<StreamKey> {
+        vec![self.stream.clone()]
+    }
+
+    fn decide(&self, read: &Snapshot) -> Result<Plan<()>, ApiError> {
+        let state: BreakGlassState = read.fold(&self.stream);
+        let events = state.decide(&BreakGlassCommand::Close(self.closed.clone()), self.now)?;
+        Ok(Plan::new(()).append(self.stream.clone(), events))
+    }
 }
 
 /// Whether the caller may see or close a break-glass: its invoker, the profile's revokers, admins.
@@ -210,6 +198,10 @@ pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
 
 /// `POST /breakglass/{id}/close`.
 pub async fn close(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    decide_once(deps, request, "POST /breakglass/{id}/close", || close_once(deps, request)).await
+}
+
+async fn close_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Answer, ApiError> {
     let ctx = Ctx::of(deps, request)?;
     let id: BreakGlassId = path_id(request, "id")?;
     let body: CloseBody = body(request)?;
@@ -218,13 +210,10 @@ pub async fn close(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Api
     if !may_act(deps, &ctx, &view).await? {
         return Err(ApiError::NotFound);
     }
-    let command = BreakGlassCommand::Close(BreakGlassClosed { by: ctx.caller.principal.clone(), reason });
-    transact::<BreakGlassState, _>(deps, &ctx, &StreamKey::BreakGlass(id), |loaded| {
-        loaded.state.decide(&command, ctx.now).map_err(domain_error)
-    })
-    .await?;
+    let closed = BreakGlassClosed { by: ctx.caller.principal.clone(), reason };
+    execute(deps, &ctx, &Close { stream: StreamKey::BreakGlass(id), closed, now: ctx.now }).await?;
     let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
-    Ok(json_response(200, &break_glass_json(&view, ctx.now)))
+    Ok(Answer::ok(break_glass_json(&view, ctx.now)))
 }
 
 /// `GET /breakglass?status=&profile=`: your own by default; a profile's for its revokers and

@@ -1,19 +1,20 @@
 //! `Idempotency-Key` on POSTs: a retry with the same key (by the same caller, on the same route)
 //! gets the first answer again instead of acting twice. The answer is remembered in the ledger,
 //! in the stream `IDEMPOTENCY#<sha256(principal, key)>`: for the routes that create something
-//! (`POST /requests`, `POST /breakglass`) in the same transaction as the creation, so two
-//! concurrent retries cannot both create; for decisions (approve, deny, cancel, close, revoke,
-//! whose repeats the deciders refuse anyway) right after the decision.
+//! (`POST /requests`, `POST /breakglass`) in the same command as the creation, so two concurrent
+//! retries cannot both create (the loser re-reads the key's stream and replays); for decisions
+//! (approve, deny, cancel, close, revoke, whose repeats the deciders refuse anyway) right after
+//! the decision.
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use ledger::command::{Command, Plan, Snapshot};
 use ledger::event::IdempotencyKeyRecorded;
-use ledger::store::{StoreError, StreamAppend};
-use ledger::{Event, StreamHead, StreamKey};
+use ledger::{Event, StreamKey};
 use sha2::{Digest, Sha256};
 
-use super::{store_error, Ctx};
+use super::{execute, Ctx};
 use crate::error::ApiError;
-use crate::http::json_response;
+use crate::http::Answer;
 use crate::Deps;
 
 /// The longest key accepted.
@@ -42,12 +43,13 @@ impl Idempotency {
         Ok(Some(Idempotency { stream: StreamKey::Idempotency(hex::encode(digest)), route: route.to_owned() }))
     }
 
-    /// The first answer to this key, if one was recorded.
-    pub async fn replay(&self, deps: &Deps) -> Result<Option<ApiGatewayV2httpResponse>, ApiError> {
-        let stored = deps.store.read_stream(&self.stream, 1).await.map_err(store_error)?;
-        let Some(first) = stored.first() else { return Ok(None) };
-        let Event::IdempotencyKeyRecorded(answer) = first.decode().map_err(|e| store_error(e.into()))?.event else {
-            return Ok(None);
+    /// The first answer to this key in a snapshot that read its stream; a key used on another
+    /// route is refused.
+    pub fn recorded(&self, read: &Snapshot) -> Result<Option<Answer>, ApiError> {
+        let Some(first) = read.stream(&self.stream).events.first() else { return Ok(None) };
+        let Event::IdempotencyKeyRecorded(answer) = &first.event else {
+            tracing::error!(stream = %self.stream, "an idempotency stream holds another event type");
+            return Err(ApiError::LedgerUnavailable);
         };
         if answer.route != self.route {
             return Err(ApiError::Conflict(format!(
@@ -55,33 +57,63 @@ impl Idempotency {
                 answer.route
             )));
         }
-        Ok(Some(json_response(i64::from(answer.status), &answer.body)))
+        Ok(Some(Answer { status: i64::from(answer.status), body: answer.body.clone() }))
     }
 
-    /// The append that remembers `status` and `body` as this key's answer.
-    pub fn remember(&self, ctx: &Ctx, status: u16, body: &serde_json::Value) -> StreamAppend {
-        let event = IdempotencyKeyRecorded { route: self.route.clone(), status, body: body.clone() };
-        StreamAppend {
-            stream: self.stream.clone(),
-            head: StreamHead::genesis(),
-            events: ctx.record(vec![event.into()]),
-        }
+    /// The event that remembers `answer` as this key's.
+    pub fn remember(&self, answer: &Answer) -> Result<Event, ApiError> {
+        let status = u16::try_from(answer.status).map_err(|_| ApiError::LedgerUnavailable)?;
+        Ok(IdempotencyKeyRecorded { route: self.route.clone(), status, body: answer.body.clone() }.into())
     }
 
-    /// Remembers a decision's answer after the fact; a concurrent twin that got there first is
-    /// fine (both answers describe the same decided object).
-    pub async fn remember_after(
-        &self,
-        deps: &Deps,
-        ctx: &Ctx,
-        response: &ApiGatewayV2httpResponse,
-    ) -> Result<(), ApiError> {
-        let body = super::response_body(response);
-        let status = u16::try_from(response.status_code).unwrap_or(200);
-        match deps.store.append(self.remember(ctx, status, &body)).await {
-            Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
-            Err(e) => Err(store_error(e)),
+    /// Adds this key's answer to a creation's plan (the key's stream must be new).
+    pub fn remember_in<T>(&self, plan: Plan<T>, answer: &Answer) -> Result<Plan<T>, ApiError> {
+        Ok(plan.append(self.stream.clone(), vec![self.remember(answer)?]))
+    }
+}
+
+/// What a creation under an optional key answers: its own answer, or the first answer to the key.
+#[derive(Debug, Clone)]
+pub enum Creation {
+    Created(Answer),
+    Replayed(Answer),
+}
+
+impl Creation {
+    /// The response.
+    pub fn into_response(self) -> ApiGatewayV2httpResponse {
+        match self {
+            Creation::Created(answer) => answer.into_response(),
+            Creation::Replayed(answer) => answer.replayed(),
         }
+    }
+}
+
+/// The streams a command reads for an optional key.
+pub fn key_reads(key: Option<&Idempotency>) -> Vec<StreamKey> {
+    key.map(|k| k.stream.clone()).into_iter().collect()
+}
+
+/// Remembers a decision's answer after the fact; a concurrent twin that got there first is fine
+/// (both answers describe the same decided object).
+struct Remember<'a> {
+    key: &'a Idempotency,
+    answer: &'a Answer,
+}
+
+impl Command for Remember<'_> {
+    type Outcome = ();
+    type Refusal = ApiError;
+
+    fn reads(&self, _: &Snapshot) -> Vec<StreamKey> {
+        vec![self.key.stream.clone()]
+    }
+
+    fn decide(&self, read: &Snapshot) -> Result<Plan<()>, ApiError> {
+        if read.stream(&self.key.stream).last().is_some() {
+            return Ok(Plan::new(()));
+        }
+        self.key.remember_in(Plan::new(()), self.answer)
     }
 }
 
@@ -94,17 +126,18 @@ pub async fn decide_once<F, Fut>(
 ) -> Result<ApiGatewayV2httpResponse, ApiError>
 where
     F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<ApiGatewayV2httpResponse, ApiError>>,
+    Fut: std::future::Future<Output = Result<Answer, ApiError>>,
 {
     if !request.headers.contains_key("idempotency-key") {
-        return run().await;
+        return Ok(run().await?.into_response());
     }
     let ctx = Ctx::of(deps, request)?;
-    let Some(key) = Idempotency::of(&ctx, request, route)? else { return run().await };
-    if let Some(answer) = key.replay(deps).await? {
-        return Ok(answer);
+    let Some(key) = Idempotency::of(&ctx, request, route)? else { return Ok(run().await?.into_response()) };
+    let read = ledger::command::read(deps.store.as_ref(), std::slice::from_ref(&key.stream)).await?;
+    if let Some(answer) = key.recorded(&read)? {
+        return Ok(answer.replayed());
     }
-    let response = run().await?;
-    key.remember_after(deps, &ctx, &response).await?;
-    Ok(response)
+    let answer = run().await?;
+    execute(deps, &ctx, &Remember { key: &key, answer: &answer }).await?;
+    Ok(answer.into_response())
 }

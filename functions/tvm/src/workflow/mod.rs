@@ -1,6 +1,7 @@
-//! The approval, break-glass, session and admin routes: every state change is an event
-//! appended after a server-side authorization check, decided by the ledger's deciders at the
-//! stream's head (optimistic concurrency: a lost race is re-read and re-decided).
+//! The approval, break-glass, session and admin routes: every state change is a command on the
+//! ledger's one command path ([`ledger::command`]), run after a server-side authorization
+//! check: the streams are read, a pure decider says what to append, and a lost race is read and
+//! decided again a bounded number of times.
 
 pub mod admin;
 pub mod approvals;
@@ -14,13 +15,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use ledger::command::{Command, CommandError, Executed, Recording, ATTEMPTS};
 use ledger::identity::Caller;
 use ledger::policy::{PolicyDocument, Subject};
-use ledger::store::{load, Loaded, StoreError, StreamAppend};
-use ledger::{Actor, Aggregate, DomainError, Event, NewEvent, Profile, StreamKey};
+use ledger::{Actor, Profile};
 use projections::{ReadError, ViewError};
 use serde::de::DeserializeOwned;
 
@@ -44,11 +44,30 @@ impl Ctx {
         Ok(Ctx { caller, subject, now: deps.clock.now(), request_id: request_id(request) })
     }
 
-    /// Wraps events as this caller's, now.
-    pub fn record(&self, events: Vec<Event>) -> Vec<NewEvent> {
-        let actor = Actor::Principal(self.caller.principal.clone());
-        events.into_iter().map(|e| NewEvent::new(e, actor.clone(), self.request_id.clone(), self.now)).collect()
+    /// The envelope of the events this caller's command records: them, this request, now.
+    pub fn recording(&self) -> Recording {
+        Recording {
+            actor: Actor::Principal(self.caller.principal.clone()),
+            correlation_id: self.request_id.clone(),
+            now: self.now,
+        }
     }
+}
+
+/// Runs `command` on the ledger's command path as this caller: a refusal is the decider's
+/// answer, a race lost [`ATTEMPTS`] times is 409, a ledger failure 503.
+pub async fn execute<C>(deps: &Deps, ctx: &Ctx, command: &C) -> Result<Executed<C::Outcome>, ApiError>
+where
+    C: Command<Refusal = ApiError> + Sync,
+{
+    ledger::command::execute(deps.store.as_ref(), command, &ctx.recording(), ATTEMPTS).await.map_err(|e| match e {
+        CommandError::Refused(refusal) => refusal,
+        CommandError::Conflict { stream, attempts } => {
+            tracing::warn!(request_id = %ctx.request_id, %stream, attempts, "command lost every race");
+            ApiError::Conflict("The object changed concurrently; retry.".into())
+        }
+        CommandError::Store(e) => store_error(e),
+    })
 }
 
 /// The request body as text (API Gateway may base64-encode it).
@@ -123,26 +142,9 @@ pub async fn is_revoker_or_admin(deps: &Deps, subject: &Subject, profile: &Profi
     is_admin(deps, subject).await
 }
 
-/// The API answer to a refused command.
-pub fn domain_error(e: DomainError) -> ApiError {
-    match e {
-        DomainError::NotFound(_) => ApiError::NotFound,
-        DomainError::SelfApproval => ApiError::SelfApproval,
-        DomainError::NotRequester => ApiError::NotAuthorized("Only the requester can cancel a request.".into()),
-        DomainError::Invalid(why) => ApiError::InvalidRequest(format!("{why}.")),
-        other => ApiError::Conflict(format!("{}.", capitalise(&other.to_string()))),
-    }
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
-}
-
-/// The API answer to a ledger failure.
-pub fn store_error(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "ledger operation failed");
-    ApiError::LedgerUnavailable
+/// The API answer to a ledger failure (logged with its kind and source).
+pub fn store_error(e: ledger::StoreError) -> ApiError {
+    ApiError::from(e)
 }
 
 /// The API answer to a views failure.
@@ -162,33 +164,6 @@ pub fn list_response(items: Vec<serde_json::Value>) -> ApiGatewayV2httpResponse 
     json_response(200, &serde_json::json!({ "items": items, "next_token": null }))
 }
 
-/// How many times a command is re-read and re-decided after losing a race.
-const ATTEMPTS: usize = 3;
-
-/// Loads `stream`, lets `decide` check rights and decide on the current state, and appends the
-/// events at the head it read. A lost race re-reads and decides again, so a concurrent change
-/// is seen, never overwritten. `decide` answering no events appends nothing.
-pub async fn transact<A, F>(deps: &Deps, ctx: &Ctx, stream: &StreamKey, mut decide: F) -> Result<Loaded<A>, ApiError>
-where
-    A: Aggregate + Send,
-    F: FnMut(&Loaded<A>) -> Result<Vec<Event>, ApiError>,
-{
-    for _ in 0..ATTEMPTS {
-        let loaded = load::<A>(deps.store.as_ref(), stream).await.map_err(store_error)?;
-        let events = decide(&loaded)?;
-        if events.is_empty() {
-            return Ok(loaded);
-        }
-        let append = StreamAppend { stream: stream.clone(), head: loaded.head.clone(), events: ctx.record(events) };
-        match deps.store.append(append).await {
-            Ok(_) => return load::<A>(deps.store.as_ref(), stream).await.map_err(store_error),
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(store_error(e)),
-        }
-    }
-    Err(ApiError::Conflict("The object changed concurrently; retry.".into()))
-}
-
 /// The status query parameter parsed as `T`.
 pub fn status_param<T: serde::de::DeserializeOwned>(
     value: Option<String>,
@@ -205,12 +180,4 @@ pub fn status_param<T: serde::de::DeserializeOwned>(
 /// Formats an instant for the API (RFC 3339, UTC, `Z`).
 pub fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Body text of a response (for building answers from the body of another route).
-pub fn response_body(response: &ApiGatewayV2httpResponse) -> serde_json::Value {
-    match &response.body {
-        Some(Body::Text(t)) => serde_json::from_str(t).unwrap_or_default(),
-        _ => serde_json::Value::Null,
-    }
 }

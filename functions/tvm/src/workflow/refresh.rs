@@ -6,11 +6,11 @@
 use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use ledger::command::{Plan, Recording};
 use ledger::decide::session::{SessionCommand, SessionState};
 use ledger::event::CredentialsRefreshed;
 use ledger::identity::{Caller, IamContext};
-use ledger::store::{load, StoreError, StreamAppend, StreamCheck};
-use ledger::{Actor, Aggregate, NewEvent, SessionId, StreamKey};
+use ledger::{Actor, Aggregate, SessionId, StoreError, StreamKey};
 
 use super::*;
 use crate::http::json_response;
@@ -33,15 +33,17 @@ pub async fn refresh(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
     let session = session_from_context(request)?;
     let now = deps.clock.now();
     let stream = StreamKey::Session(session);
-    let loaded = load::<SessionState>(deps.store.as_ref(), &stream).await.map_err(store_error)?;
-    let live = match &loaded.state {
+    let read = ledger::command::read(deps.store.as_ref(), std::slice::from_ref(&stream)).await?;
+    let state: SessionState = read.fold(&stream);
+    let live = match &state {
         SessionState::Revoked { .. } => return Err(ApiError::SessionRevoked),
         SessionState::Expired(_) => return Err(ApiError::SessionExpired),
         SessionState::Active(live) if now >= live.issued.session_ends_at => return Err(ApiError::SessionExpired),
         SessionState::Active(live) => live.clone(),
         _ => return Err(ApiError::NotAuthorized("Unknown session.".into())),
     };
-    let left = (live.issued.session_ends_at - now).to_std().unwrap_or_default();
+    // A session already past its end has nothing left.
+    let left = (live.issued.session_ends_at - now).to_std().unwrap_or(Duration::ZERO);
     if left < MIN_DURATION {
         return Err(ApiError::SessionExpired);
     }
@@ -78,24 +80,26 @@ pub async fn refresh(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
         expiration: credentials.expiration.min(live.issued.session_ends_at),
         basis: decision.basis,
     };
-    let events = loaded.state.decide(&SessionCommand::Refresh(refreshed), now).map_err(|e| match e {
+    let events = state.decide(&SessionCommand::Refresh(refreshed), now).map_err(|e| match e {
         ledger::DomainError::Expired(_) => ApiError::SessionExpired,
-        other => domain_error(other),
+        other => other.into(),
     })?;
-    let actor = Actor::Principal(live.request.principal.clone());
-    let correlation = crate::http::request_id(request);
-    let append = StreamAppend {
-        stream: stream.clone(),
-        head: loaded.head.clone(),
-        events: events.into_iter().map(|e| NewEvent::new(e, actor.clone(), correlation.clone(), now)).collect(),
+    let recording = Recording {
+        actor: Actor::Principal(live.request.principal.clone()),
+        correlation_id: crate::http::request_id(request),
+        now,
     };
-    let checks: Vec<StreamCheck> = grant.iter().map(|g| StreamCheck { stream: g.stream.clone(), seq: g.seq }).collect();
-    match deps.store.append_all(std::slice::from_ref(&append), &checks).await {
+    let mut plan = Plan::new(()).append(stream.clone(), events);
+    if let Some(grant) = &grant {
+        plan = plan.hold_at(grant.stream.clone(), grant.seq);
+    }
+    // Once STS has minted, a lost race cannot be re-decided without minting again: answer it.
+    match ledger::command::commit(deps.store.as_ref(), &read, plan, &recording).await {
         Ok(_) => {}
         // A revocation (or a concurrent refresh) landed first: decide on what is there now.
-        Err(StoreError::Conflict { stream: moved, .. }) if moved == stream.to_string() => {
-            let now_state = load::<SessionState>(deps.store.as_ref(), &stream).await.map_err(store_error)?.state;
-            return Err(match now_state {
+        Err(StoreError::Conflict { stream: moved, .. }) if moved == stream => {
+            let now_read = ledger::command::read(deps.store.as_ref(), std::slice::from_ref(&stream)).await?;
+            return Err(match now_read.fold::<SessionState>(&stream) {
                 SessionState::Revoked { .. } => ApiError::SessionRevoked,
                 _ => ApiError::Conflict("The session changed while refreshing; retry.".into()),
             });
@@ -105,7 +109,7 @@ pub async fn refresh(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
                 "The approval or break-glass changed while refreshing; none were issued.".into(),
             ))
         }
-        Err(e) => return Err(store_error(e)),
+        Err(e) => return Err(e.into()),
     }
     tracing::info!(session_id = %session, basis = %decision.basis, "credentials refreshed");
     let body = serde_json::json!({

@@ -2,14 +2,16 @@
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::{DateTime, Utc};
+use ledger::command::{Command, Plan, Snapshot};
 use ledger::decide::session::{SessionCommand, SessionState, SessionStatus};
 use ledger::event::SessionRevoked;
 use ledger::{Aggregate, PrincipalArn, Profile, SessionId, StreamKey};
 use projections::{query, reader, SessionIndex, SessionView};
 use serde::Deserialize;
 
+use super::idempotency::decide_once;
 use super::*;
-use crate::http::{json_response, query_param};
+use crate::http::{json_response, query_param, Answer};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,9 +66,35 @@ pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
     Ok(json_response(200, &session_json(&view, ctx.now)))
 }
 
+/// Revokes a session on its stream.
+struct Revoke {
+    stream: StreamKey,
+    revoked: SessionRevoked,
+    now: DateTime<Utc>,
+}
+
+impl Command for Revoke {
+    type Outcome = ();
+    type Refusal = ApiError;
+
+    fn reads(&self, _: &Snapshot) -> Vec<StreamKey> {
+        vec![self.stream.clone()]
+    }
+
+    fn decide(&self, read: &Snapshot) -> Result<Plan<()>, ApiError> {
+        let state: SessionState = read.fold(&self.stream);
+        let events = state.decide(&SessionCommand::Revoke(self.revoked.clone()), self.now)?;
+        Ok(Plan::new(()).append(self.stream.clone(), events))
+    }
+}
+
 /// `POST /sessions/{id}/revoke`: appends `SessionRevoked` once; the authorizer and refresh
 /// refuse the session from the moment it commits.
 pub async fn revoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    decide_once(deps, request, "POST /sessions/{id}/revoke", || revoke_once(deps, request)).await
+}
+
+async fn revoke_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Answer, ApiError> {
     let ctx = Ctx::of(deps, request)?;
     let id: SessionId = path_id(request, "id")?;
     let body: RevokeBody = body(request)?;
@@ -75,14 +103,11 @@ pub async fn revoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
     if !may_act(deps, &ctx, &view).await? {
         return Err(ApiError::NotFound);
     }
-    let command = SessionCommand::Revoke(SessionRevoked { by: ctx.caller.principal.clone(), reason });
-    transact::<SessionState, _>(deps, &ctx, &StreamKey::Session(id), |loaded| {
-        loaded.state.decide(&command, ctx.now).map_err(domain_error)
-    })
-    .await?;
+    let revoked = SessionRevoked { by: ctx.caller.principal.clone(), reason };
+    execute(deps, &ctx, &Revoke { stream: StreamKey::Session(id), revoked, now: ctx.now }).await?;
     tracing::warn!(request_id = %ctx.request_id, session_id = %id, by = %ctx.caller.principal, "session revoked");
     let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
-    Ok(json_response(200, &session_json(&view, ctx.now)))
+    Ok(Answer::ok(session_json(&view, ctx.now)))
 }
 
 /// `GET /sessions?status=&profile=&principal=`: your own by default; a profile's for its

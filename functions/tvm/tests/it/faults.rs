@@ -126,11 +126,11 @@ impl EventStore for FaultyStore {
         let session = items.iter().any(|i| i.stream.starts_with("SESSION#"));
         match if session { self.fault.get() } else { Fault::None } {
             Fault::None => self.inner.write(items, checks, token).await,
-            Fault::Fail => Err(StoreError::Unavailable("injected: connection refused".into())),
+            Fault::Fail => Err(StoreError::unavailable("Query", "injected: connection refused")),
             Fault::Hang => std::future::pending().await,
             Fault::LandThenFail => {
                 self.inner.write(items, checks, token).await?;
-                Err(StoreError::Unavailable("injected: response lost".into()))
+                Err(StoreError::unavailable("Query", "injected: response lost"))
             }
             Fault::LandThenHang => {
                 self.inner.write(items, checks, token).await?;

@@ -81,7 +81,7 @@ pub struct BrokenLedger(MemoryEventStore);
 impl EventStore for BrokenLedger {
     async fn write(&self, items: &[StoredEvent], checks: &[StreamCheck], token: &str) -> Result<(), StoreError> {
         if items.iter().any(|i| i.stream.starts_with("SESSION#")) {
-            return Err(StoreError::Unavailable("connection refused".into()));
+            return Err(StoreError::unavailable("Query", "connection refused"));
         }
         self.0.write(items, checks, token).await
     }
