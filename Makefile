@@ -19,18 +19,20 @@ help:
 	@echo "make package    Lambda zips in target/lambda/<function>/bootstrap.zip"
 	@echo "make lint       rustfmt check and clippy"
 
-# Python tools (moto's emulators) in a project-local virtualenv, pinned by requirements-dev.lock.
+# Python tools (moto's emulators, the Terraform and docs checks) in a project-local virtualenv,
+# pinned by tools/requirements-dev.lock. Every Python pin and script lives in tools/.
+TOOLS := tools
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements-dev.txt requirements-dev.lock
+$(VENV)/.installed: $(TOOLS)/requirements-dev.txt $(TOOLS)/requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements-dev.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(TOOLS)/requirements-dev.txt -c $(TOOLS)/requirements-dev.lock
 	touch $@
 
 # checkov pins its own boto3, so it lives in a virtualenv of its own.
 checkov-venv: .venv-checkov/.installed
-.venv-checkov/.installed: requirements-checkov.txt requirements-checkov.lock
+.venv-checkov/.installed: $(TOOLS)/requirements-checkov.txt $(TOOLS)/requirements-checkov.lock
 	$(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt -c requirements-checkov.lock
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r $(TOOLS)/requirements-checkov.txt -c $(TOOLS)/requirements-checkov.lock
 	touch $@
 
 build:
@@ -53,7 +55,7 @@ test-rust: venv
 # HCL parse, references, drift against terraform/contract.json, fmt (when terraform is on
 # PATH) and checkov. `terraform validate`/`plan` need the AWS provider, which cannot be fetched.
 test-terraform: venv checkov-venv
-	$(VENV)/bin/python scripts/terraform_checks.py
+	$(VENV)/bin/python $(TOOLS)/terraform_checks.py
 
 # The five Lambda binaries, built once in release: the Lambda-start bench runs them.
 FUNCTIONS := tvm authorizer projector exporter enforcer
@@ -69,7 +71,7 @@ release-functions:
 bench: venv release-functions
 	$(CARGO) bench --locked --workspace
 	$(MAKE) fuzz
-	$(PYTHON) scripts/bench_report.py target/criterion target/bench/report.json
+	$(PYTHON) $(TOOLS)/bench_report.py target/criterion target/bench/report.json
 
 # Lambda zips for the five functions, as Terraform expects them (terraform/contract.json
 # lambda.package_path): target/lambda/<function>/bootstrap.zip, x86_64, linked by zig against
@@ -77,9 +79,9 @@ bench: venv release-functions
 # release build (target/x86_64-unknown-linux-gnu/), so it is not part of `make test`.
 PACKAGE_VENV := .venv-package
 package-venv: $(PACKAGE_VENV)/.installed
-$(PACKAGE_VENV)/.installed: requirements-package.txt
+$(PACKAGE_VENV)/.installed: $(TOOLS)/requirements-package.txt $(TOOLS)/requirements-package.lock
 	$(PYTHON) -m venv $(PACKAGE_VENV)
-	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-package.txt
+	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(TOOLS)/requirements-package.txt -c $(TOOLS)/requirements-package.lock
 	touch $@
 
 package: package-venv

@@ -14,7 +14,7 @@ downloaded), so this script is what keeps the Terraform honest:
   4. fmt      `terraform fmt -check -recursive` when a terraform binary is on PATH (else skipped);
   5. checkov  no failed check; every suppression is an inline `#checkov:skip=CKV_...:reason`.
 
-Usage: scripts/terraform_checks.py [--skip-checkov] [--terraform-dir DIR]
+Usage: tools/terraform_checks.py [--skip-checkov] [--terraform-dir DIR]
 Needs python-hcl2 in the running interpreter. checkov pins boto3 and cannot share the moto
 virtualenv, so it is looked up as $CHECKOV, then .venv-checkov/bin/checkov, then on PATH.
 Exit status 0 when everything passed, 1 otherwise.
