@@ -74,9 +74,16 @@ bench: venv release-functions
 	$(PYTHON) $(TOOLS)/bench_report.py target/criterion target/bench/report.json
 
 # Lambda zips for the five functions, as Terraform expects them (terraform/contract.json
-# lambda.package_path): target/lambda/<function>/bootstrap.zip, x86_64, linked by zig against
-# the glibc of the Lambda runtime (cargo-lambda's default for x86_64-unknown-linux-gnu). A second
-# release build (target/x86_64-unknown-linux-gnu/), so it is not part of `make test`.
+# lambda.package_path): target/lambda/<function>/bootstrap.zip, linked by zig against the glibc
+# of the Lambda runtime (cargo-lambda's default for the -linux-gnu targets), plus
+# target/lambda/manifest.json (architecture and each zip's SHA-256) that Terraform checks
+# `architecture` against. LAMBDA_ARCH=arm64 builds for Graviton (needs the
+# aarch64-unknown-linux-gnu Rust target). A second release build (target/<triple>/), so it is
+# not part of `make test`.
+LAMBDA_ARCH ?= x86_64
+LAMBDA_TARGET_x86_64 := x86_64-unknown-linux-gnu
+LAMBDA_TARGET_arm64  := aarch64-unknown-linux-gnu
+LAMBDA_TARGET = $(or $(LAMBDA_TARGET_$(LAMBDA_ARCH)),$(error LAMBDA_ARCH must be x86_64 or arm64, not $(LAMBDA_ARCH)))
 PACKAGE_VENV := .venv-package
 package-venv: $(PACKAGE_VENV)/.installed
 $(PACKAGE_VENV)/.installed: $(TOOLS)/requirements-package.txt $(TOOLS)/requirements-package.lock
@@ -85,9 +92,10 @@ $(PACKAGE_VENV)/.installed: $(TOOLS)/requirements-package.txt $(TOOLS)/requireme
 	touch $@
 
 package: package-venv
+	rm -f target/lambda/manifest.json
 	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" $(PACKAGE_VENV)/bin/cargo-lambda lambda build \
-	  --release --locked --target x86_64-unknown-linux-gnu --output-format zip $(addprefix -p sentinel-,$(FUNCTIONS))
-	@$(PYTHON) -c 'import os, sys; paths = {f: os.path.join("target/lambda", f, "bootstrap.zip") for f in sys.argv[1:]}; [print(f"{f:12} {p}  {os.path.getsize(p) / 1048576:5.1f} MiB") for f, p in paths.items()]' $(FUNCTIONS)
+	  --release --locked --target $(LAMBDA_TARGET) --output-format zip $(addprefix -p sentinel-,$(FUNCTIONS))
+	$(PYTHON) $(TOOLS)/package_manifest.py --architecture $(LAMBDA_ARCH) --target $(LAMBDA_TARGET) $(FUNCTIONS)
 
 # Property tests at scale: every fuzz_* test with 100,000 cases each (SENTINEL_FUZZ_CASES),
 # release build; a failing case is shrunk and printed. `make test` runs 256 cases each.
