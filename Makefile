@@ -8,7 +8,7 @@ CARGO  ?= cargo
 # Two cores: keep the test harness from starting more emulator-heavy tests than the machine has.
 TEST_THREADS ?= 4
 
-.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform bench release-functions fuzz package package-venv fmt lint clean
+.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform schema-refresh bench release-functions fuzz package package-venv fmt lint clean
 
 help:
 	@echo "make dev        run the whole local stack in the foreground (Ctrl-C stops it)"
@@ -52,10 +52,22 @@ test: test-rust test-terraform
 test-rust: venv
 	$(CARGO) test --locked --no-fail-fast --workspace --lib --bins --tests -- --test-threads=$(TEST_THREADS)
 
-# HCL parse, references, drift against terraform/contract.json, fmt (when terraform is on
-# PATH) and checkov. `terraform validate`/`plan` need the AWS provider, which cannot be fetched.
+# HCL parse, references, drift against terraform/contract.json, the provider schema (the
+# committed extract of `make schema-refresh`), the IAM policy lint (parliament), fmt (when
+# terraform is on PATH) and checkov; then the self-test that plants faults and requires the
+# schema and IAM checks to catch them. `terraform validate`/`plan` need the AWS provider binary,
+# which cannot be fetched. Last, the docs check against the code's own registries.
 test-terraform: venv checkov-venv
 	$(VENV)/bin/python $(TOOLS)/terraform_checks.py
+	$(VENV)/bin/python $(TOOLS)/terraform_checks.py --self-test
+
+# The hashicorp/aws provider schema for the offline Terraform check: npm downloads the
+# @cdktf/provider-aws bindings (one per provider major versions.tf allows) into a temporary
+# directory, and tools/schema/aws-provider.json keeps what terraform/ uses plus the tarballs'
+# integrity hashes. `make test` only reads that file; run this after adding a resource type or
+# changing the provider range.
+schema-refresh: venv
+	$(VENV)/bin/python $(TOOLS)/tf_schema.py refresh
 
 # The five Lambda binaries, built once in release: the Lambda-start bench runs them.
 FUNCTIONS := tvm authorizer projector exporter enforcer
