@@ -8,7 +8,7 @@ CARGO  ?= cargo
 # Two cores: keep the test harness from starting more emulator-heavy tests than the machine has.
 TEST_THREADS ?= 4
 
-.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform schema-refresh bench release-functions fuzz package package-venv fmt lint clean
+.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform test-docs schema-refresh bench release-functions fuzz package package-venv fmt lint clean
 
 help:
 	@echo "make dev        run the whole local stack in the foreground (Ctrl-C stops it)"
@@ -47,7 +47,7 @@ dev-reset:
 	rm -rf .sentinel-dev
 	@echo "local stack data deleted"
 
-test: test-rust test-terraform
+test: test-rust test-terraform test-docs
 
 test-rust: venv
 	$(CARGO) test --locked --no-fail-fast --workspace --lib --bins --tests -- --test-threads=$(TEST_THREADS)
@@ -56,7 +56,7 @@ test-rust: venv
 # committed extract of `make schema-refresh`), the IAM policy lint (parliament), fmt (when
 # terraform is on PATH) and checkov; then the self-test that plants faults and requires the
 # schema and IAM checks to catch them. `terraform validate`/`plan` need the AWS provider binary,
-# which cannot be fetched. Last, the docs check against the code's own registries.
+# which cannot be fetched.
 test-terraform: venv checkov-venv
 	$(VENV)/bin/python $(TOOLS)/terraform_checks.py
 	$(VENV)/bin/python $(TOOLS)/terraform_checks.py --self-test
@@ -68,6 +68,13 @@ test-terraform: venv checkov-venv
 # changing the provider range.
 schema-refresh: venv
 	$(VENV)/bin/python $(TOOLS)/tf_schema.py refresh
+
+# docs/ and README.md against the code's own registries (routes, events, error codes, CLI
+# commands, SENTINEL_* names), links inside the repository, no leftover markers; then the
+# self-test that plants each kind of drift and requires the check to catch it.
+test-docs:
+	$(PYTHON) $(TOOLS)/docs_check.py
+	$(PYTHON) $(TOOLS)/docs_check.py --self-test
 
 # The five Lambda binaries, built once in release: the Lambda-start bench runs them.
 FUNCTIONS := tvm authorizer projector exporter enforcer
