@@ -8,7 +8,7 @@ CARGO  ?= cargo
 # Two cores: keep the test harness from starting more emulator-heavy tests than the machine has.
 TEST_THREADS ?= 4
 
-.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform bench release-functions fuzz package package-venv fmt lint clean
+.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform test-docs schema-refresh bench release-functions fuzz package package-venv fmt lint clean
 
 help:
 	@echo "make dev        run the whole local stack in the foreground (Ctrl-C stops it)"
@@ -19,18 +19,20 @@ help:
 	@echo "make package    Lambda zips in target/lambda/<function>/bootstrap.zip"
 	@echo "make lint       rustfmt check and clippy"
 
-# Python tools (moto's emulators) in a project-local virtualenv, pinned by requirements-dev.lock.
+# Python tools (moto's emulators, the Terraform and docs checks) in a project-local virtualenv,
+# pinned by tools/requirements-dev.lock. Every Python pin and script lives in tools/.
+TOOLS := tools
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements-dev.txt requirements-dev.lock
+$(VENV)/.installed: $(TOOLS)/requirements-dev.txt $(TOOLS)/requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements-dev.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(TOOLS)/requirements-dev.txt -c $(TOOLS)/requirements-dev.lock
 	touch $@
 
 # checkov pins its own boto3, so it lives in a virtualenv of its own.
 checkov-venv: .venv-checkov/.installed
-.venv-checkov/.installed: requirements-checkov.txt requirements-checkov.lock
+.venv-checkov/.installed: $(TOOLS)/requirements-checkov.txt $(TOOLS)/requirements-checkov.lock
 	$(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt -c requirements-checkov.lock
+	.venv-checkov/bin/pip install --quiet --disable-pip-version-check -r $(TOOLS)/requirements-checkov.txt -c $(TOOLS)/requirements-checkov.lock
 	touch $@
 
 build:
@@ -45,15 +47,34 @@ dev-reset:
 	rm -rf .sentinel-dev
 	@echo "local stack data deleted"
 
-test: test-rust test-terraform
+test: test-rust test-terraform test-docs
 
 test-rust: venv
 	$(CARGO) test --locked --no-fail-fast --workspace --lib --bins --tests -- --test-threads=$(TEST_THREADS)
 
-# HCL parse, references, drift against terraform/contract.json, fmt (when terraform is on
-# PATH) and checkov. `terraform validate`/`plan` need the AWS provider, which cannot be fetched.
+# HCL parse, references, drift against terraform/contract.json, the provider schema (the
+# committed extract of `make schema-refresh`), the IAM policy lint (parliament), fmt (when
+# terraform is on PATH) and checkov; then the self-test that plants faults and requires the
+# schema and IAM checks to catch them. `terraform validate`/`plan` need the AWS provider binary,
+# which cannot be fetched.
 test-terraform: venv checkov-venv
-	$(VENV)/bin/python scripts/terraform_checks.py
+	$(VENV)/bin/python $(TOOLS)/terraform_checks.py
+	$(VENV)/bin/python $(TOOLS)/terraform_checks.py --self-test
+
+# The hashicorp/aws provider schema for the offline Terraform check: npm downloads the
+# @cdktf/provider-aws bindings (one per provider major versions.tf allows) into a temporary
+# directory, and tools/schema/aws-provider.json keeps what terraform/ uses plus the tarballs'
+# integrity hashes. `make test` only reads that file; run this after adding a resource type or
+# changing the provider range.
+schema-refresh: venv
+	$(VENV)/bin/python $(TOOLS)/tf_schema.py refresh
+
+# docs/ and README.md against the code's own registries (routes, events, error codes, CLI
+# commands, SENTINEL_* names), links inside the repository, no leftover markers; then the
+# self-test that plants each kind of drift and requires the check to catch it.
+test-docs:
+	$(PYTHON) $(TOOLS)/docs_check.py
+	$(PYTHON) $(TOOLS)/docs_check.py --self-test
 
 # The five Lambda binaries, built once in release: the Lambda-start bench runs them.
 FUNCTIONS := tvm authorizer projector exporter enforcer
@@ -69,23 +90,31 @@ release-functions:
 bench: venv release-functions
 	$(CARGO) bench --locked --workspace
 	$(MAKE) fuzz
-	$(PYTHON) scripts/bench_report.py target/criterion target/bench/report.json
+	$(PYTHON) $(TOOLS)/bench_report.py target/criterion target/bench/report.json
 
 # Lambda zips for the five functions, as Terraform expects them (terraform/contract.json
-# lambda.package_path): target/lambda/<function>/bootstrap.zip, x86_64, linked by zig against
-# the glibc of the Lambda runtime (cargo-lambda's default for x86_64-unknown-linux-gnu). A second
-# release build (target/x86_64-unknown-linux-gnu/), so it is not part of `make test`.
+# lambda.package_path): target/lambda/<function>/bootstrap.zip, linked by zig against the glibc
+# of the Lambda runtime (cargo-lambda's default for the -linux-gnu targets), plus
+# target/lambda/manifest.json (architecture and each zip's SHA-256) that Terraform checks
+# `architecture` against. LAMBDA_ARCH=arm64 builds for Graviton (needs the
+# aarch64-unknown-linux-gnu Rust target). A second release build (target/<triple>/), so it is
+# not part of `make test`.
+LAMBDA_ARCH ?= x86_64
+LAMBDA_TARGET_x86_64 := x86_64-unknown-linux-gnu
+LAMBDA_TARGET_arm64  := aarch64-unknown-linux-gnu
+LAMBDA_TARGET = $(or $(LAMBDA_TARGET_$(LAMBDA_ARCH)),$(error LAMBDA_ARCH must be x86_64 or arm64, not $(LAMBDA_ARCH)))
 PACKAGE_VENV := .venv-package
 package-venv: $(PACKAGE_VENV)/.installed
-$(PACKAGE_VENV)/.installed: requirements-package.txt
+$(PACKAGE_VENV)/.installed: $(TOOLS)/requirements-package.txt $(TOOLS)/requirements-package.lock
 	$(PYTHON) -m venv $(PACKAGE_VENV)
-	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-package.txt
+	$(PACKAGE_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(TOOLS)/requirements-package.txt -c $(TOOLS)/requirements-package.lock
 	touch $@
 
 package: package-venv
+	rm -f target/lambda/manifest.json
 	PATH="$(CURDIR)/$(PACKAGE_VENV)/bin:$$PATH" $(PACKAGE_VENV)/bin/cargo-lambda lambda build \
-	  --release --locked --target x86_64-unknown-linux-gnu --output-format zip $(addprefix -p sentinel-,$(FUNCTIONS))
-	@$(PYTHON) -c 'import os, sys; paths = {f: os.path.join("target/lambda", f, "bootstrap.zip") for f in sys.argv[1:]}; [print(f"{f:12} {p}  {os.path.getsize(p) / 1048576:5.1f} MiB") for f, p in paths.items()]' $(FUNCTIONS)
+	  --release --locked --target $(LAMBDA_TARGET) --output-format zip $(addprefix -p sentinel-,$(FUNCTIONS))
+	$(PYTHON) $(TOOLS)/package_manifest.py --architecture $(LAMBDA_ARCH) --target $(LAMBDA_TARGET) $(FUNCTIONS)
 
 # Property tests at scale: every fuzz_* test with 100,000 cases each (SENTINEL_FUZZ_CASES),
 # release build; a failing case is shrunk and printed. `make test` runs 256 cases each.

@@ -20,7 +20,8 @@ Exit codes:
 `sentinel exec` exits with the command's code (128+N when it was killed by signal N).
 
 Environment: SENTINEL_TVM_URL (for --remote-server), AWS_REGION, the standard AWS credential
-chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, shared credentials and config files, containers, IMDS),
+chain (--aws-profile or AWS_PROFILE, AWS_ACCESS_KEY_ID, shared credentials and config files with
+credential_process and IAM Identity Center (SSO) profiles, web identity, containers, IMDS),
 SENTINEL_LEDGER_TABLE, SENTINEL_VIEWS_TABLE, SENTINEL_POLICY_ROOT.";
 
 /// Sentinel: AWS credentials behind policy, approvals and break-glass, with a verifiable ledger.
@@ -42,6 +43,9 @@ pub struct GlobalArgs {
     /// AWS region for signing and AWS clients (default: AWS_REGION, then the AWS config).
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
+    /// AWS profile whose credentials sign requests and read AWS (default: AWS_PROFILE, then `default`).
+    #[arg(long = "aws-profile", global = true, value_name = "NAME")]
+    pub aws_profile: Option<String>,
 }
 
 /// `--output`.

@@ -1,12 +1,13 @@
 //! The HTTP API client: requests signed with SigV4 (service `execute-api`) using the standard
-//! AWS credential chain, over rustls (https) or plain http to loopback (the local gateway),
+//! AWS credential chain (every provider on, `--aws-profile` choosing the profile), over rustls (https) or plain http to loopback (the local gateway),
 //! with timeouts. Error answers become [`ApiFailure`]s, network trouble a [`LocalFailure`].
 
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
-use aws_config::BehaviorVersion;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -126,17 +127,34 @@ pub fn encode(text: &str) -> String {
     out
 }
 
+/// The caller's own AWS configuration: the SDK's default chain with every credential provider
+/// (environment, shared files, `credential_process`, IAM Identity Center from the token cache
+/// of `aws sso login`, web identity, container and instance metadata). `profile` is
+/// `--aws-profile` (else the SDK reads `AWS_PROFILE`); `region` is `--region`.
+pub async fn aws_config(region: Option<&str>, profile: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region.to_owned()));
+    }
+    loader.load().await
+}
+
 /// A client of one API deployment.
 pub struct Client {
     base: BaseUrl,
     http: hyper_util::client::legacy::Client<Https, Full<Bytes>>,
     region_flag: Option<String>,
+    aws_profile: Option<String>,
     signer: OnceCell<(String, SharedCredentialsProvider)>,
 }
 
 impl Client {
-    /// A client for `url`; credentials and region are resolved on the first signed request.
-    pub fn new(url: &str, region_flag: Option<&str>) -> Result<Client> {
+    /// A client for `url`; credentials (from `aws_profile` when given) and region are resolved
+    /// on the first signed request.
+    pub fn new(url: &str, region_flag: Option<&str>, aws_profile: Option<&str>) -> Result<Client> {
         let base = BaseUrl::parse(url)?;
         let mut connector = HttpConnector::new();
         connector.enforce_http(false);
@@ -151,7 +169,13 @@ impl Client {
         let http = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(https);
-        Ok(Client { base, http, region_flag: region_flag.map(str::to_owned), signer: OnceCell::new() })
+        Ok(Client {
+            base,
+            http,
+            region_flag: region_flag.map(str::to_owned),
+            aws_profile: aws_profile.map(str::to_owned),
+            signer: OnceCell::new(),
+        })
     }
 
     /// The API's base URL.
@@ -164,7 +188,7 @@ impl Client {
     async fn signer(&self) -> Result<&(String, SharedCredentialsProvider)> {
         self.signer
             .get_or_try_init(|| async {
-                let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+                let config = aws_config(None, self.aws_profile.as_deref()).await;
                 let region = self
                     .region_flag
                     .clone()
@@ -197,8 +221,12 @@ impl Client {
     ) -> Result<Response> {
         let (region, provider) = self.signer().await?;
         let credentials = provider.provide_credentials().await.map_err(|e| {
-            LocalFailure::new("NO_CREDENTIALS", exit::DENIED, format!("cannot load your AWS credentials: {e}"))
-                .hint("Configure AWS credentials (AWS_PROFILE, `aws configure`, or environment variables) for the account that hosts Sentinel.")
+            LocalFailure::new(
+                "NO_CREDENTIALS",
+                exit::DENIED,
+                format!("cannot load your AWS credentials: {}", DisplayErrorContext(&e)),
+            )
+            .hint("Configure AWS credentials (--aws-profile or AWS_PROFILE, `aws configure`, `aws sso login`, or environment variables) for the account that hosts Sentinel.")
         })?;
         let url = self.base.join(path, query);
         let (content_type, bytes) = match body {

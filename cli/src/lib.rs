@@ -98,7 +98,8 @@ fn wants_json(args: &[OsString]) -> bool {
 async fn dispatch(cli: Cli) -> Result<u8> {
     let out = Out { format: cli.global.output };
     let region = cli.global.region.as_deref();
-    let client = |url: &str| Client::new(url, region);
+    let aws_profile = cli.global.aws_profile.as_deref();
+    let client = |url: &str| Client::new(url, region, aws_profile);
     match &cli.command {
         Command::Exec(args) => return exec::run(client(&args.server.url)?, args).await,
         Command::Whoami { server, profile } => api::whoami(&client(&server.url)?, out, profile.as_deref()).await?,
@@ -113,11 +114,11 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         Command::Breakglass(command) => api::breakglass(&client(server_of_breakglass(command))?, out, command).await?,
         Command::Sessions(command) => api::sessions(&client(server_of_sessions(command))?, out, command).await?,
         Command::Audit(AuditCommand::Export { table, since, until, principal }) => {
-            let config = ops::aws(region).await;
+            let config = ops::aws(region, aws_profile).await;
             ops::audit_export(&config, &table.ledger_table, *since, *until, principal.as_deref()).await?
         }
         Command::Audit(AuditCommand::Verify { table }) => {
-            let config = ops::aws(region).await;
+            let config = ops::aws(region, aws_profile).await;
             ops::audit_verify(&config, &table.ledger_table, out).await?
         }
         Command::Policy(PolicyCommand::Validate { files }) => ops::policy_validate(files, out)?,
@@ -126,14 +127,14 @@ async fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Policy(PolicyCommand::Pull { root, profile }) => {
             let profile = api::profile(profile)?;
-            ops::policy_pull(&ops::aws(region).await, &root.policy_root, &profile, out).await?
+            ops::policy_pull(&ops::aws(region, aws_profile).await, &root.policy_root, &profile, out).await?
         }
         Command::Policy(PolicyCommand::Diff { root, profile, file }) => {
             let profile = api::profile(profile)?;
-            ops::policy_diff(&ops::aws(region).await, &root.policy_root, &profile, file, out).await?
+            ops::policy_diff(&ops::aws(region, aws_profile).await, &root.policy_root, &profile, file, out).await?
         }
         Command::Views(ViewsCommand::Rebuild { table, views_table, check: _, repair }) => {
-            let config = ops::aws(region).await;
+            let config = ops::aws(region, aws_profile).await;
             ops::views_rebuild(&config, &table.ledger_table, views_table, *repair, out).await?
         }
         Command::Dev => {

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use chrono::{DateTime, Utc};
 use ledger::store::dynamo::DynamoEventStore;
@@ -17,13 +17,9 @@ use serde_json::{json, Value};
 use crate::failure::{exit, LocalFailure};
 use crate::output::{clean, write_stdout, Out};
 
-/// AWS configuration from the standard chain, with `--region` when given.
-pub async fn aws(region: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(region) = region {
-        loader = loader.region(Region::new(region.to_owned()));
-    }
-    loader.load().await
+/// AWS configuration from the standard chain, with `--region` and `--aws-profile` when given.
+pub async fn aws(region: Option<&str>, profile: Option<&str>) -> SdkConfig {
+    crate::client::aws_config(region, profile).await
 }
 
 /// An AWS error as a failure with the right exit code.

@@ -90,6 +90,8 @@ fn the_local_stack_serves_every_cli_flow_end_to_end() {
         oncall_breaks_glass_and_gets_credentials(&scenarios);
         every_command_prints_json_that_parses(&scenarios);
         audit_verify_passes_then_fails_after_tampering(&scenarios);
+        crate::credentials::whoami_works_from_a_credential_process_profile(&scenarios.env, &dir);
+        crate::credentials::whoami_works_from_an_sso_profile(&scenarios.env, &dir);
     }));
     runtime.block_on(stack.stop());
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,9 +1,11 @@
 //! Integration tests of the `sentinel` binary: its command definition, usage errors, policy
 //! files, completions, shell functions, error rendering and exit codes against a stub API,
-//! `exec` against the stub, and end to end against the real local stack.
+//! `exec` against the stub, and end to end against the real local stack (credential sources
+//! included).
 
 mod support;
 
+mod credentials;
 mod definition;
 mod e2e;
 mod errors;

@@ -16,6 +16,9 @@ module "ledger" {
   # Only the TVM appends events; everything else that changes the ledger goes through the API.
   ledger_writer_role_arns = [module.sentinel.tvm_role_arn]
 
+  # Only the projector (and the roles that run `sentinel views rebuild --repair`) write views.
+  views_writer_role_arns = concat([module.sentinel.function_role_arns["projector"]], var.views_rebuilder_role_arns)
+
   tags = var.tags
 }
 
@@ -30,13 +33,21 @@ module "sentinel" {
   views_table_name  = module.ledger.views_table_name
   views_table_arn   = module.ledger.views_table_arn
 
-  lambda_zip_paths = { for f in local.functions : f => "${var.lambda_artifacts_dir}/${f}/bootstrap.zip" }
-  architecture     = var.architecture
+  lambda_zip_paths      = { for f in local.functions : f => "${var.lambda_artifacts_dir}/${f}/bootstrap.zip" }
+  package_manifest_path = "${var.lambda_artifacts_dir}/manifest.json"
+  architecture          = var.architecture
+
+  reserve_enforcer_concurrency = var.reserve_enforcer_concurrency
+
+  # First admins and policies; Terraform ignores later edits (docs/deployment.md, step 6).
+  admins               = var.admins
+  initial_policy_files = var.initial_policy_files
 
   identity_role_arns = var.identity_role_arns
   kms_key_arn        = var.kms_key_arn
 
   enable_notifications = var.enable_notifications
+  alarm_emails         = var.alarm_emails
   alarm_actions        = local.alarm_actions
   ok_actions           = local.alarm_actions
 

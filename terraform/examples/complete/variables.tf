@@ -16,7 +16,7 @@ variable "lambda_artifacts_dir" {
 }
 
 variable "architecture" {
-  description = "Instruction set the zips were built for (x86_64 or arm64)."
+  description = "Instruction set the zips were built for (x86_64 or arm64): `make package LAMBDA_ARCH=...`; checked against the package manifest."
   type        = string
   default     = "x86_64"
 }
@@ -46,9 +46,42 @@ variable "kms_key_arn" {
 }
 
 variable "alarm_topic_arn" {
-  description = "Optional SNS topic that receives alarm and recovery notifications."
+  description = "Optional existing SNS topic that receives alarm and recovery notifications."
   type        = string
   default     = null
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses that receive alarms (a topic is created; each address confirms once). Set this or alarm_topic_arn."
+  type        = list(string)
+  default     = []
+}
+
+variable "reserve_enforcer_concurrency" {
+  description = "Reserve one concurrent execution for the enforcer; needs a Lambda concurrency quota of at least 101 (docs/deployment.md)."
+  type        = bool
+  default     = true
+}
+
+variable "admins" {
+  description = "First Sentinel admins ({users = [...], principals = [...]}), written once to the admins parameter. null = write it yourself."
+  type = object({
+    users      = optional(list(string), [])
+    principals = optional(list(string), [])
+  })
+  default = null
+}
+
+variable "initial_policy_files" {
+  description = "First policies, profile => YAML file, written once under the policy root; later versions go through `sentinel policy push`."
+  type        = map(string)
+  default     = {}
+}
+
+variable "views_rebuilder_role_arns" {
+  description = "Roles (besides the projector) that may write the views table, i.e. run `sentinel views rebuild --repair`."
+  type        = list(string)
+  default     = []
 }
 
 variable "enable_notifications" {

@@ -168,3 +168,37 @@ resource "aws_dynamodb_table" "views" {
 
   tags = merge(var.tags, { "sentinel:component" = "views" })
 }
+
+# The views are derived, but the API's lists and shows read them: whoever can write a row can
+# make a session look active in `sentinel sessions list`, or hide one. Security decisions never
+# rest on a views row (the authorizer and the refresh fold the ledger), so this is about what
+# people are shown. With views_writer_role_arns set (the projector, plus the roles that run
+# `sentinel views rebuild --repair`), every other principal is denied every item write.
+data "aws_iam_policy_document" "views_writers_only" {
+  count = length(var.views_writer_role_arns) > 0 ? 1 : 0
+
+  statement {
+    sid       = "DenyItemWritesExceptWriters"
+    effect    = "Deny"
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"]
+    resources = [aws_dynamodb_table.views.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "ArnNotEquals"
+      variable = "aws:PrincipalArn"
+      values   = var.views_writer_role_arns
+    }
+  }
+}
+
+resource "aws_dynamodb_resource_policy" "views" {
+  count = length(var.views_writer_role_arns) > 0 ? 1 : 0
+
+  resource_arn = aws_dynamodb_table.views.arn
+  policy       = data.aws_iam_policy_document.views_writers_only[0].json
+}

@@ -93,3 +93,18 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "views_writer_role_arns" {
+  description = <<-EOT
+    IAM role ARNs allowed to write items of the views table: the projector's execution role and
+    any role that runs `sentinel views rebuild --repair`. When non-empty, the table's resource
+    policy denies item writes to every other principal. Empty = no writer restriction beyond IAM.
+  EOT
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.views_writer_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/", a))])
+    error_message = "Each views writer must be an IAM role ARN."
+  }
+}

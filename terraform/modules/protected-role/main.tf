@@ -15,9 +15,10 @@ data "aws_iam_policy_document" "trust" {
   statement {
     sid    = "SentinelTvmOnly"
     effect = "Allow"
-    # SetSourceIdentity and TagSession must be allowed here as well as in the TVM's own policy;
-    # without them STS rejects an AssumeRole that passes SourceIdentity or session tags.
-    actions = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
+    # SetSourceIdentity must be allowed here as well as in the TVM's own policy; without it STS
+    # rejects an AssumeRole that passes a SourceIdentity. sts:SourceIdentity is a condition key
+    # of both actions.
+    actions = ["sts:AssumeRole", "sts:SetSourceIdentity"]
 
     principals {
       type        = "AWS"
@@ -30,6 +31,36 @@ data "aws_iam_policy_document" "trust" {
       values   = ["sentinel*"]
     }
   }
+
+  statement {
+    # Session tags need sts:TagSession in the trust too. It has no sts:SourceIdentity key, so it
+    # stands apart, limited to the TVM's transitive tags.
+    sid     = "SentinelTvmSessionTags"
+    effect  = "Allow"
+    actions = ["sts:TagSession"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [var.tvm_role_arn]
+    }
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = local.session_tag_keys
+    }
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "sts:TransitiveTagKeys"
+      values   = local.session_tag_keys
+    }
+  }
+}
+
+locals {
+  # The TVM's session tags (contract.json, iam.session_tag_keys).
+  session_tag_keys = ["SentinelSessionId", "SentinelUser", "SentinelProfile"]
 }
 
 resource "aws_iam_role" "this" {

@@ -6,7 +6,7 @@
 # is a separate CUSTOM route and not a second mode of GET /.
 
 locals {
-  # Keep in step with terraform/contract.json ("routes"); scripts/terraform_checks.py compares them.
+  # Keep in step with terraform/contract.json ("routes"); tools/terraform_checks.py compares them.
   iam_route_keys = [
     "GET /",
     "POST /",

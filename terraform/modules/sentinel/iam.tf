@@ -37,9 +37,10 @@ resource "aws_iam_role" "function" {
 data "aws_iam_policy_document" "tvm" {
   statement {
     sid = "AssumeProtectedRoles"
-    # SetSourceIdentity and TagSession are authorised separately from AssumeRole; the TVM always
-    # passes a SourceIdentity (sentinel...<session id>) and transitive session tags.
-    actions   = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]
+    # SetSourceIdentity is authorised separately from AssumeRole; the TVM always passes a
+    # SourceIdentity (sentinel-<session id>). sts:SourceIdentity is a condition key of exactly
+    # these two actions, so it may condition them.
+    actions   = ["sts:AssumeRole", "sts:SetSourceIdentity"]
     resources = local.protected_roles_tvm_arns
 
     # Defence in depth: even a bug in the TVM cannot mint a protected session that is not
@@ -52,8 +53,30 @@ data "aws_iam_policy_document" "tvm" {
   }
 
   statement {
-    sid       = "ReadPolicies"
-    actions   = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+    # sts:TagSession has no sts:SourceIdentity key: in the statement above, a key STS does not
+    # supply for the action would fail the condition and make every tagged AssumeRole
+    # AccessDenied. Its own statement, limited to the TVM's three transitive tags instead.
+    sid       = "TagProtectedSessions"
+    actions   = ["sts:TagSession"]
+    resources = local.protected_roles_tvm_arns
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = local.session_tag_keys
+    }
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "sts:TransitiveTagKeys"
+      values   = local.session_tag_keys
+    }
+  }
+
+  statement {
+    sid = "ReadPolicies"
+    # GetParameter for one profile and the admins, GetParametersByPath for GET /profiles.
+    actions   = ["ssm:GetParameter", "ssm:GetParametersByPath"]
     resources = [local.policy_root_arn, "${local.policy_root_arn}/*", local.admins_parameter_arn]
   }
 
@@ -81,10 +104,10 @@ data "aws_iam_policy_document" "tvm" {
   statement {
     # Appends are conditional PutItems, or one TransactWriteItems whose Put and ConditionCheck
     # actions are authorised as PutItem and ConditionCheckItem (there is no separate IAM action
-    # for the transaction). Query/GetItem read stream tails and retried appends. No UpdateItem or
-    # DeleteItem: the table's resource policy denies them to everyone anyway.
+    # for the transaction). Query reads stream tails and retried appends (the ledger store has no
+    # GetItem). No UpdateItem or DeleteItem: the table's resource policy denies them to everyone.
     sid       = "LedgerAppendAndRead"
-    actions   = ["dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"]
+    actions   = ["dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:Query"]
     resources = [var.ledger_table_arn]
   }
 
@@ -139,9 +162,10 @@ data "aws_iam_policy_document" "projector" {
   }
 
   statement {
-    # Rows are written with a condition on last_seq, so duplicates and reordering are no-ops.
+    # Rows are conditional puts on last_seq, so duplicates and reordering are no-ops (the views
+    # store never updates in place). The views table's resource policy lets only this role write.
     sid       = "ViewsWrite"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
     resources = [var.views_table_arn]
   }
 }

@@ -4,7 +4,7 @@
 #
 # Files: functions.tf (Lambdas, logs), iam.tf (execution roles), api.tf (HTTP API),
 # streams.tf (stream consumers, on-failure queues), bus.tf (bus, archive, enforcer, notifications),
-# alarms.tf.
+# alarms.tf, dashboard.tf, parameters.tf (optional admins and first policies).
 
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
@@ -30,12 +30,18 @@ locals {
     { tvm = 15, authorizer = 5, projector = 60, exporter = 60, enforcer = 30 },
     var.lambda_timeout_seconds,
   )
-  # -1 = no reservation (the account's unreserved pool).
+  # -1 = no reservation (the account's unreserved pool). The enforcer's 1 is optional: Lambda
+  # keeps 100 executions unreserved, so reserving needs an account quota of at least 101.
   reserved_concurrency = merge(
     { tvm = -1, authorizer = -1, projector = -1, exporter = -1 },
     var.reserved_concurrency,
-    { enforcer = 1 },
+    { enforcer = var.reserve_enforcer_concurrency ? 1 : -1 },
   )
+
+  # What `make package` built (target/lambda/manifest.json next to the zips): the architecture
+  # and each zip's SHA-256, checked against var.architecture and the zips before anything deploys.
+  package_manifest_path = coalesce(var.package_manifest_path, "${dirname(dirname(var.lambda_zip_paths["tvm"]))}/manifest.json")
+  package_manifest      = fileexists(local.package_manifest_path) ? jsondecode(file(local.package_manifest_path)) : null
 
   # Every function gets the same configuration: the code reads one config struct, and none of
   # these values is secret.
@@ -62,6 +68,10 @@ locals {
   # accounts the TVM may vend into.
   protected_roles_local_arn = "arn:${local.partition}:iam::${local.account_id}:role/SentinelProtected-*"
   protected_roles_tvm_arns  = [for a in var.protected_role_account_ids : "arn:${local.partition}:iam::${a}:role/SentinelProtected-*"]
+
+  # The session tags the TVM passes to AssumeRole, all transitive (contract.json,
+  # iam.session_tag_keys); sts:TagSession is limited to exactly these.
+  session_tag_keys = ["SentinelSessionId", "SentinelUser", "SentinelProfile"]
 
   # The only inline policy the enforcer writes on a protected role (contract.json,
   # enforcer.inline_policy_name). IAM has no condition key for the policy name, so its

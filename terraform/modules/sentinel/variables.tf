@@ -59,7 +59,7 @@ variable "lambda_zip_paths" {
 }
 
 variable "architecture" {
-  description = "Instruction set of the zips. x86_64 by default; arm64 zips must be built on a machine with the aarch64 target installed."
+  description = "Instruction set of the zips: what `make package LAMBDA_ARCH=...` built (x86_64 by default; arm64 needs the aarch64-unknown-linux-gnu Rust target). Checked against the package manifest."
   type        = string
   default     = "x86_64"
 
@@ -67,6 +67,12 @@ variable "architecture" {
     condition     = contains(["x86_64", "arm64"], var.architecture)
     error_message = "architecture must be x86_64 or arm64."
   }
+}
+
+variable "package_manifest_path" {
+  description = "The manifest `make package` writes next to the zips ({architecture, functions: {<fn>: {sha256}}}). null = manifest.json in the directory above the tvm zip's folder (target/lambda/manifest.json)."
+  type        = string
+  default     = null
 }
 
 variable "lambda_memory_mb" {
@@ -91,11 +97,28 @@ variable "lambda_timeout_seconds" {
   }
 }
 
+variable "reserve_enforcer_concurrency" {
+  description = <<-EOT
+    Reserve exactly one concurrent execution for the enforcer. It read-modify-writes one inline
+    policy per protected role, and one-at-a-time keeps two revocations of the same role from
+    overwriting each other's deny. Lambda keeps 100 executions unreserved, so this needs an
+    account concurrency quota of at least 101 (new accounts often have 10): false deploys the
+    enforcer unreserved (docs/deployment.md says what that risks and how to check the quota).
+  EOT
+  type        = bool
+  default     = true
+}
+
+variable "check_concurrency_quota" {
+  description = "With reserve_enforcer_concurrency, read the account's Lambda concurrency quota from Service Quotas at plan time (servicequotas:GetServiceQuota) and refuse to plan when it is below 101."
+  type        = bool
+  default     = true
+}
+
 variable "reserved_concurrency" {
   description = <<-EOT
     Optional reserved concurrency per function (tvm, authorizer, projector, exporter). Unset = the
-    account's unreserved pool. The enforcer is always 1 and not configurable here: it
-    read-modify-writes one inline policy per role, and one-at-a-time is what keeps that safe.
+    account's unreserved pool. The enforcer's reservation is reserve_enforcer_concurrency.
   EOT
   type        = map(number)
   default     = {}
@@ -196,6 +219,45 @@ variable "admins_parameter" {
   validation {
     condition     = can(regex("^(/[A-Za-z0-9_.-]+)+$", var.admins_parameter))
     error_message = "admins_parameter must be an absolute SSM parameter name, e.g. /sentinel/admins."
+  }
+}
+
+variable "admins" {
+  description = <<-EOT
+    Optional first contents of the admins parameter ({users = [...], principals = [...]}, the
+    matching rules of policies: bare names, iam:NAME, idp:NAME, principal ARN patterns). Without
+    it nobody is an admin after the first apply, so nobody can publish a policy through the API.
+    Terraform creates the parameter once and ignores later edits of its value.
+  EOT
+  type = object({
+    users      = optional(list(string), [])
+    principals = optional(list(string), [])
+  })
+  default = null
+
+  validation {
+    condition     = var.admins == null || length(concat(try(var.admins.users, []), try(var.admins.principals, []))) > 0
+    error_message = "admins needs at least one user or principal (or leave it null and write the parameter yourself)."
+  }
+}
+
+variable "initial_policy_files" {
+  description = <<-EOT
+    Optional first policies, profile name => path of its YAML file (e.g. examples/policies/dev.yaml).
+    Each becomes <policy_root>/<profile>, created once; later versions are published with
+    `sentinel policy push`, and Terraform ignores the parameter's value after creation.
+  EOT
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for p, f in var.initial_policy_files : can(regex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", p)) && fileexists(f)])
+    error_message = "Keys must be profile names ([A-Za-z0-9][A-Za-z0-9_.-]{0,63}); values existing files."
+  }
+
+  validation {
+    condition     = alltrue([for p, f in var.initial_policy_files : try(tostring(yamldecode(file(f)).profile), "") == p && length(file(f)) <= 4096])
+    error_message = "Each file's `profile:` must equal its key, and a file may hold at most 4096 bytes (a standard SSM parameter; the TVM writes standard parameters)."
   }
 }
 
@@ -405,8 +467,53 @@ variable "notification_detail_types" {
 # Alarms
 # ---------------------------------------------------------------------------------------------
 
+variable "alarm_emails" {
+  description = "E-mail addresses subscribed to a topic (<prefix>-alarms) that every alarm notifies. Each address must confirm the subscription mail."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alarm_emails : can(regex("^[^@\\s]+@[^@\\s]+$", e))])
+    error_message = "Each alarm e-mail must look like an e-mail address."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of Sentinel's own metrics (RevocationsNotEnforced from the enforcer's logs, Heartbeat from the expiry sweep)."
+  type        = string
+  default     = "Sentinel"
+}
+
+variable "enable_heartbeat_alarm" {
+  description = "Alarm when the expiry sweep's Heartbeat metric stops (missing data breaches). Off by default: this version of the module deploys no expiry sweep, so the metric would never arrive."
+  type        = bool
+  default     = false
+}
+
+variable "heartbeat_period_seconds" {
+  description = "Period of the heartbeat alarm: at least the sweep's schedule interval."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.heartbeat_period_seconds >= 60 && var.heartbeat_period_seconds % 60 == 0
+    error_message = "heartbeat_period_seconds must be a multiple of 60, at least 60."
+  }
+}
+
+variable "heartbeat_missing_periods" {
+  description = "Consecutive periods without a heartbeat before the alarm fires."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.heartbeat_missing_periods >= 1
+    error_message = "heartbeat_missing_periods must be at least 1."
+  }
+}
+
 variable "alarm_actions" {
-  description = "ARNs notified when an alarm fires (e.g. an SNS topic of the on-call)."
+  description = "Existing ARNs notified when an alarm fires (e.g. an SNS topic of the on-call), in addition to alarm_emails."
   type        = list(string)
   default     = []
 }

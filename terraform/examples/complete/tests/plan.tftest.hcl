@@ -16,6 +16,11 @@ mock_provider "aws" {
     defaults = { name = "eu-central-1" }
   }
 
+  # The enforcer's reservation is checked against the account's concurrency quota.
+  mock_data "aws_servicequotas_service_quota" {
+    defaults = { value = 1000 }
+  }
+
   # Mocked policy documents are random strings; resources that take policy JSON reject those.
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
@@ -106,4 +111,49 @@ run "admins_parameter_outside_policy_root" {
   }
 
   expect_failures = [aws_iam_role_policy.function]
+}
+
+run "enforcer_unreserved_on_small_accounts" {
+  command = plan
+
+  module {
+    source = "../../modules/sentinel"
+  }
+
+  variables {
+    ledger_table_name            = "sentinel-ledger"
+    ledger_table_arn             = "arn:aws:dynamodb:eu-central-1:111122223333:table/sentinel-ledger"
+    ledger_stream_arn            = "arn:aws:dynamodb:eu-central-1:111122223333:table/sentinel-ledger/stream/2026-01-01T00:00:00.000"
+    views_table_name             = "sentinel-views"
+    views_table_arn              = "arn:aws:dynamodb:eu-central-1:111122223333:table/sentinel-views"
+    lambda_zip_paths             = { for f in ["tvm", "authorizer", "projector", "exporter", "enforcer"] : f => "../../../target/lambda/${f}/bootstrap.zip" }
+    reserve_enforcer_concurrency = false
+    alarm_emails                 = ["oncall@example.com"]
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["enforcer"].reserved_concurrent_executions == -1 && length(aws_sns_topic_subscription.alarm_email) == 1
+    error_message = "reserve_enforcer_concurrency = false leaves the enforcer unreserved; alarm_emails subscribes each address"
+  }
+}
+
+run "architecture_must_match_the_package" {
+  command = plan
+
+  module {
+    source = "../../modules/sentinel"
+  }
+
+  variables {
+    ledger_table_name = "sentinel-ledger"
+    ledger_table_arn  = "arn:aws:dynamodb:eu-central-1:111122223333:table/sentinel-ledger"
+    ledger_stream_arn = "arn:aws:dynamodb:eu-central-1:111122223333:table/sentinel-ledger/stream/2026-01-01T00:00:00.000"
+    views_table_name  = "sentinel-views"
+    views_table_arn   = "arn:aws:dynamodb:eu-central-1:111122223333:table/sentinel-views"
+    lambda_zip_paths  = { for f in ["tvm", "authorizer", "projector", "exporter", "enforcer"] : f => "../../../target/lambda/${f}/bootstrap.zip" }
+    architecture      = "arm64"
+  }
+
+  # `make package` (x86_64 by default) wrote the manifest these zips are checked against.
+  expect_failures = [aws_lambda_function.this]
 }

@@ -11,10 +11,22 @@ downloaded), so this script is what keeps the Terraform honest:
   3. contract terraform/contract.json matches the HCL: routes and their authorization, environment
               variable names and defaults, table keys and indexes, bus name and routed detail-types,
               protected-role naming, authorizer settings;
-  4. fmt      `terraform fmt -check -recursive` when a terraform binary is on PATH (else skipped);
-  5. checkov  no failed check; every suppression is an inline `#checkov:skip=CKV_...:reason`.
+              the TVM's session tag keys, the log line the enforcer's metric filter matches;
+  4. schema   every resource, data and provider block against the hashicorp/aws schema of each
+              provider major that versions.tf allows (tools/tf_schema.py, reading the committed
+              extract tools/schema/aws-provider.json): argument and block names, required ones,
+              nesting;
+  5. iam      every policy document, `aws_iam_policy_document` blocks rendered to JSON by our own
+              renderer, linted by parliament (tools/iam_lint.py): actions, resource types, and
+              condition keys that do not apply to an action;
+  6. fmt      `terraform fmt -check -recursive` when a terraform binary is on PATH (else skipped);
+  7. checkov  no failed check; every suppression is an inline `#checkov:skip=CKV_...:reason`.
 
-Usage: scripts/terraform_checks.py [--skip-checkov] [--terraform-dir DIR]
+--self-test plants faults in a copy of terraform/ (an unknown argument, a missing required
+argument, a repeated single block, sts:TagSession conditioned on sts:SourceIdentity) and fails
+unless the schema and IAM checks catch each one and pass the unplanted copy.
+
+Usage: tools/terraform_checks.py [--skip-checkov] [--terraform-dir DIR] | --self-test
 Needs python-hcl2 in the running interpreter. checkov pins boto3 and cannot share the moto
 virtualenv, so it is looked up as $CHECKOV, then .venv-checkov/bin/checkov, then on PATH.
 Exit status 0 when everything passed, 1 otherwise.
@@ -467,6 +479,23 @@ def check_contract(modules: dict[Path, Module], tf_dir: Path, fails: Failures) -
     if f'"{want_iam["source_identity_prefix"]}*' not in all_text.replace('\\"', '"'):
         fails.add("contract", f"no sts:SourceIdentity condition {want_iam['source_identity_prefix']}* found")
     expect("enforcer inline policy name", unquote(sentinel.locals.get("enforcer_policy_name")), want_iam["enforcer_inline_policy_name"])
+    for mod in (sentinel, protected):
+        expect(f"{rel(mod.path)} session_tag_keys", literal(mod.locals.get("session_tag_keys")), want_iam["session_tag_keys"])
+
+    # The enforcer's "not enforced" log line: the metric filter matches what the code logs.
+    want_log = contract["logs"]["enforcer_not_enforced"]
+    metric_filter = sentinel.resource("aws_cloudwatch_log_metric_filter", "revocation_not_enforced") or {}
+    pattern = unquote(metric_filter.get("pattern", "")) or ""
+    want_pattern = '{ $.level = "' + want_log["level"] + '" && $.fields.retryable IS ' + str(want_log["retryable"]).upper() + " }"
+    expect("revocation_not_enforced metric filter pattern", pattern, want_pattern)
+    source_dir = REPO / "functions" / want_log["function"] / "src"
+    source = "\n".join(p.read_text(encoding="utf-8") for p in sorted(source_dir.rglob("*.rs"))) if source_dir.is_dir() else ""
+    line = re.search(r"tracing::error!\((?:[^;]*?)retryable = (true|false)(?:[^;]*?)\"([^\"]+)\"\s*\)", source, re.S)
+    if not line or line.group(2) != want_log["message"] or line.group(1) != str(want_log["retryable"]).lower():
+        fails.add("contract", f"functions/{want_log['function']}/src no longer logs tracing::error!(…, retryable = "
+                              f"{str(want_log['retryable']).lower()}, {want_log['message']!r}): update the metric filter and contract.json")
+    if "flatten_event(true)" in source:
+        fails.add("contract", f"functions/{want_log['function']} flattens its JSON log events; the metric filter reads $.fields.*")
 
 
 # --------------------------------------------------------------------------------------------
@@ -543,11 +572,99 @@ def run_checkov(tf_dir: Path, fails: Failures) -> str:
     return f"{summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped inline"
 
 
+def check_schema(tf_dir: Path, fails: Failures) -> str:
+    import tf_schema
+
+    problems = tf_schema.check(tf_dir, tf_schema.SCHEMA_FILE)
+    for p in problems:
+        fails.add("schema", p)
+    extract = json.loads(tf_schema.SCHEMA_FILE.read_text(encoding="utf-8")) if tf_schema.SCHEMA_FILE.exists() else {}
+    versions = ", ".join(f"aws {p['provider_version']}" for _, p in sorted(extract.get("packages", {}).items()))
+    return f"checked against {versions or 'no extract'}" if not problems else f"{len(problems)} problems"
+
+
+def check_iam(tf_dir: Path, fails: Failures) -> str:
+    import iam_lint
+
+    docs_dir = REPO / "docs" if tf_dir == (REPO / "terraform").resolve() else None
+    documents = list(iam_lint.terraform_documents(tf_dir)) + list(iam_lint.json_documents(tf_dir, docs_dir))
+    count, problems = iam_lint.lint(documents)
+    for p in problems:
+        fails.add("iam", p)
+    return f"{count} policy documents linted by parliament"
+
+
+# Each planted fault: (file under terraform/, text to replace, replacement, the check that must
+# catch it, a phrase its message must contain).
+PLANTED = [
+    ("modules/protected-role/main.tf", "  assume_role_policy = data.aws_iam_policy_document.trust.json\n",
+     "  assume_role_policy = data.aws_iam_policy_document.trust.json\n  assume_role_polcy  = \"{}\"\n",
+     "schema", "'assume_role_polcy' is not an argument (did you mean 'assume_role_policy'?)"),
+    ("modules/sentinel/functions.tf", '  function_name = "${var.name_prefix}-${each.key}"\n', "", "schema",
+     "required argument 'function_name' is missing"),
+    ("modules/ledger/main.tf", "  point_in_time_recovery {\n    enabled = true\n  }\n",
+     "  point_in_time_recovery {\n    enabled = true\n  }\n\n  point_in_time_recovery {\n    enabled = true\n  }\n",
+     "schema", "block 'point_in_time_recovery' may appear at most once"),
+    ("modules/sentinel/bus.tf", "  retry_policy {\n", "  retry_policies {\n", "schema", "'retry_policies' is no such block"),
+    ("modules/sentinel/iam.tf", 'actions   = ["sts:AssumeRole", "sts:SetSourceIdentity"]',
+     'actions   = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]',
+     "iam", "Unknown condition sts:SourceIdentity for action sts:TagSession"),
+    ("modules/protected-role/main.tf", 'actions = ["sts:AssumeRole", "sts:SetSourceIdentity"]',
+     'actions = ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]',
+     "iam", "Unknown condition sts:SourceIdentity for action sts:TagSession"),
+    ("modules/sentinel/iam.tf", '"dynamodb:PutItem", "dynamodb:ConditionCheckItem"', '"dynamodb:PutItems", "dynamodb:ConditionCheckItem"',
+     "iam", "dynamodb:PutItems"),
+]
+
+
+def self_test() -> int:
+    """Plants each fault in a fresh copy of terraform/ and requires the right check to fail."""
+    import tempfile
+
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="sentinel-tf-selftest-") as tmp:
+        clean = Path(tmp) / "clean" / "terraform"
+        shutil.copytree(REPO / "terraform", clean, ignore=shutil.ignore_patterns(".terraform"))
+        for name, check in (("schema", check_schema), ("iam", check_iam)):
+            fails = Failures()
+            check(clean, fails)
+            if fails.items:
+                failures.append(f"the unplanted copy fails the {name} check: {fails.items[0]}")
+        for i, (path, old, new, section, phrase) in enumerate(PLANTED):
+            copy = Path(tmp) / f"fault{i}" / "terraform"
+            shutil.copytree(clean, copy)
+            target = copy / path
+            text = target.read_text(encoding="utf-8")
+            if old not in text:
+                failures.append(f"fault {i}: {path} no longer contains {old!r}; update PLANTED")
+                continue
+            target.write_text(text.replace(old, new, 1), encoding="utf-8")
+            fails = Failures()
+            (check_schema if section == "schema" else check_iam)(copy, fails)
+            caught = [f for f in fails.items if phrase in f]
+            status = "caught" if caught else "MISSED"
+            print(f"self-test: {section:6} {path}: {phrase[:70]!r}: {status}")
+            if not caught:
+                failures.append(f"fault {i} in {path} was not caught by the {section} check "
+                                f"(wanted {phrase!r}, got {fails.items[:3]})")
+    if failures:
+        print("\nterraform self-test FAILED:", file=sys.stderr)
+        for f in failures:
+            print(f"  {f}", file=sys.stderr)
+        return 1
+    print(f"terraform self-test passed: {len(PLANTED)} planted faults caught, the clean copy passes")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--terraform-dir", type=Path, default=REPO / "terraform")
-    parser.add_argument("--skip-checkov", action="store_true", help="do not run checkov (syntax, refs, contract and fmt only)")
+    parser.add_argument("--skip-checkov", action="store_true", help="do not run checkov (syntax, refs, contract, schema, iam and fmt only)")
+    parser.add_argument("--self-test", action="store_true", help="plant faults in a copy of terraform/ and require the checks to catch them")
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    if args.self_test:
+        return self_test()
     tf_dir = args.terraform_dir.resolve()
     start = time.monotonic()
     fails = Failures()
@@ -564,6 +681,8 @@ def main() -> int:
         print("refs:     checked")
         check_contract(modules, tf_dir, fails)
         print("contract: checked against terraform/contract.json")
+        print(f"schema:   {check_schema(tf_dir, fails)}")
+        print(f"iam:      {check_iam(tf_dir, fails)}")
     print(f"fmt:      {run_fmt(tf_dir, fails)}")
     nskips = check_suppressions(modules, fails)
     if args.skip_checkov:
