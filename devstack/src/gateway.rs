@@ -23,6 +23,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 use axum::response::Response;
+use axum::routing::{MethodFilter, MethodRouter};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -192,39 +193,65 @@ pub async fn serve(
     Ok(RunningGateway { url: format!("http://{addr}"), addr, task })
 }
 
-/// The gateway as an axum router (for `serve`, or for tests with `oneshot`).
+/// The gateway as an axum router (for `serve`, or for tests with `oneshot`): each route is
+/// registered with axum's router (the same `{name}` template syntax as API Gateway; literal
+/// segments win over parameters), and everything else, a known path with another method
+/// included, is API Gateway's 404.
 pub fn router(
     config: GatewayConfig,
     registry: KeyRegistry,
     routes: Vec<Route>,
     backend: Arc<dyn Backend>,
 ) -> Result<axum::Router, GatewayError> {
-    let routes = compile_routes(routes)?;
-    let state = Arc::new(Gateway { config, registry, routes, backend });
-    Ok(axum::Router::new().fallback(handle).with_state(state))
+    validate_routes(&routes)?;
+    let state = Arc::new(Gateway { config, registry, backend });
+    let mut by_path: BTreeMap<String, Vec<Route>> = BTreeMap::new();
+    for route in routes {
+        by_path.entry(route.path.clone()).or_default().push(route);
+    }
+    let mut app = axum::Router::new();
+    for (path, group) in by_path {
+        let mut methods: Option<MethodRouter<Arc<Gateway>>> = None;
+        for route in group {
+            let filter = method_filter(&route)?;
+            let route = Arc::new(route);
+            let handler = move |State(gateway): State<Arc<Gateway>>, request: Request| {
+                let route = route.clone();
+                async move { gateway.handle(&route, request).await }
+            };
+            methods = Some(match methods {
+                None => axum::routing::on(filter, handler),
+                Some(methods) => methods.on(filter, handler),
+            });
+        }
+        if let Some(methods) = methods {
+            app = app.route(&path, methods);
+        }
+    }
+    Ok(app.fallback(not_found).method_not_allowed_fallback(not_found).with_state(state))
 }
 
 struct Gateway {
     config: GatewayConfig,
     registry: KeyRegistry,
-    routes: Vec<CompiledRoute>,
     backend: Arc<dyn Backend>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
-    Literal(String),
-    Param(String),
+/// API Gateway's answer to a request no route matches.
+async fn not_found() -> Response {
+    gateway_message(StatusCode::NOT_FOUND, "Not Found", &new_request_id())
 }
 
-struct CompiledRoute {
-    route: Route,
-    segments: Vec<Segment>,
+/// The axum method filter of a route's method.
+fn method_filter(route: &Route) -> Result<MethodFilter, GatewayError> {
+    let invalid = || GatewayError::InvalidRoute { route: route.key(), reason: "the method must be an HTTP method" };
+    let method = axum::http::Method::from_bytes(route.method.as_bytes()).map_err(|_| invalid())?;
+    MethodFilter::try_from(method).map_err(|_| invalid())
 }
 
-fn compile_routes(routes: Vec<Route>) -> Result<Vec<CompiledRoute>, GatewayError> {
+/// Refuses templates API Gateway would not accept here, and duplicate routes.
+fn validate_routes(routes: &[Route]) -> Result<(), GatewayError> {
     let mut keys = std::collections::HashSet::new();
-    let mut out = Vec::with_capacity(routes.len());
     for route in routes {
         let invalid = |reason| GatewayError::InvalidRoute { route: route.key(), reason };
         if route.method.is_empty() || !route.method.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -233,68 +260,39 @@ fn compile_routes(routes: Vec<Route>) -> Result<Vec<CompiledRoute>, GatewayError
         let Some(rest) = route.path.strip_prefix('/') else {
             return Err(invalid("the path must start with /"));
         };
-        let mut segments = Vec::new();
         if !rest.is_empty() {
             for part in rest.split('/') {
                 if part.is_empty() {
                     return Err(invalid("empty path segment"));
                 }
-                let segment = match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                    Some(name) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
-                        Segment::Param(name.to_owned())
-                    }
+                match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(name) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {}
                     Some(_) => {
                         return Err(invalid("parameters are {name} with letters, digits and _ (no greedy {proxy+})"))
                     }
                     None if part.contains(['{', '}']) => return Err(invalid("braces only around a whole segment")),
-                    None => Segment::Literal(part.to_owned()),
-                };
-                segments.push(segment);
+                    None => {}
+                }
             }
         }
         if !keys.insert(route.key()) {
             return Err(GatewayError::DuplicateRoute(route.key()));
         }
-        out.push(CompiledRoute { route, segments });
     }
-    Ok(out)
+    Ok(())
 }
 
-/// The best route for `method` and the decoded path segments: literal segments beat
-/// parameters, left to right, as API Gateway prefers the most specific route.
-fn match_route<'r>(
-    routes: &'r [CompiledRoute],
-    method: &str,
-    segments: &[String],
-) -> Option<(&'r CompiledRoute, BTreeMap<String, String>)> {
-    let mut best: Option<(&CompiledRoute, Vec<bool>)> = None;
-    for route in routes.iter().filter(|r| r.route.method == method && r.segments.len() == segments.len()) {
-        let mut literal = Vec::with_capacity(segments.len());
-        let matches = route.segments.iter().zip(segments).all(|(pattern, actual)| match pattern {
-            Segment::Literal(text) => {
-                literal.push(true);
-                text == actual
-            }
-            Segment::Param(_) => {
-                literal.push(false);
-                !actual.is_empty()
-            }
-        });
-        if matches && best.as_ref().is_none_or(|(_, b)| literal > *b) {
-            best = Some((route, literal));
-        }
-    }
-    let (route, _) = best?;
-    let params = route
-        .segments
-        .iter()
-        .zip(segments)
-        .filter_map(|(pattern, actual)| match pattern {
-            Segment::Param(name) => Some((name.clone(), actual.clone())),
-            Segment::Literal(_) => None,
+/// The path parameters of a matched route: each `{name}` segment of the template with the
+/// request's segment at that place, percent-decoded as API Gateway fills `pathParameters`.
+fn path_parameters(template: &str, raw_path: &str) -> BTreeMap<String, String> {
+    template
+        .split('/')
+        .zip(raw_path.split('/'))
+        .filter_map(|(pattern, actual)| {
+            let name = pattern.strip_prefix('{')?.strip_suffix('}')?;
+            Some((name.to_owned(), decode_path(actual)))
         })
-        .collect();
-    Some((route, params))
+        .collect()
 }
 
 /// One request as it arrived, with what the event needs.
@@ -311,49 +309,40 @@ struct Arrival {
     at: DateTime<Utc>,
 }
 
-async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
-    let request_id = new_request_id();
-    let connect = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, gateway.config.max_body_bytes).await {
-        Ok(body) => body,
-        Err(_) => return gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large", &request_id),
-    };
-    let arrival = Arrival {
-        method: parts.method.as_str().to_owned(),
-        raw_path: parts.uri.path().to_owned(),
-        query: parts.uri.query().unwrap_or("").to_owned(),
-        headers: parts.headers,
-        body,
-        protocol: match parts.version {
-            Version::HTTP_10 => "HTTP/1.0",
-            Version::HTTP_2 => "HTTP/2.0",
-            _ => "HTTP/1.1",
-        },
-        source_ip: connect.map(|a| a.ip().to_string()).unwrap_or_else(|| Ipv4Addr::LOCALHOST.to_string()),
-        port: gateway.config.port,
-        request_id,
-        at: Utc::now(),
-    };
-    gateway.dispatch(arrival).await
-}
-
 impl Gateway {
-    async fn dispatch(&self, arrival: Arrival) -> Response {
-        let segments: Vec<String> = arrival
-            .raw_path
-            .split('/')
-            .skip(1)
-            .filter(|s| !s.is_empty())
-            .map(|s| String::from_utf8_lossy(&percent_decode_path(s)).into_owned())
-            .collect();
-        let Some((route, path_params)) = match_route(&self.routes, &arrival.method, &segments) else {
-            return gateway_message(StatusCode::NOT_FOUND, "Not Found", &arrival.request_id);
+    /// Serves one request matched to `route`.
+    async fn handle(&self, route: &Route, request: Request) -> Response {
+        let request_id = new_request_id();
+        let connect = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let (parts, body) = request.into_parts();
+        let body = match axum::body::to_bytes(body, self.config.max_body_bytes).await {
+            Ok(body) => body,
+            Err(_) => return gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large", &request_id),
         };
-        let route = &route.route;
+        let arrival = Arrival {
+            method: parts.method.as_str().to_owned(),
+            raw_path: parts.uri.path().to_owned(),
+            query: parts.uri.query().unwrap_or("").to_owned(),
+            headers: parts.headers,
+            body,
+            protocol: match parts.version {
+                Version::HTTP_10 => "HTTP/1.0",
+                Version::HTTP_2 => "HTTP/2.0",
+                _ => "HTTP/1.1",
+            },
+            source_ip: connect.map(|a| a.ip().to_string()).unwrap_or_else(|| Ipv4Addr::LOCALHOST.to_string()),
+            port: self.config.port,
+            request_id,
+            at: Utc::now(),
+        };
+        let path_params = path_parameters(&route.path, &arrival.raw_path);
+        self.dispatch(&arrival, route, &path_params).await
+    }
+
+    async fn dispatch(&self, arrival: &Arrival, route: &Route, path_params: &BTreeMap<String, String>) -> Response {
         match route.auth {
             Auth::None => {
-                let event = self.http_event(&arrival, route, &path_params, None);
+                let event = self.http_event(arrival, route, path_params, None);
                 self.invoke(event, &arrival.request_id).await
             }
             Auth::Iam => {
@@ -367,7 +356,7 @@ impl Gateway {
                 match sigv4::verify(&self.registry, &self.config.region, &signed, arrival.at) {
                     Ok(key) => {
                         let authorizer = json!({ "iam": iam_context(key) });
-                        let event = self.http_event(&arrival, route, &path_params, Some(authorizer));
+                        let event = self.http_event(arrival, route, path_params, Some(authorizer));
                         self.invoke(event, &arrival.request_id).await
                     }
                     Err(error) => {
@@ -376,7 +365,7 @@ impl Gateway {
                     }
                 }
             }
-            Auth::Custom => self.custom(&arrival, route, &path_params).await,
+            Auth::Custom => self.custom(arrival, route, path_params).await,
         }
     }
 
@@ -399,7 +388,7 @@ impl Gateway {
                 self.config.account_id,
                 self.config.api_id,
                 arrival.method,
-                decoded_path(&arrival.raw_path)
+                decode_path(&arrival.raw_path)
             )),
         );
         event.insert("identitySource".into(), json!([identity]));
@@ -440,7 +429,7 @@ impl Gateway {
         let mut event = Map::new();
         event.insert("version".into(), json!("2.0"));
         event.insert("routeKey".into(), json!(route.key()));
-        event.insert("rawPath".into(), json!(decoded_path(&arrival.raw_path)));
+        event.insert("rawPath".into(), json!(decode_path(&arrival.raw_path)));
         event.insert("rawQueryString".into(), json!(arrival.query));
         if !cookies.is_empty() {
             event.insert("cookies".into(), json!(cookies));
@@ -461,7 +450,7 @@ impl Gateway {
                 "domainPrefix": domain_prefix,
                 "http": {
                     "method": arrival.method,
-                    "path": decoded_path(&arrival.raw_path),
+                    "path": decode_path(&arrival.raw_path),
                     "protocol": arrival.protocol,
                     "sourceIp": arrival.source_ip,
                     "userAgent": user_agent,
@@ -557,13 +546,14 @@ fn hex_id(request_id: &str) -> String {
     format!("{hex:0<24}")
 }
 
-/// Decoded query parameters with repeated names comma-joined, or `None` when there are none.
+/// Decoded query parameters with repeated names comma-joined, or `None` when there are none:
+/// `application/x-www-form-urlencoded` decoding (`+` is a space, `%2B` a plus; a malformed
+/// escape stays as it is, bytes that are not UTF-8 become U+FFFD), as API Gateway fills
+/// `queryStringParameters`.
 fn query_parameters(query: &str) -> Option<Map<String, Value>> {
     let mut params: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for piece in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-        let decode = |s: &str| String::from_utf8_lossy(&percent_decode_query(s)).into_owned();
-        params.entry(decode(name)).or_default().push(decode(value));
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        params.entry(name.into_owned()).or_default().push(value.into_owned());
     }
     if params.is_empty() {
         return None;
@@ -571,46 +561,10 @@ fn query_parameters(query: &str) -> Option<Map<String, Value>> {
     Some(params.into_iter().map(|(k, v)| (k, json!(v.join(",")))).collect())
 }
 
-/// The path as API Gateway's HTTP API reports it (`rawPath`): percent-decoded.
-fn decoded_path(raw: &str) -> String {
-    String::from_utf8_lossy(&percent_decode_path(raw)).into_owned()
-}
-
-fn percent_decode_path(text: &str) -> Vec<u8> {
-    lenient_decode(text, false)
-}
-
-fn percent_decode_query(text: &str) -> Vec<u8> {
-    lenient_decode(text, true)
-}
-
-/// Decodes `%XX`; a malformed escape stays as it is (the signature check is strict, events are not).
-fn lenient_decode(text: &str, plus_is_space: bool) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escape = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (escape, bytes[i]) {
-            (Some(byte), _) => {
-                out.push(byte);
-                i += 3;
-            }
-            (None, b'+') if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            (None, other) => {
-                out.push(other);
-                i += 1;
-            }
-        }
-    }
-    out
+/// A path (or path segment) as API Gateway's HTTP API reports it in `rawPath` and
+/// `pathParameters`: percent-decoded (`+` stays a plus), lossy where the bytes are not UTF-8.
+fn decode_path(raw: &str) -> String {
+    percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned()
 }
 
 /// A request id like API Gateway's (`Q2xhcmFfcmVxdWVzdA=`), unique per request.
@@ -701,41 +655,21 @@ fn to_http_response(answer: ApiGatewayV2httpResponse, request_id: &str) -> Respo
 mod tests {
     use super::*;
 
-    fn compiled(paths: &[&str]) -> Vec<CompiledRoute> {
-        compile_routes(paths.iter().map(|p| Route::new("GET", *p, Auth::Iam)).collect()).unwrap()
-    }
-
-    fn segments(path: &str) -> Vec<String> {
-        path.split('/').skip(1).filter(|s| !s.is_empty()).map(str::to_owned).collect()
-    }
-
     #[test]
-    fn literal_segments_beat_parameters() {
-        let routes = compiled(&["/requests/{id}", "/requests/mine", "/"]);
-        let (route, params) = match_route(&routes, "GET", &segments("/requests/mine")).unwrap();
-        assert_eq!(route.route.path, "/requests/mine");
-        assert!(params.is_empty());
-        let (route, params) = match_route(&routes, "GET", &segments("/requests/01J")).unwrap();
-        assert_eq!(route.route.path, "/requests/{id}");
-        assert_eq!(params["id"], "01J");
-        assert_eq!(match_route(&routes, "GET", &segments("/")).unwrap().0.route.path, "/");
-    }
-
-    #[test]
-    fn other_methods_and_lengths_do_not_match() {
-        let routes = compiled(&["/requests/{id}"]);
-        assert!(match_route(&routes, "POST", &segments("/requests/01J")).is_none());
-        assert!(match_route(&routes, "GET", &segments("/requests")).is_none());
-        assert!(match_route(&routes, "GET", &segments("/requests/01J/approve")).is_none());
+    fn path_parameters_are_read_from_the_template_and_percent_decoded() {
+        let params = path_parameters("/requests/{id}/approve", "/requests/caf%C3%A9%20x+y/approve");
+        assert_eq!(params.len(), 1);
+        assert_eq!(params["id"], "café x+y");
+        assert!(path_parameters("/requests", "/requests").is_empty());
     }
 
     #[test]
     fn invalid_templates_are_refused() {
         for path in ["requests", "/a//b", "/{proxy+}", "/a{b}", "/{}"] {
-            let result = compile_routes(vec![Route::new("GET", path, Auth::None)]);
+            let result = validate_routes(&[Route::new("GET", path, Auth::None)]);
             assert!(matches!(result, Err(GatewayError::InvalidRoute { .. })), "{path}");
         }
-        let twice = compile_routes(vec![Route::new("GET", "/a", Auth::None), Route::new("GET", "/a", Auth::Iam)]);
+        let twice = validate_routes(&[Route::new("GET", "/a", Auth::None), Route::new("GET", "/a", Auth::Iam)]);
         assert!(matches!(twice, Err(GatewayError::DuplicateRoute(_))));
     }
 
@@ -747,6 +681,12 @@ mod tests {
         assert_eq!(params["c"], "");
         assert_eq!(params["d"], "✓ z");
         assert!(query_parameters("").is_none());
+    }
+
+    #[test]
+    fn a_plus_is_a_space_and_an_escaped_plus_is_a_plus() {
+        let params = query_parameters("reason=a+b%2B").unwrap();
+        assert_eq!(params["reason"], "a b+");
     }
 
     #[test]

@@ -489,29 +489,14 @@ fn query_pairs(query: &str) -> Result<Vec<QueryPair>, SigV4Error> {
         .collect()
 }
 
+/// Strict form decoding of one query component: every `%` must start a valid escape (SigV4 is
+/// computed on what the client meant, so a malformed escape is refused, not guessed), `+` is a
+/// space; the bytes are kept as they are (not necessarily UTF-8).
 fn percent_decode(text: &str) -> Result<Vec<u8>, SigV4Error> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hi = bytes.get(i + 1).and_then(|b| hex_value(*b)).ok_or(SigV4Error::MalformedQuery)?;
-                let lo = bytes.get(i + 2).and_then(|b| hex_value(*b)).ok_or(SigV4Error::MalformedQuery)?;
-                out.push(hi << 4 | lo);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            other => {
-                out.push(other);
-                i += 1;
-            }
-        }
+    if !percent_escapes_valid(text.as_bytes()) {
+        return Err(SigV4Error::MalformedQuery);
     }
-    Ok(out)
+    Ok(percent_encoding::percent_decode_str(&text.replace('+', " ")).collect())
 }
 
 fn percent_escapes_valid(bytes: &[u8]) -> bool {

@@ -55,53 +55,30 @@ pub fn set_header(response: &mut ApiGatewayV2httpResponse, name: &'static str, v
     }
 }
 
-/// The single value of query parameter `name`, percent-decoded from the raw query string
-/// (API Gateway's parsed map splits values at commas). A repeated parameter is refused rather
-/// than guessing which one counts.
+/// The single value of query parameter `name`, decoded from the raw query string as API Gateway
+/// fills `queryStringParameters` (`application/x-www-form-urlencoded`: `+` is a space, `%2B` a
+/// plus) but without its comma-joining of repeated names: a repeated parameter is refused
+/// rather than guessing which one counts, and so is a value that is not UTF-8.
 pub fn query_param(request: &ApiGatewayV2httpRequest, name: &str) -> Result<Option<String>, ApiError> {
     let raw = request.raw_query_string.as_deref().unwrap_or("");
     if raw.is_empty() {
         return Ok(request.query_string_parameters.all(name).map(|values| values.join(",")));
     }
     let mut found = None;
-    for pair in raw.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if percent_decode(key)? != name {
+    for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
+        if key != name {
             continue;
         }
         if found.is_some() {
             return Err(ApiError::InvalidRequest(format!("The {name} query parameter may be given only once.")));
         }
-        found = Some(percent_decode(value)?);
+        // The decoder stands U+FFFD in for bytes that are not UTF-8.
+        if value.contains(char::REPLACEMENT_CHARACTER) {
+            return Err(ApiError::InvalidRequest("The query string is not valid percent-encoded UTF-8.".into()));
+        }
+        found = Some(value.into_owned());
     }
     Ok(found)
-}
-
-/// Decodes `%XX` escapes and `+` (space); the result must be UTF-8.
-fn percent_decode(text: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::InvalidRequest("The query string is not valid percent-encoded UTF-8.".into());
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3).ok_or_else(bad)?;
-                let hex = std::str::from_utf8(hex).map_err(|_| bad())?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| bad())
 }
 
 /// The API Gateway request id, for logs and `correlation_id`.
@@ -134,9 +111,16 @@ mod tests {
     }
 
     #[test]
-    fn broken_escapes_and_invalid_utf8_are_refused() {
-        assert!(query_param(&with_query("profile=%zz"), "profile").is_err());
-        assert!(query_param(&with_query("profile=%"), "profile").is_err());
+    fn a_plus_is_a_space_and_an_escaped_plus_is_a_plus_as_api_gateway_decodes() {
+        assert_eq!(query_param(&with_query("reason=a+b%2B"), "reason").unwrap().as_deref(), Some("a b+"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused_and_broken_escapes_stay_literal() {
         assert!(query_param(&with_query("profile=%ff"), "profile").is_err());
+        assert!(query_param(&with_query("reason=%C3"), "reason").is_err());
+        // As API Gateway passes them: the profile's own validation then refuses the name.
+        assert_eq!(query_param(&with_query("profile=%zz"), "profile").unwrap().as_deref(), Some("%zz"));
+        assert_eq!(query_param(&with_query("profile=%"), "profile").unwrap().as_deref(), Some("%"));
     }
 }
