@@ -78,21 +78,38 @@ pub async fn read_ledger(config: &SdkConfig, table: &str) -> Result<Vec<StoredEv
     let store = DynamoEventStore::new(aws_sdk_dynamodb::Client::new(config), table);
     let progress = Progress::new();
     let events =
-        store.scan_all(|count| progress.update(&format!("reading {table}"), count)).await.map_err(|e| match e {
-            ledger::StoreError::Corrupt(detail) => LocalFailure::new(
-                "CORRUPT_ITEM",
-                exit::INTERNAL,
-                format!("an item of {table} is not a ledger event: {detail}"),
-            )
-            .into(),
-            other => anyhow::Error::from(LocalFailure::new(
-                "LEDGER_UNAVAILABLE",
-                exit::UNAVAILABLE,
-                format!("cannot read the ledger table {table}: {other}"),
-            )),
-        })?;
+        store.scan_all(|count| progress.update(&format!("reading {table}"), count)).await.map_err(|e| table_failure(table, e))?;
     progress.done(&format!("read {} events from {table}", events.len()));
     Ok(events)
+}
+
+/// A failed read of a table, as the CLI reports it: its exit code follows the failure's kind
+/// (no read rights is "denied", a missing table "not found", the rest "unavailable").
+fn table_failure(table: &str, e: ledger::StoreError) -> anyhow::Error {
+    use ledger::store::FailureKind;
+    let failure = match e.failure_kind() {
+        _ if matches!(e, ledger::StoreError::Corrupt(_)) => {
+            LocalFailure::new("CORRUPT_ITEM", exit::INTERNAL, format!("an item of {table} is not a ledger event: {e}"))
+        }
+        Some(FailureKind::Denied) => LocalFailure::new(
+            "ACCESS_DENIED",
+            exit::DENIED,
+            format!("your AWS credentials may not read the table {table}: {e}"),
+        )
+        .hint("Use credentials allowed to Scan the ledger table (the operators' audit role)."),
+        Some(FailureKind::NotFound) => LocalFailure::new(
+            "NOT_FOUND",
+            exit::NOT_FOUND,
+            format!("the table {table} does not exist in this account and region"),
+        )
+        .hint("Check SENTINEL_LEDGER_TABLE, AWS_REGION and the account of your credentials."),
+        _ => LocalFailure::new(
+            "LEDGER_UNAVAILABLE",
+            exit::UNAVAILABLE,
+            format!("cannot read the ledger table {table}: {e}"),
+        ),
+    };
+    failure.into()
 }
 
 /// `sentinel audit export`: NDJSON on stdout, oldest first.
@@ -444,6 +461,9 @@ pub fn unified_diff(old: &str, new: &str, old_name: &str, new_name: &str) -> Str
 
 #[cfg(test)]
 mod tests {
+    use ledger::store::{Detail, FailureKind};
+    use ledger::StoreError;
+
     use super::*;
 
     #[test]
@@ -455,5 +475,22 @@ mod tests {
     fn a_changed_line_shows_as_removed_and_added_with_context() {
         let diff = unified_diff("a\nb\nc\n", "a\nB\nc\n", "old", "new");
         assert_eq!(diff, "--- old\n+++ new\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n");
+    }
+
+
+    fn exit_of(e: StoreError) -> (u8, &'static str) {
+        let failure = table_failure("sentinel-ledger", e);
+        let local = failure.downcast_ref::<LocalFailure>().expect("a local failure");
+        (local.exit, local.code)
+    }
+
+    #[test]
+    fn a_table_read_fails_with_the_exit_code_of_its_kind() {
+        let failed = |kind| StoreError::failed(kind, "Scan", Detail("service said no".into()));
+        assert_eq!(exit_of(failed(FailureKind::Denied)), (exit::DENIED, "ACCESS_DENIED"));
+        assert_eq!(exit_of(failed(FailureKind::NotFound)), (exit::NOT_FOUND, "NOT_FOUND"));
+        assert_eq!(exit_of(failed(FailureKind::Throttled)), (exit::UNAVAILABLE, "LEDGER_UNAVAILABLE"));
+        assert_eq!(exit_of(failed(FailureKind::Unavailable)), (exit::UNAVAILABLE, "LEDGER_UNAVAILABLE"));
+        assert_eq!(exit_of(StoreError::Corrupt("bad".into())), (exit::INTERNAL, "CORRUPT_ITEM"));
     }
 }
