@@ -17,7 +17,7 @@ use std::ffi::OsString;
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser};
 
-use crate::args::{AuditCommand, Cli, Command, OutputFormat, PolicyCommand, ShellCommand, ViewsCommand};
+use crate::args::{AuditCommand, Cli, Command, PolicyCommand, ShellCommand, ViewsCommand};
 use crate::client::Client;
 use crate::commands::{api, ops};
 use crate::failure::{exit, Report};
@@ -177,9 +177,4 @@ fn server_of_sessions(command: &args::SessionsCommand) -> &str {
     match command {
         List { server, .. } | Show { server, .. } | Revoke { server, .. } => &server.url,
     }
-}
-
-/// The output format of a parsed command line (for callers embedding [`run`]).
-pub fn output_format(cli: &Cli) -> OutputFormat {
-    cli.global.output
 }

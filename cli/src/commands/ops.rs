@@ -77,8 +77,10 @@ fn info(message: &str) {
 pub async fn read_ledger(config: &SdkConfig, table: &str) -> Result<Vec<StoredEvent>> {
     let store = DynamoEventStore::new(aws_sdk_dynamodb::Client::new(config), table);
     let progress = Progress::new();
-    let events =
-        store.scan_all(|count| progress.update(&format!("reading {table}"), count)).await.map_err(|e| table_failure(table, e))?;
+    let events = store
+        .scan_all(|count| progress.update(&format!("reading {table}"), count))
+        .await
+        .map_err(|e| table_failure(table, e))?;
     progress.done(&format!("read {} events from {table}", events.len()));
     Ok(events)
 }
@@ -476,7 +478,6 @@ mod tests {
         let diff = unified_diff("a\nb\nc\n", "a\nB\nc\n", "old", "new");
         assert_eq!(diff, "--- old\n+++ new\n@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n");
     }
-
 
     fn exit_of(e: StoreError) -> (u8, &'static str) {
         let failure = table_failure("sentinel-ledger", e);

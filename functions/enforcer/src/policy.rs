@@ -119,13 +119,16 @@ impl Statement {
 impl PolicyDocument {
     /// The compact JSON IAM receives (no whitespace, so its length is what IAM counts).
     pub fn to_json(&self) -> String {
-        // Strings, maps with string keys and vectors always serialise.
-        serde_json::to_string(self).unwrap_or_default()
+        // Strings, maps with string keys and vectors always serialise; sending IAM an empty
+        // document instead would hide the bug, so it fails loudly.
+        #[allow(clippy::expect_used)]
+        serde_json::to_string(self).expect("a policy document of strings serialises")
     }
 
     /// The document as a JSON value, for comparing with what IAM holds.
     pub fn to_value(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
+        #[allow(clippy::expect_used)]
+        serde_json::to_value(self).expect("a policy document of strings serialises")
     }
 
     /// Size as IAM counts it against [`IAM_INLINE_POLICY_LIMIT`].

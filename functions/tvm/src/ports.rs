@@ -269,7 +269,7 @@ pub mod memory {
                     .unwrap_or_else(|p| p.into_inner())
                     .as_ref()
                     .map_or_else(Utc::now, |c| c.now())
-                    + chrono::Duration::from_std(input.duration).unwrap_or_default(),
+                    + chrono::Duration::seconds(input.duration.as_secs() as i64),
             })
         }
     }
@@ -322,23 +322,5 @@ pub mod memory {
             let grants = self.break_glass.lock().unwrap_or_else(|p| p.into_inner());
             Ok(grants.get(&(principal.to_string(), profile.to_string())).filter(|g| g.expires_at > now).cloned())
         }
-    }
-}
-
-/// A grant reader that finds nothing: until the views exist, only policy grants.
-pub struct NoGrants;
-
-#[async_trait]
-impl GrantReader for NoGrants {
-    async fn approval(&self, _: &PrincipalArn, _: &Profile, _: DateTime<Utc>) -> Result<ApprovalLookup, GrantError> {
-        Ok(ApprovalLookup::Nothing)
-    }
-    async fn break_glass(
-        &self,
-        _: &PrincipalArn,
-        _: &Profile,
-        _: DateTime<Utc>,
-    ) -> Result<Option<ActiveGrant>, GrantError> {
-        Ok(None)
     }
 }

@@ -242,7 +242,11 @@ impl Command for Decide {
             Ok(events) => Ok(Plan::new(Ok(())).append(self.stream.clone(), events)),
             Err(DomainError::Expired(what)) => {
                 let expired = ApiError::Conflict(format!("The {what} has expired."));
-                let events = state.decide(&ApprovalCommand::Expire, self.now).unwrap_or_default();
+                // Refused only when the expiry is already recorded: then there is nothing to add.
+                let events = match state.decide(&ApprovalCommand::Expire, self.now) {
+                    Ok(events) => events,
+                    Err(_) => Vec::new(),
+                };
                 Ok(Plan::new(Err(expired)).append(self.stream.clone(), events))
             }
             Err(other) => Err(other.into()),

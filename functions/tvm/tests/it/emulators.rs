@@ -10,7 +10,7 @@ use ledger::store::dynamo::{create_ledger_table, DynamoEventStore};
 use ledger::store::EventStore;
 use ledger::{SessionId, StreamKey};
 use tvm::aws::{SsmPolicies, StsIssuer};
-use tvm::ports::NoGrants;
+use tvm::ports::memory::MemoryGrants;
 use tvm::rate_limit::RateLimiter;
 use tvm::{Deps, SystemClock};
 
@@ -51,7 +51,7 @@ async fn stack() -> Stack {
         policies: policies.clone(),
         issuer: Arc::new(StsIssuer::new(aws_sdk_sts::Client::new(&sdk))),
         store: Arc::new(store.clone()),
-        grants: Arc::new(NoGrants),
+        grants: Arc::new(MemoryGrants::default()),
         views,
         policy_writer: policies,
         rate_limiter: RateLimiter::new(100, std::time::Duration::from_secs(60)),
