@@ -185,8 +185,8 @@ pub struct Tables {
 
 impl Tables {
     /// Reads and validates both names through `lookup` (the process environment in `main`).
-    pub fn from_vars(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let env = Env::new(lookup);
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env::new(&lookup);
         Ok(Tables { ledger_table: env.table_name(&LEDGER_TABLE)?, views_table: env.table_name(&VIEWS_TABLE)? })
     }
 }
@@ -201,8 +201,8 @@ mod tests {
 
     #[test]
     fn unset_and_empty_variables_take_their_defaults() {
-        let unset = Tables::from_vars(&|_| None).unwrap();
-        let empty = Tables::from_vars(&|_| Some(String::new())).unwrap();
+        let unset = Tables::from_vars(|_| None).unwrap();
+        let empty = Tables::from_vars(|_| Some(String::new())).unwrap();
         let defaults =
             Tables { ledger_table: LEDGER_TABLE.default().to_owned(), views_table: VIEWS_TABLE.default().to_owned() };
         assert_eq!((unset, empty), (defaults.clone(), defaults));
