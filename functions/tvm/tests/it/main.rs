@@ -4,9 +4,6 @@
 mod attacks;
 mod drift;
 mod emulators;
-mod faults;
-mod fuzz;
 mod handler;
-mod load;
 mod support;
 mod workflow;
