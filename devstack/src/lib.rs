@@ -5,6 +5,8 @@
 //! SQS run in `moto_server` from the project's virtualenv. The product never knows: it is
 //! configured through the standard AWS environment (`AWS_ENDPOINT_URL_<SERVICE>` …).
 
+#![warn(missing_docs)]
+
 pub mod env_file;
 pub mod figures;
 #[cfg(feature = "fuzz")]

@@ -112,7 +112,8 @@ impl<'a> Env<'a> {
     /// An EventBridge bus: a name (1-256 of `A-Z a-z 0-9 / . _ -`) or an event-bus ARN.
     pub fn event_bus(&self, var: &Var) -> Result<String, ConfigError> {
         let valid = |v: &str| {
-            let name = (1..=256).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b));
+            let name =
+                (1..=256).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b));
             let arn = v.starts_with("arn:") && v.len() <= 1600 && v.contains(":event-bus/");
             name || arn
         };
@@ -290,7 +291,8 @@ mod tests {
             .iter()
             .map(|(name, spec)| (name.clone(), spec["default"].as_str().unwrap().to_owned()))
             .collect();
-        let code: std::collections::BTreeMap<String, String> = ALL.iter().map(|v| (v.name().to_owned(), v.default().to_owned())).collect();
+        let code: std::collections::BTreeMap<String, String> =
+            ALL.iter().map(|v| (v.name().to_owned(), v.default().to_owned())).collect();
         assert_eq!(code, terraform);
     }
 }

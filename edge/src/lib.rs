@@ -4,6 +4,8 @@
 //! stream batch ([`stream`]). Each function's `main.rs` wires these in a few lines; the local
 //! stack reads its configuration through the same types.
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod config;
 pub mod logging;

@@ -1,7 +1,7 @@
 //! Read side: pure folds from ledger events to views, the `ViewStore` port with its in-memory
-//! adapter (and its DynamoDB adapter with the `dynamo` feature), the projector's step, the view
-//! + tail reader, and rebuild. No Lambda event type appears here: reading a stream record is
-//! the edge's job (`sentinel-edge`).
+//! adapter (and its DynamoDB adapter with the `dynamo` feature), the projector's step, the
+//! view-plus-tail reader, and rebuild. No Lambda event type appears here: reading a stream
+//! record is the edge's job (`sentinel-edge`).
 //!
 //! `view`, `audit` and `fold` are pure; `store::dynamo` alone knows the views table.
 

@@ -22,8 +22,11 @@ pub fn example_policy(name: &str) -> String {
 
 /// The fixture request, re-targeted at `route` with `query`, signed by `iam` (or unsigned).
 pub fn request(route: &str, query: &str, iam: Option<Value>) -> ApiGatewayV2httpRequest {
-    let text =
-        std::fs::read_to_string(format!("{}/../functions/tvm/tests/fixtures/vend-iam-user.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let text = std::fs::read_to_string(format!(
+        "{}/../functions/tvm/tests/fixtures/vend-iam-user.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
     let mut event: Value = serde_json::from_str(&text).unwrap();
     let (method, path) = route.split_once(' ').unwrap();
     event["routeKey"] = json!(route);

@@ -2,6 +2,9 @@
 //! files, completions, shell functions, error rendering and exit codes against a stub API,
 //! `exec` against the stub, and end to end against the real local stack.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod definition;

@@ -3,6 +3,8 @@
 //! (constant time), read as view + ledger tail so a revocation counts the moment it commits.
 //! Everything else — unknown, expired, revoked, malformed, a store error — is a deny.
 
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
@@ -43,11 +45,17 @@ pub fn deps(dynamodb: &aws_sdk_dynamodb::Client, config: &Config) -> Deps {
 /// Why a request is denied (logged, never returned).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Denial {
+    /// Neither `Authorization` nor the `X-Sentinel-Session-*` pair is present.
     NoToken,
+    /// The token is not `<session id>.<secret>` of the expected length and alphabet.
     Malformed,
+    /// No such session (or it never had a token).
     UnknownSession,
+    /// The session is not active now (its status at the clock's time).
     NotLive(Option<SessionStatus>),
+    /// The token's hash is not the session's.
     TokenMismatch,
+    /// The views or the ledger could not be read: fail closed.
     StoreError(String),
 }
 

@@ -9,6 +9,8 @@
 //! redelivered event a no-op; Lambda runs the function with concurrency 1, so two runs never
 //! race on one role's policy.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod policy;
 pub mod roles;

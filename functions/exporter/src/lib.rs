@@ -8,6 +8,8 @@
 //! failed record and every record after it), so Lambda retries. Delivery is at least once:
 //! consumers deduplicate by `event_id`.
 
+#![warn(missing_docs)]
+
 use std::time::Duration;
 
 use async_trait::async_trait;

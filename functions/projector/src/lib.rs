@@ -4,6 +4,8 @@
 //! stream). The first record that fails is reported as a batch item failure together with every
 //! record after it, so Lambda retries from there and nothing is skipped.
 
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};

@@ -1,12 +1,12 @@
 //! The handler on Lambda-shaped events: JSON as Lambda sends it, unknown types, removals, config.
 
+use edge::ConfigError;
 use ledger::event::Effect;
 use ledger::record::DecodeErrorKind;
 use ledger::{SessionId, StreamKey};
 use projections::store::ViewStore;
 use projections::testkit::*;
 use projections::{FoldError, ProjectError};
-use edge::ConfigError;
 use projector::Config;
 
 use crate::support::{deps, event, record};

@@ -39,7 +39,9 @@ fn configuration_reads_only_contract_names_and_takes_their_defaults() {
     for name in read.into_inner().unwrap() {
         assert!(env.get(&name).is_some(), "the TVM reads {name}, which Terraform does not set");
     }
-    use edge::config::{ADMINS_PARAMETER, LEDGER_TABLE, POLICY_ROOT, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW, VIEWS_TABLE};
+    use edge::config::{
+        ADMINS_PARAMETER, LEDGER_TABLE, POLICY_ROOT, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW, VIEWS_TABLE,
+    };
     assert_eq!(env[LEDGER_TABLE.name()]["default"], config.ledger_table);
     assert_eq!(env[VIEWS_TABLE.name()]["default"], config.views_table);
     assert_eq!(env[POLICY_ROOT.name()]["default"], config.policy_root);
