@@ -327,9 +327,9 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
     }
     env.extend([
         ("AWS_SHARED_CREDENTIALS_FILE".into(), credentials_file.display().to_string()),
-        ("SENTINEL_LEDGER_TABLE".into(), options.ledger_table.clone()),
-        ("SENTINEL_VIEWS_TABLE".into(), options.views_table.clone()),
-        ("SENTINEL_EVENT_BUS".into(), options.event_bus.clone()),
+        (LEDGER_TABLE.name().into(), options.ledger_table.clone()),
+        (VIEWS_TABLE.name().into(), options.views_table.clone()),
+        (EVENT_BUS.name().into(), options.event_bus.clone()),
     ]);
     let pairs: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     env_file::write_atomically(&env_path, &env_file::render(&pairs))?;
