@@ -17,7 +17,7 @@ help:
 	@echo "make bench      run the benchmarks; report in target/bench/report.json"
 	@echo "make fuzz       property tests at scale (100,000 cases each)"
 	@echo "make package    Lambda zips in target/lambda/<function>/bootstrap.zip"
-	@echo "make lint       rustfmt check and clippy"
+	@echo "make lint       rustfmt check, clippy (warnings denied) and the crate boundaries"
 
 # Python tools (moto's emulators, the Terraform and docs checks) in a project-local virtualenv,
 # pinned by tools/requirements-dev.lock. Every Python pin and script lives in tools/.
@@ -38,8 +38,9 @@ checkov-venv: .venv-checkov/.installed
 build:
 	$(CARGO) build --locked --workspace --all-targets
 
+# `sentinel dev` exists only with the cli's `dev` feature: the released binary links no emulator.
 dev: venv
-	$(CARGO) run --locked --quiet -p sentinel-cli --bin sentinel -- dev
+	$(CARGO) run --locked --quiet -p sentinel-cli --features dev --bin sentinel -- dev
 
 dev-reset:
 	@if [ -f .sentinel-dev/dev.pid ] && [ -d /proc/$$(cat .sentinel-dev/dev.pid) ]; then \
@@ -120,14 +121,22 @@ package: package-venv
 # release build; a failing case is shrunk and printed. `make test` runs 256 cases each.
 FUZZ_CASES ?= 100000
 fuzz: venv
-	SENTINEL_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release --locked -p sentinel-tvm -p sentinel-devstack --test it fuzz:: -- --test-threads=2 --nocapture
+	SENTINEL_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release --locked -p sentinel-system-tests -p sentinel-devstack --test it fuzz:: -- --test-threads=2 --nocapture
 
 fmt:
 	$(CARGO) fmt --all
 
+# rustfmt, clippy on every target (the cli's tests build it with `dev`), clippy on the default
+# builds that features change (the released `sentinel`, projections without its DynamoDB
+# adapter), then the crate boundaries (tools/check_boundaries.py says what each check is).
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --locked -p sentinel-cli --lib --bins -- -D warnings
+	$(CARGO) clippy --locked -p sentinel-projections --lib -- -D warnings
+	$(PYTHON) tools/check_boundaries.py
+	$(PYTHON) tools/check_command_path.py
+	$(PYTHON) tools/check_command_path.py --self-test
 
 clean:
 	$(CARGO) clean

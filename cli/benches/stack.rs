@@ -13,6 +13,9 @@
 //! - ledger cost: DynamoDB read and write requests per allowed vend, per denied vend and per
 //!   authorizer call, counted by an SDK interceptor on every request sent (retries included).
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -35,7 +38,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
 use ledger::event::{AccessDecided, CredentialsIssued, CredentialsRequested};
-use ledger::store::dynamo::{to_item, DynamoEventStore};
+use ledger::store::dynamo::to_item;
 use ledger::{Actor, Basis, Effect, Event, NewEvent, SessionId, StoredEvent, StreamHead, StreamKey};
 use projections::store::dynamo::DynamoViewStore;
 use projections::ViewStore;
@@ -107,16 +110,18 @@ async fn measure(stack: &cli::dev::LocalStack) -> Result<Value> {
         aws_sdk_dynamodb::config::Builder::from(&counted_sdk).interceptor(counter.clone()).build(),
     );
     let moto = devstack::local_sdk_config(&sts_url);
-    let ledger_table = var("SENTINEL_LEDGER_TABLE")?;
-    let views_table = var("SENTINEL_VIEWS_TABLE")?;
+    let ledger_table = var(edge::config::LEDGER_TABLE.name())?;
+    let views_table = var(edge::config::VIEWS_TABLE.name())?;
     // The TVM as its Lambda wires it, on the stack's emulators, with the DynamoDB client counted
     // and a rate limit that does not get in the way of bounded loops.
-    let config = tvm::config::TvmConfig::from_env(|name| match name {
-        "SENTINEL_LEDGER_TABLE" => Some(ledger_table.clone()),
-        "SENTINEL_VIEWS_TABLE" => Some(views_table.clone()),
-        "SENTINEL_RATE_LIMIT_REQUESTS" => Some("1000000".into()),
+    use edge::config::{LEDGER_TABLE, RATE_LIMIT_REQUESTS, VIEWS_TABLE};
+    let lambda_env = |name: &str| match name {
+        n if n == LEDGER_TABLE.name() => Some(ledger_table.clone()),
+        n if n == VIEWS_TABLE.name() => Some(views_table.clone()),
+        n if n == RATE_LIMIT_REQUESTS.name() => Some("1000000".into()),
         _ => None,
-    })?;
+    };
+    let config = tvm::config::TvmConfig::from_vars(lambda_env)?;
     let clients = tvm::wiring::Clients {
         dynamodb: counted.clone(),
         ssm: aws_sdk_ssm::Client::new(&moto),
@@ -131,11 +136,7 @@ async fn measure(stack: &cli::dev::LocalStack) -> Result<Value> {
     let role_id = dana.user_id.split_once(':').map(|(id, _)| id.to_owned()).context("dana is not a role session")?;
     tvm.identity.identity_role_ids.insert(role_id);
     let tvm = Arc::new(tvm);
-    let authorizer = authorizer::Deps {
-        views: Arc::new(DynamoViewStore::new(counted.clone(), &views_table)),
-        ledger: Arc::new(DynamoEventStore::new(counted, &ledger_table)),
-        clock: Arc::new(Utc::now),
-    };
+    let authorizer = authorizer::deps(&counted, &authorizer::Config::from_vars(lambda_env)?);
     let dev_policy = std::fs::read_to_string(devstack::workspace_root().join("examples/policies/dev.yaml"))?;
     let role_arn = ledger::policy::PolicyDocument::parse(&dev_policy, None)?.role_arn.to_string();
     let bench = Bench {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use edge::config::{LEDGER_TABLE, POLICY_ROOT, VIEWS_TABLE};
 
 /// Documented in `--help`; the numbers live in [`crate::failure::exit`].
 const AFTER_HELP: &str = "\
@@ -69,7 +70,7 @@ pub struct ServerArgs {
 #[derive(Debug, Args, Clone)]
 pub struct LedgerTableArgs {
     /// The ledger table, read with your own AWS credentials.
-    #[arg(long, env = "SENTINEL_LEDGER_TABLE", default_value = "sentinel-ledger", value_name = "TABLE")]
+    #[arg(long, env = LEDGER_TABLE.name(), default_value = LEDGER_TABLE.default(), value_name = "TABLE")]
     pub ledger_table: String,
 }
 
@@ -127,6 +128,7 @@ pub enum Command {
     #[command(subcommand)]
     Views(ViewsCommand),
     /// Run the whole local stack on 127.0.0.1 until Ctrl-C (what `make dev` runs).
+    #[cfg_attr(not(feature = "dev"), command(hide = true))]
     Dev,
     /// Print shell completions.
     Completions {
@@ -370,7 +372,7 @@ pub enum PolicyCommand {
 #[derive(Debug, Args, Clone)]
 pub struct PolicyRootArgs {
     /// SSM path under which each profile's policy is a parameter.
-    #[arg(long, env = "SENTINEL_POLICY_ROOT", default_value = "/sentinel/policies", value_name = "PATH")]
+    #[arg(long, env = POLICY_ROOT.name(), default_value = POLICY_ROOT.default(), value_name = "PATH")]
     pub policy_root: String,
 }
 
@@ -382,7 +384,7 @@ pub enum ViewsCommand {
         #[command(flatten)]
         table: LedgerTableArgs,
         /// The views table.
-        #[arg(long, env = "SENTINEL_VIEWS_TABLE", default_value = "sentinel-views", value_name = "TABLE")]
+        #[arg(long, env = VIEWS_TABLE.name(), default_value = VIEWS_TABLE.default(), value_name = "TABLE")]
         views_table: String,
         /// Only compare (the default).
         #[arg(long, conflicts_with = "repair")]

@@ -25,9 +25,8 @@ use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use devstack::gateway::{self, Auth, Backend, GatewayConfig, Route};
 use devstack::stream_poller::{PollerHandle, StreamPoller};
 use devstack::{env_file, identities, DynamoEmulator, Moto, Storage};
+use edge::config::{Env, EVENT_BUS, IDENTITY_ROLES, LEDGER_TABLE, VIEWS_TABLE};
 use ledger::policy::PolicyDocument;
-use ledger::store::dynamo::DynamoEventStore;
-use projections::store::dynamo::DynamoViewStore;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -51,11 +50,11 @@ pub struct DevOptions {
     pub gateway_port: u16,
     /// `AWS_REGION`, default `us-east-1`.
     pub region: String,
-    /// `SENTINEL_LEDGER_TABLE`, default `sentinel-ledger`.
+    /// [`LEDGER_TABLE`] (`SENTINEL_LEDGER_TABLE`, default `sentinel-ledger`).
     pub ledger_table: String,
-    /// `SENTINEL_VIEWS_TABLE`, default `sentinel-views`.
+    /// [`VIEWS_TABLE`] (`SENTINEL_VIEWS_TABLE`, default `sentinel-views`).
     pub views_table: String,
-    /// `SENTINEL_EVENT_BUS`, default `sentinel-ledger`.
+    /// [`EVENT_BUS`] (`SENTINEL_EVENT_BUS`, default `sentinel-ledger`).
     pub event_bus: String,
     /// The policies pushed to SSM at start (`*.yaml`, one per profile).
     pub policies_dir: PathBuf,
@@ -73,9 +72,9 @@ impl Default for DevOptions {
             moto_port: 5000,
             gateway_port: 8787,
             region: devstack::DEFAULT_REGION.to_owned(),
-            ledger_table: "sentinel-ledger".into(),
-            views_table: "sentinel-views".into(),
-            event_bus: "sentinel-ledger".into(),
+            ledger_table: LEDGER_TABLE.default().into(),
+            views_table: VIEWS_TABLE.default().into(),
+            event_bus: EVENT_BUS.default().into(),
             policies_dir: root.join("examples/policies"),
             admins_file: root.join("examples/admins.yaml"),
         }
@@ -83,6 +82,18 @@ impl Default for DevOptions {
 }
 
 impl DevOptions {
+    /// The environment the stack's Lambdas would see: its tables, bus and identity role; every
+    /// other name takes its default.
+    fn lambda_env(&self, identity_role_arn: &str) -> impl Fn(&str) -> Option<String> {
+        let set = [
+            (LEDGER_TABLE.name(), self.ledger_table.clone()),
+            (VIEWS_TABLE.name(), self.views_table.clone()),
+            (EVENT_BUS.name(), self.event_bus.clone()),
+            (IDENTITY_ROLES.name(), identity_role_arn.to_owned()),
+        ];
+        move |name| set.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+    }
+
     /// The defaults with the environment's overrides.
     pub fn from_env() -> Result<Self> {
         let mut options = DevOptions::default();
@@ -97,9 +108,11 @@ impl DevOptions {
         options.moto_port = port("SENTINEL_DEV_MOTO_PORT", options.moto_port)?;
         options.gateway_port = port("SENTINEL_DEV_GATEWAY_PORT", options.gateway_port)?;
         options.region = var("AWS_REGION").unwrap_or(options.region);
-        options.ledger_table = var("SENTINEL_LEDGER_TABLE").unwrap_or(options.ledger_table);
-        options.views_table = var("SENTINEL_VIEWS_TABLE").unwrap_or(options.views_table);
-        options.event_bus = var("SENTINEL_EVENT_BUS").unwrap_or(options.event_bus);
+        // The names and their validation are the functions' own (edge::config).
+        let env = Env::new(&var);
+        options.ledger_table = env.table_name(&LEDGER_TABLE)?;
+        options.views_table = env.table_name(&VIEWS_TABLE)?;
+        options.event_bus = env.event_bus(&EVENT_BUS)?;
         Ok(options)
     }
 
@@ -254,40 +267,24 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
     push_policies(&options, &aws_sdk_ssm::Client::new(&moto_sdk), &iam).await?;
     let queue_url = route_revocations(&options, &moto_sdk).await?;
 
-    // The handlers, wired as their Lambdas' mains wire them, to the emulators.
-    let tvm_config = tvm::config::TvmConfig {
-        ledger_table: options.ledger_table.clone(),
-        views_table: options.views_table.clone(),
-        identity_roles: vec![seeded.identity_role_arn.parse().context("the identity role ARN")?],
-        ..tvm::config::TvmConfig::from_env(|_| None)?
-    };
-    let clients = tvm::wiring::Clients {
+    // The handlers, built by the constructors their Lambdas' mains call, from the configuration
+    // their mains read (the stack's table and bus names), against the emulators.
+    let vars = options.lambda_env(&seeded.identity_role_arn);
+    let sts = aws_sdk_sts::Client::new(&moto_sdk);
+    let tvm_clients = tvm::wiring::Clients {
         dynamodb: ddb.clone(),
         ssm: aws_sdk_ssm::Client::new(&moto_sdk),
-        sts: aws_sdk_sts::Client::new(&moto_sdk),
+        sts: sts.clone(),
         iam: iam.clone(),
     };
-    let tvm_deps = Arc::new(tvm::wiring::deps(&clients, &tvm_config).await?);
-    let ledger = Arc::new(DynamoEventStore::new(ddb.clone(), &options.ledger_table));
-    let views = Arc::new(DynamoViewStore::new(ddb.clone(), &options.views_table));
-    let authorizer_deps =
-        Arc::new(authorizer::Deps { views: views.clone(), ledger: ledger.clone(), clock: Arc::new(chrono::Utc::now) });
-    let projector_deps = Arc::new(projector::Deps { views: views.clone(), ledger: ledger.clone() });
-    let exporter_deps = Arc::new(exporter::Deps {
-        publisher: Box::new(exporter::EventBridgePublisher::new(
-            aws_sdk_eventbridge::Client::new(&moto_sdk),
-            &options.event_bus,
-        )),
-        retry_base: Duration::from_millis(50),
-    });
-    let enforcer_deps = Arc::new(enforcer::Deps {
-        views: views.clone(),
-        ledger: ledger.clone(),
-        roles: Arc::new(enforcer::roles::iam::IamRolePolicies::new(iam.clone())),
-        account: identities::DEV_ACCOUNT_ID.to_owned(),
-        clock: Arc::new(enforcer::SystemClock),
-        budget: enforcer::policy::POLICY_BUDGET,
-    });
+    let tvm_deps = Arc::new(tvm::wiring::deps(&tvm_clients, &tvm::config::TvmConfig::from_vars(&vars)?).await?);
+    let authorizer_deps = Arc::new(authorizer::deps(&ddb, &authorizer::Config::from_vars(&vars)?));
+    let projector_deps = Arc::new(projector::deps(&ddb, &projector::Config::from_vars(&vars)?));
+    let eventbridge = aws_sdk_eventbridge::Client::new(&moto_sdk);
+    let exporter_deps = Arc::new(exporter::deps(&eventbridge, &exporter::Config::from_vars(&vars)?));
+    let enforcer_clients = enforcer::wiring::Clients { dynamodb: ddb.clone(), iam: iam.clone(), sts };
+    let enforcer_config = enforcer::config::Config::from_vars(&vars)?;
+    let enforcer_deps = Arc::new(enforcer::wiring::deps(&enforcer_clients, &enforcer_config).await?);
 
     // Lambda's event source mappings and the bus rule's target, locally.
     let streams = devstack::dynamodb_streams_client(dynamodb.endpoint());
@@ -330,9 +327,9 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
     }
     env.extend([
         ("AWS_SHARED_CREDENTIALS_FILE".into(), credentials_file.display().to_string()),
-        ("SENTINEL_LEDGER_TABLE".into(), options.ledger_table.clone()),
-        ("SENTINEL_VIEWS_TABLE".into(), options.views_table.clone()),
-        ("SENTINEL_EVENT_BUS".into(), options.event_bus.clone()),
+        (LEDGER_TABLE.name().into(), options.ledger_table.clone()),
+        (VIEWS_TABLE.name().into(), options.views_table.clone()),
+        (EVENT_BUS.name().into(), options.event_bus.clone()),
     ]);
     let pairs: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     env_file::write_atomically(&env_path, &env_file::render(&pairs))?;
@@ -363,7 +360,7 @@ async fn push_policies(options: &DevOptions, ssm: &aws_sdk_ssm::Client, iam: &aw
         let yaml = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let policy =
             PolicyDocument::parse(&yaml, None).with_context(|| format!("{} is not a valid policy", path.display()))?;
-        put_parameter(ssm, &format!("/sentinel/policies/{}", policy.profile), &yaml).await?;
+        put_parameter(ssm, &format!("{}/{}", edge::config::POLICY_ROOT.default(), policy.profile), &yaml).await?;
         let role = policy.role_arn.as_str().rsplit('/').next().unwrap_or_default().to_owned();
         let trust = serde_json::json!({
             "Version": "2012-10-17",
@@ -392,7 +389,7 @@ async fn push_policies(options: &DevOptions, ssm: &aws_sdk_ssm::Client, iam: &aw
         .with_context(|| format!("cannot read {}", options.admins_file.display()))?;
     ledger::policy::AdminsDocument::parse(&admins)
         .with_context(|| format!("{} is invalid", options.admins_file.display()))?;
-    put_parameter(ssm, "/sentinel/admins", &admins).await
+    put_parameter(ssm, edge::config::ADMINS_PARAMETER.default(), &admins).await
 }
 
 async fn put_parameter(ssm: &aws_sdk_ssm::Client, name: &str, value: &str) -> Result<()> {
@@ -439,7 +436,7 @@ async fn route_revocations(options: &DevOptions, moto: &SdkConfig) -> Result<Str
         .attributes
         .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
         .context("no queue ARN")?;
-    let pattern = serde_json::json!({"source": [exporter::SOURCE], "detail-type": ["SessionRevoked"]});
+    let pattern = serde_json::json!({"source": [exporter::SOURCE], "detail-type": [enforcer::DETAIL_TYPE]});
     events
         .put_rule()
         .name(ENFORCER_RULE)
@@ -466,8 +463,9 @@ async fn route_revocations(options: &DevOptions, moto: &SdkConfig) -> Result<Str
     Ok(queue_url)
 }
 
-/// Delivers the bus rule's messages to the enforcer, one at a time (its concurrency is 1); a
-/// message is deleted only once handled, so a failure is retried as Lambda would retry.
+/// Delivers the bus rule's messages to the enforcer's entry point ([`enforcer::invoke`], what
+/// its Lambda runs per event), one at a time (its concurrency is 1). A message is deleted once
+/// the enforcer settles it; an error is what Lambda would retry, so the message stays.
 async fn feed_enforcer(sqs: aws_sdk_sqs::Client, queue_url: String, deps: Arc<enforcer::Deps>) {
     loop {
         let received =
@@ -480,25 +478,15 @@ async fn feed_enforcer(sqs: aws_sdk_sqs::Client, queue_url: String, deps: Arc<en
             }
         };
         for message in messages {
-            let event = message.body().and_then(|b| serde_json::from_str(b).ok());
-            let handled = match event {
-                Some(event) => match enforcer::handle(&deps, event).await {
-                    Ok(_) => true,
-                    Err(e) if !e.is_retryable() => {
-                        tracing::error!(error = %e, "the enforcer refused an event; dropping it");
-                        true
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "the enforcer failed; the event will be retried");
-                        false
-                    }
-                },
-                None => {
-                    tracing::error!("the enforcer queue holds a message that is not an EventBridge event");
+            let settled = match message.body().map(serde_json::from_str::<serde_json::Value>) {
+                // The enforcer logs its outcome; only a retryable failure comes back.
+                Some(Ok(event)) => enforcer::invoke(&deps, event).await.is_ok(),
+                _ => {
+                    tracing::error!("the enforcer queue holds a message that is not JSON; dropping it");
                     true
                 }
             };
-            if let (true, Some(receipt)) = (handled, message.receipt_handle()) {
+            if let (true, Some(receipt)) = (settled, message.receipt_handle()) {
                 if let Err(e) = sqs.delete_message().queue_url(&queue_url).receipt_handle(receipt).send().await {
                     // The enforcer is idempotent: a redelivery only rewrites the same policy.
                     tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "cannot delete a handled enforcer message");

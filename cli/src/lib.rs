@@ -1,5 +1,6 @@
 //! The `sentinel` command line: every command that changes the ledger goes through the HTTP API
-//! (SigV4); read-only operator commands may read the tables. `dev` runs the local stack.
+//! (SigV4); read-only operator commands may read the tables. `dev` runs the local stack (in
+//! builds with the `dev` feature).
 //!
 //! [`run`] is the whole program: parse (clap), then dispatch; `main.rs` only turns its result
 //! into an exit code.
@@ -7,6 +8,7 @@
 pub mod args;
 pub mod client;
 pub mod commands;
+#[cfg(feature = "dev")]
 pub mod dev;
 pub mod exec;
 pub mod failure;
@@ -14,7 +16,7 @@ pub mod output;
 
 use std::ffi::OsString;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{CommandFactory, Parser};
 
 use crate::args::{AuditCommand, Cli, Command, PolicyCommand, ShellCommand, ViewsCommand};
@@ -137,12 +139,20 @@ async fn dispatch(cli: Cli) -> Result<u8> {
             let config = ops::aws(region, aws_profile).await;
             ops::views_rebuild(&config, &table.ledger_table, views_table, *repair, out).await?
         }
+        #[cfg(feature = "dev")]
         Command::Dev => {
+            use anyhow::Context as _;
             let mut options = dev::DevOptions::from_env().context("invalid local stack settings")?;
             if let Some(region) = region {
                 options.region = region.to_owned();
             }
             dev::run(options).await?
+        }
+        #[cfg(not(feature = "dev"))]
+        Command::Dev => {
+            return Err(failure::LocalFailure::usage("this `sentinel` is built without the local stack")
+                .hint("Run `make dev`, which builds `sentinel` with the `dev` feature and starts the stack.")
+                .into())
         }
         Command::Completions { shell } => {
             let mut command = Cli::command();

@@ -5,8 +5,11 @@
 //! SQS run in `moto_server` from the project's virtualenv. The product never knows: it is
 //! configured through the standard AWS environment (`AWS_ENDPOINT_URL_<SERVICE>` …).
 
+#![warn(missing_docs)]
+
 pub mod env_file;
 pub mod figures;
+#[cfg(feature = "fuzz")]
 pub mod fuzz;
 pub mod gateway;
 pub mod identities;
@@ -113,6 +116,7 @@ impl Moto {
         // If this process dies without dropping the child (SIGKILL, a panic abort), the kernel
         // still stops moto: the stack never leaves an emulator behind.
         // SAFETY: prctl is async-signal-safe and touches only the child being spawned.
+        #[allow(unsafe_code)] // the one reviewed exception to the workspace lint
         unsafe {
             command.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);

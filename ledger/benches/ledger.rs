@@ -1,6 +1,9 @@
 //! Micro-benchmarks of the write side: event encode + hash + decode, and appends against the
 //! embedded DynamoDB emulator (the same one `make dev` runs).
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use chrono::Utc;

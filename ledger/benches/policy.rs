@@ -2,6 +2,9 @@
 //! ≤ 5 µs median). The caller matches only the last rule, so every rule is tried: users,
 //! principal patterns and time windows in a time zone.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ledger::policy::{PolicyDocument, Request, Subject};

@@ -1,6 +1,9 @@
 //! Fold throughput: decoded events folded into projections (the projector's and the view + tail
 //! reader's CPU work), and the full rebuild path (verify the chain, decode, fold, audit rows).
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ledger::event::Effect;
 use ledger::{ApprovalId, RecordedEvent, SessionId, StreamKey};

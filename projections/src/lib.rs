@@ -1,5 +1,7 @@
-//! Read side: pure folds from ledger events to views, the `ViewStore` port with its DynamoDB
-//! and in-memory adapters, the projector's step, the view + tail reader, and rebuild.
+//! Read side: pure folds from ledger events to views, the `ViewStore` port with its in-memory
+//! adapter (and its DynamoDB adapter with the `dynamo` feature), the projector's step, the
+//! view-plus-tail reader, and rebuild. No Lambda event type appears here: reading a stream
+//! record is the edge's job (`sentinel-edge`).
 //!
 //! `view`, `audit` and `fold` are pure; `store::dynamo` alone knows the views table.
 
@@ -10,7 +12,6 @@ pub mod query;
 pub mod reader;
 pub mod rebuild;
 pub mod store;
-pub mod stream;
 pub mod view;
 
 pub use audit::AuditRecord;

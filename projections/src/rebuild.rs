@@ -2,8 +2,6 @@
 //! the stored views. Views are derived, so this is the operator's repair and audit tool: a
 //! view ahead of the ledger means ledger events were deleted.
 
-use aws_sdk_dynamodb::Client;
-
 use ledger::store::StoreError;
 use ledger::StoredEvent;
 
@@ -132,7 +130,8 @@ pub async fn rebuild(ledger: &[StoredEvent], views: &dyn ViewStore, mode: Mode) 
     })
 }
 
-/// Every event of the ledger table (a consistent Scan, every page).
-pub async fn scan_ledger(client: &Client, table: &str) -> Result<Vec<StoredEvent>, StoreError> {
+/// Every event of the ledger table (a consistent Scan, every page); with the `dynamo` feature.
+#[cfg(feature = "dynamo")]
+pub async fn scan_ledger(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<Vec<StoredEvent>, StoreError> {
     ledger::store::dynamo::DynamoEventStore::new(client.clone(), table).scan_all(|_| {}).await
 }

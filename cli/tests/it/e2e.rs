@@ -1,7 +1,7 @@
 //! End to end on the real local stack (`cli::dev::start`, every port ephemeral): `sentinel
-//! exec` running the `aws` CLI and boto3, revocation reaching the child, denials, an approval
-//! round trip, break-glass, JSON output of every command, and `audit verify` before and after
-//! tampering. One stack serves every scenario (it starts moto, which is slow); the scenarios
+//! exec` running the `aws` CLI and boto3, revocation reaching the child and the enforcer's deny
+//! on the protected role, denials, an approval round trip, break-glass, JSON output of every
+//! command, and `audit verify` before and after tampering. One stack serves every scenario (it starts moto, which is slow); the scenarios
 //! run in order and the stack is stopped even when one fails.
 
 use std::io::{BufRead, BufReader, Write};
@@ -161,6 +161,33 @@ print(fetch(), flush=True)
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let shown = stack.json("alice", &["sessions", "show", session]);
     assert_eq!(shown["revoked_by"].as_str().map(|s| s.ends_with(":user/secops")), Some(true), "{shown}");
+    the_enforcer_denies_the_revoked_session_on_its_role(stack, session, shown["role_arn"].as_str().unwrap());
+}
+
+/// The revocation travels ledger → stream → exporter → bus → queue → the enforcer's entry point,
+/// which writes the deny on the protected role: polled for a bounded number of rounds.
+fn the_enforcer_denies_the_revoked_session_on_its_role(stack: &Stack, session: &str, role_arn: &str) {
+    let role = role_arn.rsplit('/').next().unwrap();
+    let mut last = String::new();
+    for _ in 0..120 {
+        let out = Command::new(venv("aws"))
+            .env_clear()
+            .env("HOME", &stack.home)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(stack.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_PROFILE", "secops")
+            .args(["iam", "get-role-policy", "--role-name", role, "--policy-name", enforcer::policy::POLICY_NAME])
+            .args(["--region", &stack.var("AWS_REGION"), "--output", "json"])
+            .output()
+            .expect("the aws CLI runs");
+        last = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        if out.status.success() && last.contains(session) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    panic!("the enforcer never denied session {session} on {role}: {last}");
 }
 
 fn mallory_is_denied_with_the_policys_reason(stack: &Stack) {

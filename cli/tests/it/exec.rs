@@ -135,6 +135,7 @@ fn sigterm_to_sentinel_is_forwarded_to_the_child() {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
     // SAFETY: signalling a child process this test started.
+    #[allow(unsafe_code)] // the one reviewed exception to the workspace lint
     unsafe {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }

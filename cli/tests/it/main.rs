@@ -3,6 +3,9 @@
 //! `exec` against the stub, and end to end against the real local stack (credential sources
 //! included).
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 mod credentials;

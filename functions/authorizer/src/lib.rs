@@ -3,33 +3,59 @@
 //! (constant time), read as view + ledger tail so a revocation counts the moment it commits.
 //! Everything else — unknown, expired, revoked, malformed, a store error — is a deny.
 
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
 use aws_lambda_events::http::HeaderMap;
-use chrono::{DateTime, Utc};
+use edge::{Clock, SystemClock};
 use ledger::decide::session::SessionStatus;
+use ledger::store::dynamo::DynamoEventStore;
 use ledger::store::EventStore;
 use ledger::SessionId;
+use projections::store::dynamo::DynamoViewStore;
 use projections::{reader, ViewStore};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// What the authorizer reads.
 pub struct Deps {
+    /// The views table (the session's view).
     pub views: Arc<dyn ViewStore>,
+    /// The ledger (the session stream's tail after the view).
     pub ledger: Arc<dyn EventStore>,
-    pub clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    /// The current time (a session's expiry).
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The authorizer's configuration: the ledger and views tables, read once at cold start.
+pub type Config = edge::Tables;
+
+/// The real adapters: both tables through `dynamodb`, the system clock. What `main` runs at
+/// cold start, and what the local stack runs once.
+pub fn deps(dynamodb: &aws_sdk_dynamodb::Client, config: &Config) -> Deps {
+    Deps {
+        views: Arc::new(DynamoViewStore::new(dynamodb.clone(), &config.views_table)),
+        ledger: Arc::new(DynamoEventStore::new(dynamodb.clone(), &config.ledger_table)),
+        clock: Arc::new(SystemClock),
+    }
 }
 
 /// Why a request is denied (logged, never returned).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Denial {
+    /// Neither `Authorization` nor the `X-Sentinel-Session-*` pair is present.
     NoToken,
+    /// The token is not `<session id>.<secret>` of the expected length and alphabet.
     Malformed,
+    /// No such session (or it never had a token).
     UnknownSession,
+    /// The session is not active now (its status at the clock's time).
     NotLive(Option<SessionStatus>),
+    /// The token's hash is not the session's.
     TokenMismatch,
+    /// The views or the ledger could not be read: fail closed.
     StoreError(String),
 }
 
@@ -70,7 +96,7 @@ pub async fn authorize(deps: &Deps, headers: &HeaderMap) -> Result<serde_json::V
         .map_err(|e| Denial::StoreError(e.to_string()))?
         .ok_or(Denial::UnknownSession)?;
     let view = current.view;
-    let status = view.status_at((deps.clock)());
+    let status = view.status_at(deps.clock.now());
     if status != Some(SessionStatus::Active) {
         return Err(Denial::NotLive(status));
     }

@@ -9,9 +9,12 @@
 //! redelivered event a no-op; Lambda runs the function with concurrency 1, so two runs never
 //! race on one role's policy.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod policy;
 pub mod roles;
+pub mod wiring;
 
 use std::sync::Arc;
 
@@ -32,31 +35,7 @@ pub const SOURCE: &str = "sentinel.ledger";
 /// The detail-type the enforcer's rule matches.
 pub const DETAIL_TYPE: &str = "SessionRevoked";
 
-/// The current time (a port, so tests can fix it).
-pub trait Clock: Send + Sync {
-    /// Now.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock stopped at one instant (tests, replays).
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub DateTime<Utc>);
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-    }
-}
+pub use edge::{Clock, FixedClock, SystemClock};
 
 /// What the handler works with, built once per cold start.
 #[derive(Clone)]

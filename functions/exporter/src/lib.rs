@@ -8,18 +8,16 @@
 //! failed record and every record after it), so Lambda retries. Delivery is at least once:
 //! consumers deduplicate by `event_id`.
 
+#![warn(missing_docs)]
+
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::dynamodb::{Event, EventRecord};
-use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::streams::DynamoDbEventResponse;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use ledger::StoredEvent;
 
-/// The environment variable naming the bus.
-pub const BUS_ENV: &str = "SENTINEL_EVENT_BUS";
-/// The bus when [`BUS_ENV`] is unset.
-pub const DEFAULT_BUS: &str = "sentinel-ledger";
 /// The `source` of every entry.
 pub const SOURCE: &str = "sentinel.ledger";
 /// EventBridge's limit on entries per `PutEvents`.
@@ -120,27 +118,14 @@ impl Publisher for EventBridgePublisher {
 /// Typed configuration, read once at cold start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// `SENTINEL_EVENT_BUS`: a bus name or ARN.
+    /// [`edge::config::EVENT_BUS`]: a bus name or ARN.
     pub bus: String,
 }
 
-/// Why the configuration is unusable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{BUS_ENV}={0:?} is not an event bus name or ARN")]
-pub struct ConfigError(pub String);
-
 impl Config {
-    /// Reads the configuration through `var` (the process environment in `main`).
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let bus = var(BUS_ENV).unwrap_or_else(|| DEFAULT_BUS.to_owned());
-        let name_ok =
-            (1..=256).contains(&bus.len()) && bus.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b));
-        let arn_ok = bus.starts_with("arn:") && bus.len() <= 1600 && bus.contains(":event-bus/");
-        if name_ok || arn_ok {
-            Ok(Config { bus })
-        } else {
-            Err(ConfigError(bus))
-        }
+    /// Reads the configuration through `lookup` (the process environment in `main`).
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, edge::ConfigError> {
+        Ok(Config { bus: edge::Env::new(&lookup).event_bus(&edge::config::EVENT_BUS)? })
     }
 }
 
@@ -152,9 +137,18 @@ pub struct Deps {
     pub retry_base: Duration,
 }
 
+/// The pause before the first retry in Lambda.
+pub const RETRY_BASE: Duration = Duration::from_millis(100);
+
+/// The real adapter: the configured bus through `eventbridge`. What `main` runs at cold start,
+/// and what the local stack runs once.
+pub fn deps(eventbridge: &aws_sdk_eventbridge::Client, config: &Config) -> Deps {
+    Deps { publisher: Box::new(EventBridgePublisher::new(eventbridge.clone(), &config.bus)), retry_base: RETRY_BASE }
+}
+
 /// The ledger event a stream record carries; `None` for a removal (nothing to export; logged).
 pub fn stored_event(record: &EventRecord) -> Result<Option<StoredEvent>, ExportError> {
-    projections::stream::stored_event(record).map_err(|e| ExportError::Decode(e.to_string()))
+    edge::stream::stored_event(record).map_err(|e| ExportError::Decode(e.to_string()))
 }
 
 /// Splits entries into calls of at most [`MAX_ENTRIES`] entries and [`MAX_BATCH_BYTES`].
@@ -237,16 +231,5 @@ pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
             break;
         }
     }
-    let mut response = DynamoDbEventResponse::default();
-    if let Some(first) = first_failed {
-        response.batch_item_failures = event.records[first..]
-            .iter()
-            .map(|r| {
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = Some(projections::stream::item_identifier(r));
-                failure
-            })
-            .collect();
-    }
-    response
+    edge::stream::batch_response(&event.records, first_failed)
 }

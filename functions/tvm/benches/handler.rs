@@ -2,6 +2,9 @@
 //! parsing, rate limit, policy evaluation, the session decider, token generation, sealing and
 //! hashing three events, and the credentials answer — everything but the network.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

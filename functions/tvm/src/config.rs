@@ -1,48 +1,47 @@
-//! Configuration from the environment, read once at cold start (a bad value fails the start,
-//! not a request).
+//! The TVM's configuration from the environment, read once at cold start (a bad value fails
+//! the start, not a request). Names and defaults are defined once, in `edge::config`.
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use edge::config::{
+    Env, ADMINS_PARAMETER, IDENTITY_ROLES, LEDGER_TABLE, POLICY_ROOT, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW,
+    VIEWS_TABLE,
+};
+use edge::ConfigError;
 use ledger::RoleArn;
 
 /// The TVM's settings (DESIGN §4 names).
 #[derive(Debug, Clone)]
 pub struct TvmConfig {
+    /// [`LEDGER_TABLE`].
     pub ledger_table: String,
+    /// [`VIEWS_TABLE`].
     pub views_table: String,
+    /// [`POLICY_ROOT`], without a trailing `/`.
     pub policy_root: String,
+    /// [`ADMINS_PARAMETER`].
     pub admins_parameter: String,
-    /// Identity roles as configured (role ARNs); resolved to role ids at cold start.
+    /// [`IDENTITY_ROLES`] as configured (role ARNs); resolved to role ids at cold start.
     pub identity_roles: Vec<RoleArn>,
+    /// [`RATE_LIMIT_REQUESTS`].
     pub rate_limit_requests: u32,
+    /// [`RATE_LIMIT_WINDOW`] (whole seconds).
     pub rate_limit_window: Duration,
 }
 
 impl TvmConfig {
-    /// Reads the configuration through `var` (the process environment in `main`).
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let or = |name: &str, default: &str| var(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned());
-        let identity_roles = or("SENTINEL_IDENTITY_ROLES", "")
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<RoleArn>().with_context(|| format!("SENTINEL_IDENTITY_ROLES: {s:?} is not a role ARN")))
-            .collect::<Result<Vec<_>>>()?;
-        let number = |name: &str, default: &str| -> Result<u64> {
-            let v = or(name, default);
-            v.parse().with_context(|| format!("{name}={v:?} is not a whole number"))
-        };
-        let policy_root = or("SENTINEL_POLICY_ROOT", "/sentinel/policies").trim_end_matches('/').to_owned();
-        anyhow::ensure!(policy_root.starts_with('/'), "SENTINEL_POLICY_ROOT must start with '/'");
+    /// Reads and validates the configuration through `lookup` (the process environment in
+    /// `main`); unset or empty variables take their defaults.
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env::new(&lookup);
         Ok(TvmConfig {
-            ledger_table: or("SENTINEL_LEDGER_TABLE", "sentinel-ledger"),
-            views_table: or("SENTINEL_VIEWS_TABLE", "sentinel-views"),
-            policy_root,
-            admins_parameter: or("SENTINEL_ADMINS_PARAMETER", "/sentinel/admins"),
-            identity_roles,
-            rate_limit_requests: u32::try_from(number("SENTINEL_RATE_LIMIT_REQUESTS", "100")?)?,
-            rate_limit_window: Duration::from_secs(number("SENTINEL_RATE_LIMIT_WINDOW", "60")?),
+            ledger_table: env.table_name(&LEDGER_TABLE)?,
+            views_table: env.table_name(&VIEWS_TABLE)?,
+            policy_root: env.parameter_path(&POLICY_ROOT)?,
+            admins_parameter: env.parameter_path(&ADMINS_PARAMETER)?,
+            identity_roles: env.list(&IDENTITY_ROLES, "IAM role ARNs")?,
+            rate_limit_requests: env.number(&RATE_LIMIT_REQUESTS)?,
+            rate_limit_window: Duration::from_secs(env.number(&RATE_LIMIT_WINDOW)?),
         })
     }
 }

@@ -16,7 +16,6 @@ pub mod workflow;
 use std::sync::Arc;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use chrono::{DateTime, Utc};
 use ledger::identity::{Caller, CallerKind, IamContext, IdentityConfig, IdentityError};
 use ledger::policy::Request;
 use ledger::store::EventStore;
@@ -28,19 +27,7 @@ use crate::ports::{GrantReader, Issuer, PolicySource, PolicyWriter};
 use crate::rate_limit::RateLimiter;
 use crate::workflow::admin::SeenPolicies;
 
-/// The current time; a port so tests can stand at a window's edge.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
+pub use edge::{Clock, SystemClock};
 
 /// Everything the handler needs, built once per cold start.
 pub struct Deps {

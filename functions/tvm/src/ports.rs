@@ -212,7 +212,7 @@ pub mod memory {
             Ok(self.admins.lock().unwrap_or_else(|p| p.into_inner()).clone())
         }
         fn root(&self) -> &str {
-            "/sentinel/policies"
+            edge::config::POLICY_ROOT.default()
         }
     }
 

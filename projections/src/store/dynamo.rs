@@ -29,11 +29,6 @@ use crate::audit::AuditRecord;
 use crate::fold::Views;
 use crate::view::{ApprovalView, BreakGlassView, Projection, SessionView, View};
 
-/// The environment variable naming the views table.
-pub const TABLE_ENV: &str = "SENTINEL_VIEWS_TABLE";
-/// The views table's name when [`TABLE_ENV`] is unset.
-pub const DEFAULT_TABLE: &str = "sentinel-views";
-
 const VIEW_SK: &str = "VIEW";
 const AUDIT: &str = "AUDIT#";
 const INDEXES: [(&str, &str, &str); 3] =
@@ -41,11 +36,6 @@ const INDEXES: [(&str, &str, &str); 3] =
 const BY_PRINCIPAL: usize = 0;
 const BY_PROFILE: usize = 1;
 const BY_STATUS: usize = 2;
-
-/// The views table's name from [`TABLE_ENV`], or [`DEFAULT_TABLE`].
-pub fn table_from_env() -> String {
-    std::env::var(TABLE_ENV).ok().filter(|t| !t.is_empty()).unwrap_or_else(|| DEFAULT_TABLE.to_owned())
-}
 
 /// A projection row, attribute for attribute.
 #[derive(Debug, Serialize, Deserialize)]

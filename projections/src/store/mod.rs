@@ -1,6 +1,7 @@
 //! The `ViewStore` port: conditional writes of projections, idempotent writes of audit rows,
 //! and the queries the API and CLI need, each served by a key or an index.
 
+#[cfg(feature = "dynamo")]
 pub mod dynamo;
 pub mod memory;
 

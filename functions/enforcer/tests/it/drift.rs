@@ -1,6 +1,6 @@
 //! The enforcer's names against terraform/contract.json, so the code and the Terraform agree.
 
-use enforcer::config::{DEFAULT_LEDGER_TABLE, DEFAULT_VIEWS_TABLE, LEDGER_TABLE_ENV, VIEWS_TABLE_ENV};
+use edge::config::{LEDGER_TABLE, VIEWS_TABLE};
 use enforcer::policy::{MAX_CREDENTIAL_LIFETIME, POLICY_NAME, PROTECTED_ROLE_PREFIX};
 use enforcer::{DETAIL_TYPE, SOURCE};
 
@@ -18,18 +18,24 @@ fn the_enforcers_names_match_the_terraform_contract() {
     assert_eq!(c["iam"]["max_session_duration_seconds"], MAX_CREDENTIAL_LIFETIME.num_seconds());
     assert_eq!(c["event_bus"]["source"], SOURCE);
     assert_eq!(c["event_bus"]["routed_detail_types"][DETAIL_TYPE], "enforcer");
-    assert_eq!(c["environment"][LEDGER_TABLE_ENV]["default"], DEFAULT_LEDGER_TABLE);
-    assert_eq!(c["environment"][VIEWS_TABLE_ENV]["default"], DEFAULT_VIEWS_TABLE);
     assert!(c["lambda"]["functions"].as_array().unwrap().iter().any(|f| f == "enforcer"));
 }
 
 #[test]
-fn configuration_takes_the_contract_defaults_and_refuses_bad_table_names() {
-    let config = enforcer::config::Config::from_vars(|_| None).unwrap();
-    assert_eq!(
-        (config.ledger_table.as_str(), config.views_table.as_str()),
-        (DEFAULT_LEDGER_TABLE, DEFAULT_VIEWS_TABLE)
-    );
-    let bad = enforcer::config::Config::from_vars(|name| (name == VIEWS_TABLE_ENV).then(|| "views table!".to_owned()));
-    assert_eq!(bad.unwrap_err().variable, VIEWS_TABLE_ENV);
+fn configuration_reads_only_contract_names_takes_their_defaults_and_refuses_bad_table_names() {
+    let read = std::sync::Mutex::new(Vec::new());
+    let config = enforcer::config::Config::from_vars(|name| {
+        read.lock().unwrap().push(name.to_owned());
+        None
+    })
+    .unwrap();
+    let env = &contract()["environment"];
+    for name in read.into_inner().unwrap() {
+        assert!(env.get(&name).is_some(), "the enforcer reads {name}, which Terraform does not set");
+    }
+    assert_eq!(env[LEDGER_TABLE.name()]["default"], config.ledger_table);
+    assert_eq!(env[VIEWS_TABLE.name()]["default"], config.views_table);
+    let bad =
+        enforcer::config::Config::from_vars(|name| (name == VIEWS_TABLE.name()).then(|| "views table!".to_owned()));
+    assert_eq!(bad.unwrap_err().variable, VIEWS_TABLE.name());
 }

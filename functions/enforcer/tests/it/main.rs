@@ -1,6 +1,9 @@
 //! Integration tests of the enforcer: the pure policy document, the handler over in-memory
 //! views, ledger and role policies, and the whole run against IAM and DynamoDB emulators.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod drift;
 mod emulator;
 mod handler;

@@ -1,12 +1,13 @@
 //! The handler on Lambda-shaped events: JSON as Lambda sends it, unknown types, removals, config.
 
+use edge::ConfigError;
 use ledger::event::Effect;
 use ledger::record::DecodeErrorKind;
 use ledger::{SessionId, StreamKey};
 use projections::store::ViewStore;
 use projections::testkit::*;
 use projections::{FoldError, ProjectError};
-use projector::{Config, ConfigError};
+use projector::Config;
 
 use crate::support::{deps, event, record};
 
@@ -95,11 +96,11 @@ async fn a_record_that_is_not_a_ledger_item_fails() {
     bad.change.new_image.remove("hash");
     let response = projector::handle(&deps, event(vec![bad])).await;
     assert_eq!(response.batch_item_failures.len(), 1);
-    let err = projector::stored_event(&record(&b.events()[0], 8)).map(|e| e.is_some());
+    let err = edge::stream::stored_event(&record(&b.events()[0], 8)).map(|e| e.is_some());
     assert!(matches!(err, Ok(true)));
     let mut empty = record(&b.events()[0], 9);
     empty.change.new_image = Default::default();
-    assert!(projector::stored_event(&empty).is_err());
+    assert!(edge::stream::stored_event(&empty).is_err());
 }
 
 #[tokio::test]
@@ -122,5 +123,5 @@ fn configuration_defaults_to_the_documented_table_names_and_refuses_bad_ones() {
     let custom = Config::from_vars(|n| (n == "SENTINEL_VIEWS_TABLE").then(|| "prod-views".to_owned())).unwrap();
     assert_eq!(custom.views_table, "prod-views");
     let bad = Config::from_vars(|n| (n == "SENTINEL_LEDGER_TABLE").then(|| "no spaces".to_owned()));
-    assert!(matches!(bad, Err(ConfigError::BadTable { name: "SENTINEL_LEDGER_TABLE", .. })));
+    assert!(matches!(bad, Err(ConfigError { variable: "SENTINEL_LEDGER_TABLE", .. })));
 }

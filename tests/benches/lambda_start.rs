@@ -9,6 +9,9 @@
 //! with the dev-dependencies' features). Figures go to `target/bench/figures.json`, section
 //! `lambda`.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -303,7 +303,7 @@ fn fuzz_http_inputs_of_every_route_get_a_clean_answer_and_bad_requests_change_no
     let tvm = Tvm::new();
     tvm.policies
         .put_admins(
-            &std::fs::read_to_string(format!("{}/../../examples/admins.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+            &std::fs::read_to_string(format!("{}/../examples/admins.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap(),
         )
         .unwrap();
     fuzz("http inputs", http_case(), |case| {
@@ -446,7 +446,7 @@ fn fuzz_stream_records_decode_project_and_export_without_panics_and_bad_ones_are
             }
         }
         record.change.new_image = item.into();
-        let decoded = projections::stream::stored_event(&record);
+        let decoded = edge::stream::stored_event(&record);
         if mutations.is_empty() {
             let same = matches!(&decoded, Ok(Some(e)) if e == original);
             prop_assert!(same, "an untouched record decodes to its event");
