@@ -23,4 +23,5 @@ pub use store::{ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex,
 pub use view::{ApprovalView, BreakGlassView, Projection, SessionView, View};
 
 #[cfg(feature = "testkit")]
+#[allow(clippy::expect_used, clippy::unwrap_used)] // test support: a broken fixture should fail loudly
 pub mod testkit;

@@ -242,12 +242,12 @@ impl Command for Decide {
             Ok(events) => Ok(Plan::new(Ok(())).append(self.stream.clone(), events)),
             Err(DomainError::Expired(what)) => {
                 let expired = ApiError::Conflict(format!("The {what} has expired."));
-                // Refused only when the expiry is already recorded: then there is nothing to add.
-                let events = match state.decide(&ApprovalCommand::Expire, self.now) {
-                    Ok(events) => events,
-                    Err(_) => Vec::new(),
-                };
-                Ok(Plan::new(Err(expired)).append(self.stream.clone(), events))
+                let plan = Plan::new(Err(expired));
+                // Expire is refused only when the expiry is already recorded: nothing to add then.
+                Ok(match state.decide(&ApprovalCommand::Expire, self.now) {
+                    Ok(events) => plan.append(self.stream.clone(), events),
+                    Err(_) => plan,
+                })
             }
             Err(other) => Err(other.into()),
         }
