@@ -1,5 +1,6 @@
 //! Integration tests of the ledger against the DynamoDB emulator on 127.0.0.1.
 
+mod canonical;
 mod dynamo_store;
 mod fixtures;
 mod roundtrip;
