@@ -117,15 +117,11 @@ pub enum Problem {
 
 /// A key the format requires. serde treats it as optional (`#[serde(default)]`); a present
 /// key is read as `T`, so an empty value is still a type error at the value.
+#[derive(Default)]
 enum Required<T> {
+    #[default]
     Missing,
     Given(T),
-}
-
-impl<T> Default for Required<T> {
-    fn default() -> Self {
-        Required::Missing
-    }
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Required<T> {

@@ -1,4 +1,4 @@
-//! Integration tests of the ledger against the DynamoDB emulator on 127.0.0.1.
+//! Integration tests of the ledger, most of them against the DynamoDB emulator on 127.0.0.1.
 
 mod canonical;
 mod dynamo_store;
