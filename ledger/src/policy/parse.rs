@@ -296,9 +296,11 @@ fn shape_error(err: &YamlError, path: Option<&Path>) -> PolicyError {
             let expected = if expected.is_empty() { "no keys here".to_owned() } else { expected.join(", ") };
             (at(field_path(path, true)), Problem::UnknownKey { expected })
         }
-        // The path ends at the mapping that lacks the key.
+        // The path ends at the mapping that lacks the key (our own keys are `Required`, so
+        // this is only a fallback).
         YamlError::SerdeMissingField { field, .. } => (join(&field_path(path, false), field), Problem::MissingKey),
-        // Found while reading the key, before the path could record it.
+        // Found while reading the key, before the path could record it: the path ends at
+        // the mapping.
         YamlError::DuplicateMappingKey { key: Some(key), .. } => {
             (join(&field_path(path, false), key), Problem::DuplicateKey)
         }
@@ -890,6 +892,10 @@ approvals: {approvers: [carol], required: 1, window: 4h}
             assert_eq!((e.line, e.field.as_str()), (7, "rules[0].effect"), "{empty}: {e}");
             assert!(matches!(e.problem, Problem::Yaml(_)), "{empty}: {e}");
         }
+        let e = error(&with("    effect: allow\n", "    effect: allow\n    effect: deny\n"));
+        assert_eq!((e.line, e.field.as_str(), e.problem.clone()), (8, "rules[0].effect", Problem::DuplicateKey));
+        let e = error(&with("end: \"18:00\"}", "end: \"18:00\", end: \"19:00\"}"));
+        assert_eq!((e.line, e.field.as_str()), (12, "rules[0].when.time.hours.end"), "{e}");
         let e = AdminsDocument::parse("version: \"1\"\nusers: [a]\nusers: [b]\n").unwrap_err();
         assert_eq!((e.line, e.field.as_str(), e.problem), (3, "users", Problem::DuplicateKey));
     }
