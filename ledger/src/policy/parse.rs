@@ -1174,12 +1174,16 @@ approvals: {approvers: [carol], required: 1, window: 4h}
     }
 
     #[test]
-    fn merge_keys_are_not_merged() {
+    fn merge_keys_are_not_merged_but_aliases_resolve() {
         let yaml = format!("{BASE}defaults: &d {{approvers: [carol]}}\n");
         assert_eq!(error(&yaml).field, "defaults");
         let merged =
             with("approvals: {approvers: [carol], required: 1", "approvals: {<<: {approvers: [carol]}, required: 1");
         let e = error(&merged);
         assert_eq!((e.line, e.field.as_str()), (15, "approvals.<<"), "{e}");
+        // Anchors and aliases are plain YAML and allowed.
+        let aliased = with("users: [alice]", "users: &team [alice]").replace("approvers: [carol]", "approvers: *team");
+        let p = PolicyDocument::parse(&aliased, None).unwrap();
+        assert!(p.approvals.unwrap().is_approver(&user("alice")));
     }
 }
