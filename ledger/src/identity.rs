@@ -509,7 +509,7 @@ mod tests {
 
     #[test]
     fn imposter_session_cannot_use_alices_dev_access() {
-        let policy = PolicyDocument::parse(include_str!("policy/testdata/dev.yaml"), None).unwrap();
+        let policy = PolicyDocument::parse(include_str!("../../examples/policies/dev.yaml"), None).unwrap();
         let now = Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap();
         let effect = |c: &Caller| policy.evaluate(&Request { caller: &c.subject(), now, requested: None }).effect;
         let alice = caller("arn:aws:iam::111122223333:user/alice", "AIDAALICE0001").unwrap();
