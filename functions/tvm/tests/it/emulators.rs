@@ -56,6 +56,7 @@ async fn stack() -> Stack {
         policy_writer: policies,
         rate_limiter: RateLimiter::new(100, std::time::Duration::from_secs(60)),
         clock: Arc::new(SystemClock),
+        pages: tvm::workflow::page::PageKey::random().unwrap(),
         seen_policies: Default::default(),
     };
     Stack { deps, store, ssm, moto, _dynamo: dynamo }

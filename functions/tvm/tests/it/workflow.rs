@@ -62,6 +62,7 @@ impl Stack {
             policy_writer: policies.clone(),
             rate_limiter: RateLimiter::new(10_000, std::time::Duration::from_secs(60)),
             clock: clock.clone(),
+            pages: tvm::workflow::page::PageKey::random().unwrap(),
             seen_policies: Default::default(),
         });
         Stack { deps, ledger, views, policies, issuer, clock, client, ledger_table, _emulator: emulator }
