@@ -244,10 +244,7 @@ impl Command for Decide {
             Err(DomainError::Expired(what)) => {
                 let expired = ApiError::Conflict(format!("The {what} has expired."));
                 // Refused only when the expiry is already recorded: then there is nothing to add.
-                let events = match state.decide(&ApprovalCommand::Expire, self.now) {
-                    Ok(events) => events,
-                    Err(_) => Vec::new(),
-                };
+                let events = state.decide(&ApprovalCommand::Expire, self.now).unwrap_or_default();
                 Ok(Plan::new(Err(expired)).append(self.stream.clone(), events))
             }
             Err(other) => Err(other.into()),
