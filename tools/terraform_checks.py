@@ -414,6 +414,7 @@ def check_contract(modules: dict[Path, Module], tf_dir: Path, fails: Failures) -
         "SENTINEL_EVENT_BUS": literal(sentinel.variables.get("event_bus_name", {}).get("default")),
         "SENTINEL_POLICY_ROOT": literal(sentinel.variables.get("policy_root", {}).get("default")),
         "SENTINEL_ADMINS_PARAMETER": literal(sentinel.variables.get("admins_parameter", {}).get("default")),
+        "SENTINEL_PAGINATION_KEY_PARAMETER": literal(sentinel.variables.get("pagination_key_parameter", {}).get("default")),
         "SENTINEL_IDENTITY_ROLES": "" if literal(sentinel.variables.get("identity_role_arns", {}).get("default")) == [] else "?",
         "RUST_LOG": literal(sentinel.variables.get("rust_log", {}).get("default")),
         "SENTINEL_RATE_LIMIT_REQUESTS": str(literal(sentinel.variables.get("rate_limit_requests", {}).get("default"))),

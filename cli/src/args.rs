@@ -66,6 +66,17 @@ pub struct ServerArgs {
     pub url: String,
 }
 
+/// How much of a list to fetch: one page (`--limit`, default the API's 50) or every page.
+#[derive(Debug, Args, Clone)]
+pub struct PageArgs {
+    /// Items per page (1-500; the API's default is 50).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=500), value_name = "N")]
+    pub limit: Option<u16>,
+    /// Follow every page (progress on stderr).
+    #[arg(long)]
+    pub all: bool,
+}
+
 /// Tables read directly by operator commands.
 #[derive(Debug, Args, Clone)]
 pub struct LedgerTableArgs {
@@ -193,6 +204,8 @@ pub enum RequestsCommand {
         /// Pending requests you may approve.
         #[arg(long)]
         approver_me: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// One request.
     Show {
@@ -269,6 +282,8 @@ pub enum BreakglassCommand {
         /// Only this profile.
         #[arg(long)]
         profile: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
     },
 }
 
@@ -288,6 +303,8 @@ pub enum SessionsCommand {
         /// Only this principal ARN (admins, or yourself).
         #[arg(long)]
         principal: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// One session.
     Show {

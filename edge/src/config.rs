@@ -35,6 +35,10 @@ pub const EVENT_BUS: Var = Var { name: "SENTINEL_EVENT_BUS", default: "sentinel-
 pub const POLICY_ROOT: Var = Var { name: "SENTINEL_POLICY_ROOT", default: "/sentinel/policies" };
 /// The SSM parameter holding the admins document (tvm).
 pub const ADMINS_PARAMETER: Var = Var { name: "SENTINEL_ADMINS_PARAMETER", default: "/sentinel/admins" };
+/// The SSM SecureString parameter holding the key that seals the list routes' `next_token`s
+/// (tvm). The TVM reads it at cold start and creates it (32 random bytes) when it is missing.
+pub const PAGINATION_KEY_PARAMETER: Var =
+    Var { name: "SENTINEL_PAGINATION_KEY_PARAMETER", default: "/sentinel/pagination-key" };
 /// The identity roles (SSO-style), as comma-separated role ARNs (tvm).
 pub const IDENTITY_ROLES: Var = Var { name: "SENTINEL_IDENTITY_ROLES", default: "" };
 /// Requests allowed per person key and window (tvm).
@@ -51,6 +55,7 @@ pub const ALL: &[Var] = &[
     EVENT_BUS,
     POLICY_ROOT,
     ADMINS_PARAMETER,
+    PAGINATION_KEY_PARAMETER,
     IDENTITY_ROLES,
     RATE_LIMIT_REQUESTS,
     RATE_LIMIT_WINDOW,

@@ -50,12 +50,13 @@ fn unset_every_function_starts_with_the_contract_defaults() {
     let tvm = tvm::config::TvmConfig::from_vars(|_| None).unwrap();
     let defaults = |v: Var| v.default().to_owned();
     assert_eq!(
-        (tvm.ledger_table, tvm.views_table, tvm.policy_root, tvm.admins_parameter),
+        (tvm.ledger_table, tvm.views_table, tvm.policy_root, tvm.admins_parameter, tvm.pagination_key_parameter),
         (
             defaults(edge::config::LEDGER_TABLE),
             defaults(edge::config::VIEWS_TABLE),
             defaults(edge::config::POLICY_ROOT),
-            defaults(edge::config::ADMINS_PARAMETER)
+            defaults(edge::config::ADMINS_PARAMETER),
+            defaults(edge::config::PAGINATION_KEY_PARAMETER)
         )
     );
     assert!(tvm.identity_roles.is_empty());

@@ -167,6 +167,7 @@ impl Faulty {
             policy_writer: writer,
             rate_limiter: RateLimiter::new(10_000, Duration::from_secs(60)),
             clock: Arc::new(SystemClock),
+            pages: tvm::workflow::page::PageKey::random().unwrap(),
             seen_policies: Default::default(),
         };
         Faulty { deps, policies, issuer, store }

@@ -79,6 +79,7 @@ impl LoadStack {
             policy_writer: policies,
             rate_limiter: RateLimiter::new(10_000, Duration::from_secs(60)),
             clock: Arc::new(SystemClock),
+            pages: tvm::workflow::page::PageKey::random().unwrap(),
             seen_policies: Default::default(),
         });
         let authorizer = Arc::new(authorizer::Deps {

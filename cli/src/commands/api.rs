@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use hyper::Method;
 use serde_json::{json, Value};
 
-use crate::args::{BreakglassCommand, RequestsCommand, SessionsCommand};
+use crate::args::{BreakglassCommand, PageArgs, RequestsCommand, SessionsCommand};
 use crate::client::{encode, Client};
 use crate::failure::LocalFailure;
 use crate::output::{block, clean, field, items, table, Out};
@@ -26,6 +26,42 @@ pub fn profile(name: &str) -> Result<ledger::Profile> {
 fn id<T: FromStr>(kind: &str, text: &str) -> Result<T> {
     text.parse()
         .map_err(|_| LocalFailure::usage(format!("invalid {kind} id {text:?}: ids are 26-character ULIDs")).into())
+}
+
+/// A list route's answer: one page (of `--limit` items), or with `--all` every page, newest
+/// first, as one `{"items": [...], "next_token": ...}`. Following pages reports progress on
+/// stderr; a page with more after it says so on stderr (text output only).
+async fn list_pages(
+    client: &Client,
+    out: Out,
+    path: &str,
+    mut query: Vec<(&'static str, String)>,
+    page: &PageArgs,
+    what: &str,
+) -> Result<Value> {
+    if let Some(limit) = page.limit {
+        query.push(("limit", limit.to_string()));
+    }
+    let (mut items, mut token, mut pages) = (Vec::new(), None::<String>, 0usize);
+    loop {
+        let mut this = query.clone();
+        if let Some(t) = &token {
+            this.push(("next_token", t.clone()));
+        }
+        let answer =
+            client.json(Method::GET, path, &this, None).await.with_context(|| format!("cannot list {what}"))?;
+        pages += 1;
+        items.extend(answer["items"].as_array().cloned().unwrap_or_default());
+        token = answer["next_token"].as_str().filter(|t| !t.is_empty()).map(str::to_owned);
+        if token.is_none() || !page.all {
+            break;
+        }
+        eprintln!("sentinel: {} {what} so far ({pages} pages)…", items.len());
+    }
+    if token.is_some() && !out.json() {
+        eprintln!("sentinel: more {what} than shown: add --all (or a larger --limit, up to 500).");
+    }
+    Ok(json!({ "items": items, "next_token": token }))
 }
 
 /// `sentinel whoami [--profile P]`.
@@ -167,7 +203,7 @@ pub async fn request(
 /// `sentinel requests …`.
 pub async fn requests(client: &Client, out: Out, command: &RequestsCommand) -> Result<()> {
     match command {
-        RequestsCommand::List { status, profile: p, approver_me, .. } => {
+        RequestsCommand::List { status, profile: p, approver_me, page, .. } => {
             let mut query = Vec::new();
             if let Some(s) = status {
                 query.push(("status", s.clone()));
@@ -178,7 +214,7 @@ pub async fn requests(client: &Client, out: Out, command: &RequestsCommand) -> R
             if *approver_me {
                 query.push(("approver", "me".to_owned()));
             }
-            let answer = client.json(Method::GET, "/requests", &query, None).await.context("cannot list requests")?;
+            let answer = list_pages(client, out, "/requests", query, page, "requests").await?;
             out.emit(&answer, |v| table(&items(v), REQUEST_COLUMNS, "no requests"))
         }
         RequestsCommand::Show { id: raw, .. } => {
@@ -266,7 +302,7 @@ pub async fn breakglass(client: &Client, out: Out, command: &BreakglassCommand) 
                 .with_context(|| format!("cannot close break-glass {id}"))?;
             out.emit(&answer, break_glass_block)
         }
-        BreakglassCommand::List { status, profile: p, .. } => {
+        BreakglassCommand::List { status, profile: p, page, .. } => {
             let mut query = Vec::new();
             if let Some(s) = status {
                 query.push(("status", s.clone()));
@@ -274,8 +310,7 @@ pub async fn breakglass(client: &Client, out: Out, command: &BreakglassCommand) 
             if let Some(p) = p {
                 query.push(("profile", profile(p)?.to_string()));
             }
-            let answer =
-                client.json(Method::GET, "/breakglass", &query, None).await.context("cannot list break-glass")?;
+            let answer = list_pages(client, out, "/breakglass", query, page, "break-glass").await?;
             out.emit(&answer, |v| {
                 table(
                     &items(v),
@@ -319,7 +354,7 @@ fn session_block(v: &Value) -> String {
 /// `sentinel sessions …`.
 pub async fn sessions(client: &Client, out: Out, command: &SessionsCommand) -> Result<()> {
     match command {
-        SessionsCommand::List { status, profile: p, principal, .. } => {
+        SessionsCommand::List { status, profile: p, principal, page, .. } => {
             let mut query = Vec::new();
             if let Some(s) = status {
                 query.push(("status", s.clone()));
@@ -330,7 +365,7 @@ pub async fn sessions(client: &Client, out: Out, command: &SessionsCommand) -> R
             if let Some(who) = principal {
                 query.push(("principal", who.clone()));
             }
-            let answer = client.json(Method::GET, "/sessions", &query, None).await.context("cannot list sessions")?;
+            let answer = list_pages(client, out, "/sessions", query, page, "sessions").await?;
             out.emit(&answer, |v| {
                 table(
                     &items(v),

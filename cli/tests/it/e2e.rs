@@ -322,6 +322,15 @@ fn every_command_prints_json_that_parses(stack: &Stack) {
     let session = sessions["items"][0]["session_id"].as_str().unwrap().to_owned();
     stack.json("alice", &["sessions", "show", &session]);
     stack.json("secops", &["sessions", "list", "--profile", "dev", "--status", "active"]);
+    // One a page through the gateway, the TVM's sealed tokens and its key in the emulated SSM.
+    let all_dev = stack.json("secops", &["sessions", "list", "--profile", "dev"]);
+    assert!(all_dev["items"].as_array().unwrap().len() >= 2, "{all_dev}");
+    let paged = stack.json("secops", &["sessions", "list", "--profile", "dev", "--limit", "1", "--all"]);
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"].as_array().unwrap().iter().map(|s| s["session_id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(ids(&paged), ids(&all_dev));
+    assert!(paged["next_token"].is_null());
 
     let policy = stack.json("secops", &["policy", "pull", "dev"]);
     assert!(policy["policy"].as_str().unwrap().contains("profile: dev"));

@@ -197,3 +197,49 @@ fn shell_functions_quote_the_url_and_skip_profiles_that_could_inject() {
         text(&shell.stderr)
     );
 }
+
+#[test]
+fn sessions_list_all_follows_every_page_and_reports_progress_on_stderr() {
+    let page = |ids: &[&str], next: Option<&str>| {
+        let items: Vec<_> = ids.iter().map(|id| json!({"session_id": id, "status": "active"})).collect();
+        Canned::json(200, json!({"items": items, "next_token": next}))
+    };
+    let stub = Stub::start(vec![
+        ("GET", "/sessions?limit=2&next_token=t2", page(&["S1"], None)),
+        ("GET", "/sessions?limit=2&next_token=t1", page(&["S3", "S2"], Some("t2"))),
+        ("GET", "/sessions?limit=2", page(&["S5", "S4"], Some("t1"))),
+    ]);
+    let all = run(sentinel().args([
+        "--output",
+        "json",
+        "sessions",
+        "list",
+        "--limit",
+        "2",
+        "--all",
+        "--remote-server",
+        &stub.url,
+    ]));
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all.stderr));
+    let answer: serde_json::Value = serde_json::from_slice(&all.stdout).expect("JSON on stdout");
+    let ids: Vec<&str> =
+        answer["items"].as_array().unwrap().iter().map(|v| v["session_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["S5", "S4", "S3", "S2", "S1"]);
+    assert!(answer["next_token"].is_null());
+    assert_eq!(stub.requests_to("/sessions").len(), 3);
+    assert!(text(&all.stderr).contains("4 sessions so far (2 pages)"), "{}", text(&all.stderr));
+
+    // Without --all: one page, and its token for whoever wants the next.
+    let one =
+        run(sentinel().args(["--output", "json", "sessions", "list", "--limit", "2", "--remote-server", &stub.url]));
+    let answer: serde_json::Value = serde_json::from_slice(&one.stdout).expect("JSON on stdout");
+    assert_eq!((answer["items"].as_array().unwrap().len(), answer["next_token"].as_str()), (2, Some("t1")));
+}
+
+#[test]
+fn a_limit_outside_1_to_500_is_a_usage_error() {
+    for bad in ["0", "501", "abc"] {
+        let out = run(sentinel().args(["sessions", "list", "--limit", bad, "--remote-server", "http://127.0.0.1:9"]));
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out.stderr));
+    }
+}

@@ -77,7 +77,8 @@ pub struct Seen {
 }
 
 /// The stub API: `METHOD /path` (query ignored, any stage prefix allowed) → canned answer;
-/// anything else 404 in our error shape.
+/// a route written `/path?query` matches only that exact query; the first route that matches
+/// answers; anything else 404 in our error shape.
 pub struct Stub {
     pub url: String,
     pub seen: Arc<Mutex<Vec<Seen>>>,
@@ -140,7 +141,10 @@ fn serve(stream: TcpStream, routes: &[(String, String, Canned)], log: &Mutex<Vec
     });
     let canned = routes
         .iter()
-        .find(|(m, p, _)| *m == method && (path == *p || (p != "/" && path.ends_with(p.as_str()))))
+        .find(|(m, p, _)| {
+            let against = if p.contains('?') { &target } else { &path };
+            *m == method && (against == p || (p != "/" && against.ends_with(p.as_str())))
+        })
         .map(|(_, _, c)| c.clone())
         .unwrap_or_else(|| Canned::json(404, serde_json::json!({"Code": "NOT_FOUND", "Message": "Not found."})));
     let reason = match canned.status {

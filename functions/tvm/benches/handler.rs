@@ -51,6 +51,7 @@ fn deps() -> Deps {
         policy_writer: policies,
         rate_limiter: RateLimiter::new(u32::MAX, Duration::from_secs(60)),
         clock: Arc::new(SystemClock),
+        pages: tvm::workflow::page::PageKey::random().unwrap(),
         seen_policies: Default::default(),
     }
 }

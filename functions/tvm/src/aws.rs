@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_sts::types::Tag;
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use ledger::policy::{AdminsDocument, PolicyDocument};
 use ledger::{Profile, RoleArn};
@@ -15,6 +16,7 @@ use crate::ports::{
     AssumeRoleInput, IssueError, IssuedCredentials, Issuer, PolicyLoadError, PolicySource, PolicyWriteError,
     PolicyWriter, ProfileEntry, Secret,
 };
+use crate::workflow::page::PageKey;
 
 /// How long a policy (or its absence) is trusted before SSM is asked again.
 pub const POLICY_CACHE_TTL: Duration = Duration::from_secs(30);
@@ -131,6 +133,49 @@ impl PolicyWriter for SsmPolicies {
         // This instance serves the new text at once; others within the cache's 30 s.
         self.policies.lock().unwrap_or_else(|p| p.into_inner()).remove(profile);
         Ok(())
+    }
+}
+
+/// The key that seals page tokens, from the SSM SecureString parameter `name` (base64 of at
+/// least 32 bytes). A missing parameter is created with 32 random bytes (`Overwrite=false`);
+/// when another instance created it first, its key is read and used.
+pub async fn pagination_key(client: &aws_sdk_ssm::Client, name: &str) -> anyhow::Result<PageKey> {
+    let read = || async {
+        match client.get_parameter().name(name).with_decryption(true).send().await {
+            Ok(out) => Ok(out.parameter.and_then(|p| p.value)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(None),
+            Err(e) => Err(anyhow::anyhow!("cannot read the pagination key {name}: {}", aws_smithy_types_display(&e))),
+        }
+    };
+    let decode = |text: String| -> anyhow::Result<PageKey> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| anyhow::anyhow!("the pagination key {name} is not base64: {e}"))?;
+        PageKey::new(bytes).map_err(|e| anyhow::anyhow!("the pagination key {name} is unusable: {e}"))
+    };
+    if let Some(text) = read().await? {
+        return decode(text);
+    }
+    let key = PageKey::random().map_err(|e| anyhow::anyhow!("no randomness for a pagination key: {e}"))?;
+    let created = client
+        .put_parameter()
+        .name(name)
+        .description("Seals Sentinel list pages' next_token (created by the TVM; rotate by deleting it).")
+        .value(key.to_base64())
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(false)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {
+            tracing::info!(parameter = name, "pagination key created");
+            Ok(key)
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_already_exists()) => {
+            let text = read().await?.ok_or_else(|| anyhow::anyhow!("the pagination key {name} vanished"))?;
+            decode(text)
+        }
+        Err(e) => Err(anyhow::anyhow!("cannot create the pagination key {name}: {}", aws_smithy_types_display(&e))),
     }
 }
 

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use edge::config::{
-    Env, ADMINS_PARAMETER, IDENTITY_ROLES, LEDGER_TABLE, POLICY_ROOT, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW,
-    VIEWS_TABLE,
+    Env, ADMINS_PARAMETER, IDENTITY_ROLES, LEDGER_TABLE, PAGINATION_KEY_PARAMETER, POLICY_ROOT, RATE_LIMIT_REQUESTS,
+    RATE_LIMIT_WINDOW, VIEWS_TABLE,
 };
 use edge::ConfigError;
 use ledger::RoleArn;
@@ -21,6 +21,8 @@ pub struct TvmConfig {
     pub policy_root: String,
     /// [`ADMINS_PARAMETER`].
     pub admins_parameter: String,
+    /// [`PAGINATION_KEY_PARAMETER`].
+    pub pagination_key_parameter: String,
     /// [`IDENTITY_ROLES`] as configured (role ARNs); resolved to role ids at cold start.
     pub identity_roles: Vec<RoleArn>,
     /// [`RATE_LIMIT_REQUESTS`].
@@ -39,6 +41,7 @@ impl TvmConfig {
             views_table: env.table_name(&VIEWS_TABLE)?,
             policy_root: env.parameter_path(&POLICY_ROOT)?,
             admins_parameter: env.parameter_path(&ADMINS_PARAMETER)?,
+            pagination_key_parameter: env.parameter_path(&PAGINATION_KEY_PARAMETER)?,
             identity_roles: env.list(&IDENTITY_ROLES, "IAM role ARNs")?,
             rate_limit_requests: env.number(&RATE_LIMIT_REQUESTS)?,
             rate_limit_window: Duration::from_secs(env.number(&RATE_LIMIT_WINDOW)?),

@@ -40,6 +40,8 @@ pub struct Deps {
     pub policy_writer: Arc<dyn PolicyWriter>,
     pub rate_limiter: RateLimiter,
     pub clock: Arc<dyn Clock>,
+    /// The key that seals list routes' `next_token`s ([`workflow::page`]).
+    pub pages: workflow::page::PageKey,
     /// Policy hashes already recorded as `PolicyPublished` (per instance).
     pub seen_policies: SeenPolicies,
 }

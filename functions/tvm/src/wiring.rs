@@ -8,7 +8,7 @@ use ledger::identity::IdentityConfig;
 use ledger::store::dynamo::DynamoEventStore;
 use projections::store::dynamo::DynamoViewStore;
 
-use crate::aws::{resolve_identity_roles, SsmPolicies, StsIssuer};
+use crate::aws::{pagination_key, resolve_identity_roles, SsmPolicies, StsIssuer};
 use crate::config::TvmConfig;
 use crate::rate_limit::RateLimiter;
 use crate::workflow::grants::LedgerGrants;
@@ -54,6 +54,7 @@ pub async fn deps(clients: &Clients, config: &TvmConfig) -> anyhow::Result<Deps>
         policy_writer: policies,
         rate_limiter: RateLimiter::new(config.rate_limit_requests, config.rate_limit_window),
         clock: Arc::new(SystemClock),
+        pages: pagination_key(&clients.ssm, &config.pagination_key_parameter).await?,
         seen_policies: Default::default(),
     })
 }

@@ -89,6 +89,15 @@ data "aws_iam_policy_document" "tvm" {
     resources = ["${local.policy_root_arn}/*"]
   }
 
+  # The key that seals list pages' next_token: read at cold start, created by the first TVM that
+  # finds it missing (PutParameter without overwrite). A SecureString under the AWS managed key
+  # aws/ssm, whose key policy lets SSM decrypt for callers allowed GetParameter: no kms grant.
+  statement {
+    sid       = "PaginationKey"
+    actions   = ["ssm:GetParameter", "ssm:PutParameter"]
+    resources = [local.pagination_key_arn]
+  }
+
   dynamic "statement" {
     for_each = length(var.identity_role_arns) > 0 ? [var.identity_role_arns] : []
 
@@ -243,6 +252,10 @@ resource "aws_iam_role_policy" "function" {
     precondition {
       condition     = !startswith(var.admins_parameter, "${var.policy_root}/")
       error_message = "admins_parameter must not be under policy_root: the TVM can write there, and who is an admin must not be writable through Sentinel."
+    }
+    precondition {
+      condition     = !startswith(var.pagination_key_parameter, "${var.policy_root}/")
+      error_message = "pagination_key_parameter must not be under policy_root: PUT /policies writes there, and GET /profiles lists it."
     }
   }
 }

@@ -52,6 +52,8 @@ locals {
     SENTINEL_POLICY_ROOT      = var.policy_root
     SENTINEL_ADMINS_PARAMETER = var.admins_parameter
     SENTINEL_IDENTITY_ROLES   = join(",", var.identity_role_arns)
+    # Only the TVM's role may read or create this parameter.
+    SENTINEL_PAGINATION_KEY_PARAMETER = var.pagination_key_parameter
     # Per principal and Lambda instance; API Gateway's stage throttling bounds the total.
     SENTINEL_RATE_LIMIT_REQUESTS = tostring(var.rate_limit_requests)
     SENTINEL_RATE_LIMIT_WINDOW   = tostring(var.rate_limit_window_seconds)
@@ -62,6 +64,7 @@ locals {
   ssm_parameter_arn_prefix = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter"
   policy_root_arn          = "${local.ssm_parameter_arn_prefix}${var.policy_root}"
   admins_parameter_arn     = "${local.ssm_parameter_arn_prefix}${var.admins_parameter}"
+  pagination_key_arn       = "${local.ssm_parameter_arn_prefix}${var.pagination_key_parameter}"
   views_index_arns         = "${var.views_table_arn}/index/*"
 
   # Same-account protected roles (the enforcer can only write IAM in its own account) and the

@@ -211,6 +211,17 @@ variable "policy_root" {
   }
 }
 
+variable "pagination_key_parameter" {
+  description = "SSM SecureString parameter holding the key that seals list pages' next_token (SENTINEL_PAGINATION_KEY_PARAMETER). The TVM creates it with 32 random bytes at its first cold start; delete it to rotate (outstanding tokens then stop working)."
+  type        = string
+  default     = "/sentinel/pagination-key"
+
+  validation {
+    condition     = can(regex("^(/[A-Za-z0-9_.-]+)+$", var.pagination_key_parameter))
+    error_message = "pagination_key_parameter must be an absolute SSM parameter name, e.g. /sentinel/pagination-key."
+  }
+}
+
 variable "admins_parameter" {
   description = "SSM parameter listing the Sentinel admins (SENTINEL_ADMINS_PARAMETER). Must not be under policy_root: the TVM may write there."
   type        = string

@@ -117,10 +117,11 @@ pub async fn put_policy(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Resul
     ))
 }
 
-/// `GET /audit?since=&until=&principal=`: audit rows, oldest first (default: the last 24 h).
+/// `GET /audit?since=&until=&principal=`: audit rows, newest first (default: the last 24 h).
 pub async fn audit(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
     require_admin(deps, &ctx).await?;
+    let pager = ctx.pager(deps, request, "GET /audit")?;
     let instant = |name: &str, value: Option<String>| -> Result<Option<DateTime<Utc>>, ApiError> {
         value
             .map(|v| {
@@ -147,5 +148,8 @@ pub async fn audit(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Api
         tracing::error!(error = %e, "an audit row does not serialise");
         ApiError::LedgerUnavailable
     })?;
-    Ok(list_response(items))
+    // Newest first by time, then event id (`occurred_at` has one fixed width).
+    Ok(pager.respond(items, |v| {
+        format!("{}#{}", v["occurred_at"].as_str().unwrap_or_default(), v["event_id"].as_str().unwrap_or_default())
+    }))
 }

@@ -159,6 +159,7 @@ pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
 /// `GET /requests?status=&profile=&approver=me`.
 pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
+    let pager = ctx.pager(deps, request, "GET /requests")?;
     let status: Option<ApprovalStatus> =
         status_param(query_param(request, "status")?, "pending, approved, denied, cancelled, expired")?;
     let profile = query_param(request, "profile")?
@@ -209,7 +210,7 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
         .filter(|v| status.is_none_or(|s| v.status_at(ctx.now) == s))
         .map(|v| approval_json(v, ctx.now))
         .collect();
-    Ok(list_response(items))
+    Ok(pager.respond(items, |v| v["request_id"].as_str().unwrap_or_default().to_owned()))
 }
 
 /// What a decision route does.

@@ -220,6 +220,7 @@ async fn close_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<An
 /// admins; everything for admins.
 pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
+    let pager = ctx.pager(deps, request, "GET /breakglass")?;
     let status: Option<BreakGlassStatus> = status_param(query_param(request, "status")?, "active, closed, expired")?;
     let profile = query_param(request, "profile")?
         .map(|p| p.parse::<Profile>().map_err(|_| ApiError::InvalidProfile))
@@ -253,5 +254,5 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
             }
         }
     }
-    Ok(list_response(items))
+    Ok(pager.respond(items, |v| v["breakglass_id"].as_str().unwrap_or_default().to_owned()))
 }

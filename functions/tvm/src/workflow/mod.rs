@@ -8,13 +8,14 @@ pub mod approvals;
 pub mod breakglass;
 pub mod grants;
 pub mod idempotency;
+pub mod page;
 pub mod refresh;
 pub mod sessions;
 
 use std::str::FromStr;
 use std::sync::Arc;
 
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use ledger::command::{Command, CommandError, Executed, Recording, ATTEMPTS};
@@ -25,7 +26,7 @@ use projections::{ReadError, ViewError};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
-use crate::http::{json_response, request_id};
+use crate::http::request_id;
 use crate::{caller, Deps};
 
 /// Who is calling, and when.
@@ -42,6 +43,11 @@ impl Ctx {
         let caller = caller(deps, request)?;
         let subject = caller.subject();
         Ok(Ctx { caller, subject, now: deps.clock.now(), request_id: request_id(request) })
+    }
+
+    /// The paging of this caller's list request on `route` ([`page`]).
+    pub fn pager(&self, deps: &Deps, request: &ApiGatewayV2httpRequest, route: &str) -> Result<page::Pager, ApiError> {
+        page::Pager::of(&deps.pages, route, self.caller.principal.as_str(), request, self.now)
     }
 
     /// The envelope of the events this caller's command records: them, this request, now.
@@ -157,11 +163,6 @@ pub fn view_error(e: ViewError) -> ApiError {
 pub fn read_error(e: ReadError) -> ApiError {
     tracing::error!(error = %e, "view + tail read failed");
     ApiError::LedgerUnavailable
-}
-
-/// `{"items": [...], "next_token": null}`: every match is returned in one page.
-pub fn list_response(items: Vec<serde_json::Value>) -> ApiGatewayV2httpResponse {
-    json_response(200, &serde_json::json!({ "items": items, "next_token": null }))
 }
 
 /// The status query parameter parsed as `T`.

@@ -114,6 +114,7 @@ async fn revoke_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
 /// revokers and admins; another principal's or every session for admins.
 pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
+    let pager = ctx.pager(deps, request, "GET /sessions")?;
     let status: Option<SessionStatus> = status_param(query_param(request, "status")?, "active, revoked, expired")?;
     let profile = query_param(request, "profile")?
         .map(|p| p.parse::<Profile>().map_err(|_| ApiError::InvalidProfile))
@@ -142,5 +143,5 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
         .filter(|v| principal.as_ref().is_none_or(|p| v.principal() == p))
         .map(|v| session_json(v, ctx.now))
         .collect();
-    Ok(list_response(items))
+    Ok(pager.respond(items, |v| v["session_id"].as_str().unwrap_or_default().to_owned()))
 }

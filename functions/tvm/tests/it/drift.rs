@@ -40,12 +40,14 @@ fn configuration_reads_only_contract_names_and_takes_their_defaults() {
         assert!(env.get(&name).is_some(), "the TVM reads {name}, which Terraform does not set");
     }
     use edge::config::{
-        ADMINS_PARAMETER, LEDGER_TABLE, POLICY_ROOT, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW, VIEWS_TABLE,
+        ADMINS_PARAMETER, LEDGER_TABLE, PAGINATION_KEY_PARAMETER, POLICY_ROOT, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW,
+        VIEWS_TABLE,
     };
     assert_eq!(env[LEDGER_TABLE.name()]["default"], config.ledger_table);
     assert_eq!(env[VIEWS_TABLE.name()]["default"], config.views_table);
     assert_eq!(env[POLICY_ROOT.name()]["default"], config.policy_root);
     assert_eq!(env[ADMINS_PARAMETER.name()]["default"], config.admins_parameter);
+    assert_eq!(env[PAGINATION_KEY_PARAMETER.name()]["default"], config.pagination_key_parameter);
     assert_eq!(env[RATE_LIMIT_REQUESTS.name()]["default"], config.rate_limit_requests.to_string());
     assert_eq!(env[RATE_LIMIT_WINDOW.name()]["default"], config.rate_limit_window.as_secs().to_string());
     assert!(config.identity_roles.is_empty());

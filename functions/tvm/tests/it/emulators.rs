@@ -56,6 +56,7 @@ async fn stack() -> Stack {
         policy_writer: policies,
         rate_limiter: RateLimiter::new(100, std::time::Duration::from_secs(60)),
         clock: Arc::new(SystemClock),
+        pages: tvm::workflow::page::PageKey::random().unwrap(),
         seen_policies: Default::default(),
     };
     Stack { deps, store, ssm, moto, _dynamo: dynamo }
@@ -115,4 +116,29 @@ async fn profiles_come_from_ssm_and_a_broken_parameter_refuses_to_vend() {
         .unwrap();
     let answer = Answer(tvm::handle(&stack.deps, request("GET /", "profile=staging", Some(iam_user("alice")))).await);
     answer.assert_error(500, "POLICY_ERROR");
+}
+
+#[tokio::test]
+async fn the_pagination_key_is_created_once_as_a_secure_string_and_every_instance_uses_it() {
+    let moto = Moto::start(0).await.unwrap();
+    let ssm = aws_sdk_ssm::Client::new(&devstack::local_sdk_config(moto.endpoint()));
+    let name = edge::config::PAGINATION_KEY_PARAMETER.default();
+    // Two cold starts at once: one creates the parameter, the other reads the winner's key.
+    let (a, b) = tokio::join!(tvm::aws::pagination_key(&ssm, name), tvm::aws::pagination_key(&ssm, name));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.to_base64(), b.to_base64());
+    assert_eq!(tvm::aws::pagination_key(&ssm, name).await.unwrap().to_base64(), a.to_base64());
+    let stored = ssm.get_parameter().name(name).with_decryption(true).send().await.unwrap().parameter.unwrap();
+    assert_eq!(stored.r#type, Some(aws_sdk_ssm::types::ParameterType::SecureString));
+    assert_eq!(stored.value.as_deref(), Some(a.to_base64().as_str()));
+    // A key too short to seal with fails the cold start rather than weakening the tokens.
+    ssm.put_parameter()
+        .name("/sentinel/short-key")
+        .value("c2hvcnQ=")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let error = tvm::aws::pagination_key(&ssm, "/sentinel/short-key").await.unwrap_err();
+    assert!(error.to_string().contains("at least 32 bytes"), "{error}");
 }

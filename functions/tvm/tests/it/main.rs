@@ -8,5 +8,6 @@ mod attacks;
 mod drift;
 mod emulators;
 mod handler;
+mod pages;
 mod support;
 mod workflow;

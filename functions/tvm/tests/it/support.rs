@@ -126,6 +126,7 @@ impl Tvm {
             policy_writer: policies.clone(),
             rate_limiter: RateLimiter::new(1000, std::time::Duration::from_secs(60)),
             clock: clock.clone(),
+            pages: tvm::workflow::page::PageKey::random().unwrap(),
             seen_policies: Default::default(),
         };
         Tvm { deps, store, issuer, policies, grants, clock }

@@ -62,6 +62,7 @@ impl Stack {
             policy_writer: policies.clone(),
             rate_limiter: RateLimiter::new(10_000, std::time::Duration::from_secs(60)),
             clock: clock.clone(),
+            pages: tvm::workflow::page::PageKey::random().unwrap(),
             seen_policies: Default::default(),
         });
         Stack { deps, ledger, views, policies, issuer, clock, client, ledger_table, _emulator: emulator }
@@ -479,6 +480,22 @@ async fn the_audit_is_for_admins_and_lists_every_event() {
     assert_eq!(all.status(), 200, "{}", all.body_text());
     let items = all.json()["items"].as_array().unwrap().len();
     assert!(items >= 5, "2 + 3 session events and the policy publication: {items}");
+    let everything: Vec<Value> = all.json()["items"].as_array().unwrap().clone();
+    let key = |v: &Value| format!("{}#{}", v["occurred_at"].as_str().unwrap(), v["event_id"].as_str().unwrap());
+    let keys: Vec<String> = everything.iter().map(key).collect();
+    let mut newest_first = keys.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(keys, newest_first, "newest first, by time then event id");
+    let (mut paged, mut query) = (Vec::new(), "limit=2".to_owned());
+    loop {
+        let page = stack.send(call("GET /audit", &[], &query, iam_user("secops"), None)).await.json();
+        paged.extend(page["items"].as_array().unwrap().iter().map(key));
+        match page["next_token"].as_str() {
+            Some(token) => query = format!("limit=2&next_token={token}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, keys, "two at a time, the same records once each");
     let only = format!("principal={}", arn_of("mallory"));
     let mallory = stack.send(call("GET /audit", &[], &only, iam_user("secops"), None)).await;
     assert_eq!(mallory.json()["items"].as_array().unwrap().len(), 2);
