@@ -130,7 +130,14 @@ impl Moto {
     pub async fn start(port: u16) -> Result<Self> {
         let binary = moto_binary()?;
         let port = if port == 0 { free_port()? } else { port };
-        let mut command = tokio::process::Command::new(&binary);
+        let mut command = match std::env::var_os("SENTINEL_MOTO_SERVER") {
+            Some(_) => tokio::process::Command::new(&binary),
+            None => {
+                let mut venv_python = tokio::process::Command::new(binary.with_file_name("python"));
+                venv_python.args(["-c", MOTO_LAUNCHER]);
+                venv_python
+            }
+        };
         // If this process dies without dropping the child (SIGKILL, a panic abort), the kernel
         // still stops moto: the stack never leaves an emulator behind.
         // SAFETY: prctl is async-signal-safe and touches only the child being spawned.
@@ -178,7 +185,12 @@ impl Moto {
     }
 }
 
-/// The `moto_server` of the project's virtualenv (`make venv`), or `SENTINEL_MOTO_SERVER`.
+/// `moto_server` with moto's JSONPath compiles memoised (see the file): run by the
+/// virtualenv's Python in place of `.venv/bin/moto_server`.
+const MOTO_LAUNCHER: &str = include_str!("moto_server.py");
+
+/// The `moto_server` of the project's virtualenv (`make venv`), or `SENTINEL_MOTO_SERVER`
+/// (run as it is, without the launcher's memoisation).
 pub fn moto_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("SENTINEL_MOTO_SERVER") {
         return Ok(PathBuf::from(path));
