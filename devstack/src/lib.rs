@@ -53,14 +53,16 @@ impl DynamoEmulator {
 
     /// Starts on `addr` with `storage`.
     pub async fn start(storage: Storage, addr: SocketAddr) -> Result<Self> {
-        let db = match &storage {
-            Storage::Memory => dynoxide::Database::memory(),
-            Storage::File(path) => dynoxide::Database::new(&path.to_string_lossy()),
-        }
-        .map_err(|e| anyhow::anyhow!("cannot open the DynamoDB emulator's database: {e}"))?;
-        if let Storage::File(path) = &storage {
-            index_stream_records(path)?;
-        }
+        // In memory too through a path: a shared-cache URI (unique per emulator), so a second
+        // connection can add the stream-record indexes; the database lives as long as
+        // dynoxide's own connection.
+        let location = match &storage {
+            Storage::Memory => format!("file:sentinel-dynamodb-{}?mode=memory&cache=shared", ulid::Ulid::new()),
+            Storage::File(path) => path.to_string_lossy().into_owned(),
+        };
+        let db = dynoxide::Database::new(&location)
+            .map_err(|e| anyhow::anyhow!("cannot open the DynamoDB emulator's database: {e}"))?;
+        index_stream_records(&location)?;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} for the DynamoDB emulator (is the port taken?)"))?;
@@ -105,12 +107,11 @@ impl Drop for DynamoEmulator {
 /// table without an index, so each `GetRecords`, `DescribeStream` and stream-enabled write
 /// scans every record ever written: a ledger of 100,000 events made each poll and each append
 /// cost milliseconds more. The expressions are exactly the ones its queries use (`CAST(...)`),
-/// so SQLite's planner takes the index. Only a file database can be reached from here.
-pub fn index_stream_records(path: &Path) -> Result<()> {
-    let db = rusqlite::Connection::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+/// so SQLite's planner takes the index.
+fn index_stream_records(location: &str) -> Result<()> {
+    let db = rusqlite::Connection::open(location).with_context(|| format!("cannot open {location}"))?;
     db.busy_timeout(Duration::from_secs(5))?;
-    db.execute_batch(STREAM_RECORD_INDEXES)
-        .with_context(|| format!("cannot index the stream records in {}", path.display()))
+    db.execute_batch(STREAM_RECORD_INDEXES).with_context(|| format!("cannot index the stream records in {location}"))
 }
 
 const STREAM_RECORD_INDEXES: &str = "
