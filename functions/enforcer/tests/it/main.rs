@@ -1,10 +1,12 @@
 //! Integration tests of the enforcer: the pure policy document, the handler over in-memory
-//! views, ledger and role policies, and the whole run against IAM and DynamoDB emulators.
+//! views, ledger and role policies, its reads counted through the ports, and the whole run
+//! against IAM and DynamoDB emulators.
 
 mod drift;
 mod emulator;
 mod handler;
 mod policy;
+mod reads;
 
 use chrono::{DateTime, Utc};
 use ledger::event::{CredentialsIssued, Effect};
