@@ -232,6 +232,12 @@ fn encode<T: Serialize>(row: &T) -> Result<Item, ViewError> {
     serde_dynamo::to_item(row).map_err(|e| corrupt("<new row>", e))
 }
 
+/// The views-table item of a projection, index keys included: what [`ViewStore::save`] puts,
+/// for tools that load many rows at once (benchmarks seeding a table with BatchWriteItem).
+pub fn projection_item(projection: &Projection) -> Result<HashMap<String, AttributeValue>, ViewError> {
+    encode(&ProjectionRow::of(projection))
+}
+
 /// The views table through the AWS SDK.
 #[derive(Debug, Clone)]
 pub struct DynamoViewStore {
