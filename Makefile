@@ -61,7 +61,8 @@ FUNCTIONS := tvm authorizer projector exporter enforcer
 
 # Benchmarks, in three parts that share ONE release build (bench-build): every cargo command
 # below selects the whole workspace and the bench profile, so features resolve identically and
-# nothing is rebuilt or relinked between parts. `make bench` runs build and parts in turn and
+# nothing is rebuilt or relinked between parts (`--bench '*'`, not `--benches`, which would also
+# build every library as a bench harness). `make bench` runs build and parts in turn and
 # records how long each took (target/bench/parts.tsv, folded into the report).
 #   bench-micro  criterion micro-benchmarks (ledger, policy, fold, TVM handler)
 #   bench-stack  the local stack end to end (vend floor, authorizer, projection and export lag,
@@ -72,7 +73,7 @@ BENCH_PARTS := bench-micro bench-stack bench-scale
 BENCH_REVOCATIONS ?= 100000
 
 bench-build:
-	$(CARGO) build --profile bench --locked --workspace --bins --benches
+	$(CARGO) build --profile bench --locked --workspace --bins --bench '*'
 	mkdir -p target/bench/functions
 	cp $(addprefix target/release/,$(FUNCTIONS)) target/bench/functions/
 
