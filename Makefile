@@ -8,13 +8,14 @@ CARGO  ?= cargo
 # Two cores: keep the test harness from starting more emulator-heavy tests than the machine has.
 TEST_THREADS ?= 4
 
-.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform test-docs schema-refresh bench release-functions fuzz package package-venv fmt lint clean
+.PHONY: help venv checkov-venv build dev dev-reset test test-rust test-terraform test-docs schema-refresh bench bench-build bench-micro bench-stack bench-scale release-functions fuzz package package-venv fmt lint clean
 
 help:
 	@echo "make dev        run the whole local stack in the foreground (Ctrl-C stops it)"
 	@echo "make dev-reset  delete the local stack's data (.sentinel-dev/)"
 	@echo "make test       run every test (unit, property, emulator integration)"
-	@echo "make bench      run the benchmarks; report in target/bench/report.json"
+	@echo "make bench      run the benchmarks (bench-micro, bench-stack, bench-scale); report in target/bench/report.json"
+	@echo "make bench-micro / bench-stack / bench-scale   one part (each reuses the one release build)"
 	@echo "make fuzz       property tests at scale (100,000 cases each)"
 	@echo "make package    Lambda zips in target/lambda/<function>/bootstrap.zip"
 	@echo "make lint       rustfmt check, clippy (warnings denied) and the crate boundaries"
@@ -80,17 +81,43 @@ test-docs:
 # The five Lambda binaries, built once in release: the Lambda-start bench runs them.
 FUNCTIONS := tvm authorizer projector exporter enforcer
 
-# Copied aside: `cargo bench` relinks target/release/<bin> with the dev-dependencies' features.
-release-functions:
-	$(CARGO) build --release --locked $(addprefix -p sentinel-,$(FUNCTIONS)) --bins
+# Benchmarks, in three parts that share ONE release build (bench-build): every cargo command
+# below selects the whole workspace and the bench profile, so features resolve identically and
+# nothing is rebuilt or relinked between parts (`--bench '*'`, not `--benches`, which would also
+# build every library as a bench harness). `make bench` runs build and parts in turn and
+# records how long each took (target/bench/parts.tsv, folded into the report).
+#   bench-micro  criterion micro-benchmarks (ledger, policy, fold, TVM handler)
+#   bench-stack  the local stack end to end (vend floor, authorizer, projection and export lag,
+#                revoke trials; cli/benches/stack.rs) and Lambda start (the release binaries)
+#   bench-scale  history-size figures (enforcer cost per revocation with BENCH_REVOCATIONS
+#                old revocations, default 100,000)
+BENCH_PARTS := bench-micro bench-stack bench-scale
+BENCH_REVOCATIONS ?= 100000
+
+bench-build:
+	$(CARGO) build --profile bench --locked --workspace --bins --bench '*'
 	mkdir -p target/bench/functions
 	cp $(addprefix target/release/,$(FUNCTIONS)) target/bench/functions/
 
-# Criterion micro-benchmarks, the local-stack and Lambda-start harnesses (figures in
-# target/bench/figures.json), the fuzz run, then one report.
-bench: venv release-functions
-	$(CARGO) bench --locked --workspace
-	$(MAKE) fuzz
+# The five release binaries alone (in target/bench/functions/): those of bench-build.
+release-functions: bench-build
+
+bench-micro: bench-build
+	$(CARGO) bench --locked --workspace --bench ledger --bench policy --bench fold --bench handler
+
+bench-stack: venv bench-build
+	$(CARGO) bench --locked --workspace --bench stack --bench lambda_start
+
+bench-scale: bench-build
+	BENCH_REVOCATIONS=$(BENCH_REVOCATIONS) $(CARGO) bench --locked --workspace --bench revocations
+
+bench: venv
+	@mkdir -p target/bench && rm -f target/bench/parts.tsv
+	@for part in bench-build $(BENCH_PARTS); do \
+	  start=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$part || exit $$?; \
+	  printf '%s\t%s\n' $$part $$(( $$(date +%s) - start )) >> target/bench/parts.tsv; \
+	done
 	$(PYTHON) $(TOOLS)/bench_report.py target/criterion target/bench/report.json
 
 # Lambda zips for the five functions, as Terraform expects them (terraform/contract.json

@@ -11,7 +11,14 @@
 //! - revoke → first denied call: ≥ 1,000 trials, each checking that the first `/credentials`
 //!   call after the revoke answers is denied;
 //! - ledger cost: DynamoDB read and write requests per allowed vend, per denied vend and per
-//!   authorizer call, counted by an SDK interceptor on every request sent (retries included).
+//!   authorizer call, counted by an SDK interceptor on every request sent (retries included);
+//! - export lag: vends at a sustained 50/s, each event from its commit until an audit consumer
+//!   (a rule on every ledger event → an SQS queue, read as fast as it fills) receives it; then a
+//!   burst of 2,000 events written at once, drained to the consumer (events/s), and the lag of
+//!   the first vend after it.
+//!
+//! `SENTINEL_BENCH_ONLY=<section>[,<section>…]` (vend, cost, authorizer, projection, revoke,
+//! export) runs only those sections, for work on one of them; `make bench` runs them all.
 
 // Test code: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -52,6 +59,20 @@ const AUTHORIZER_CALLS: usize = 500;
 const LAG_SAMPLES: usize = 80;
 const REVOKE_TRIALS: usize = 1_000;
 const COST_SAMPLES: usize = 50;
+/// Sustained vend rate of the export-lag run, and how long it lasts.
+const EXPORT_VENDS_PER_SECOND: u64 = 50;
+const EXPORT_SECONDS: usize = 20;
+/// Events written at once (vend-shaped transactions of three) for the drain figure.
+const BURST_EVENTS: usize = 2_000;
+/// The audit consumer's queue and rule (every ledger event).
+const AUDIT_QUEUE: &str = "sentinel-bench-audit";
+const AUDIT_RULE: &str = "sentinel-bench-every-event";
+
+/// Whether `SENTINEL_BENCH_ONLY` (comma-separated section names) selects `section`; unset
+/// selects every section.
+fn selected(section: &str) -> bool {
+    std::env::var("SENTINEL_BENCH_ONLY").map_or(true, |only| only.split(',').any(|s| s.trim() == section))
+}
 
 /// `SENTINEL_BENCH_QUICK=1` divides every loop by 10: a smoke run of the harness, not figures.
 fn scaled(n: usize) -> usize {
@@ -97,6 +118,9 @@ struct Bench {
     sts: aws_sdk_sts::Client,
     dynamodb: aws_sdk_dynamodb::Client,
     role_arn: String,
+    /// moto (EventBridge, SQS) and the stack's bus, for the audit consumer.
+    moto: aws_config::SdkConfig,
+    bus: String,
 }
 
 async fn measure(stack: &cli::dev::LocalStack) -> Result<Value> {
@@ -152,26 +176,40 @@ async fn measure(stack: &cli::dev::LocalStack) -> Result<Value> {
         sts: aws_sdk_sts::Client::new(&moto),
         dynamodb: devstack::dynamodb_client(&dynamodb_url),
         role_arn,
+        moto: devstack::local_sdk_config(&var("AWS_ENDPOINT_URL_SQS")?),
+        bus: var("SENTINEL_EVENT_BUS")?,
     };
 
-    eprintln!("stack: vend floor ratio…");
-    let floor = floor_ratio(&bench).await?;
-    eprintln!("stack: ledger cost…");
-    let cost = ledger_cost(&bench).await?;
-    eprintln!("stack: authorizer…");
-    let authorizer = authorizer_latency(&bench).await?;
-    eprintln!("stack: projection lag…");
-    let lag = projection_lag(&bench).await?;
-    // Last: every revoke sets the exporter and the enforcer to work in the background.
-    eprintln!("stack: revoke trials…");
-    let revoke = revoke_trials(&bench).await?;
-    Ok(json!({
-        "vend": floor,
-        "authorizer": authorizer,
-        "projection_lag": lag,
-        "revoke_then_first_call": revoke,
-        "ledger_cost": cost,
-    }))
+    let mut figures = serde_json::Map::new();
+    let mut timed = serde_json::Map::new();
+    let sections: [(&str, &str); 6] = [
+        ("vend", "vend floor ratio"),
+        ("cost", "ledger cost"),
+        ("authorizer", "authorizer"),
+        ("projection", "projection lag"),
+        ("export", "export lag"),
+        // Last: every revoke sets the exporter and the enforcer to work in the background.
+        ("revoke", "revoke trials"),
+    ];
+    for (section, what) in sections {
+        if !selected(section) {
+            continue;
+        }
+        eprintln!("stack: {what}…");
+        let started = Instant::now();
+        let (key, value) = match section {
+            "vend" => ("vend", floor_ratio(&bench).await?),
+            "cost" => ("ledger_cost", ledger_cost(&bench).await?),
+            "authorizer" => ("authorizer", authorizer_latency(&bench).await?),
+            "projection" => ("projection_lag", projection_lag(&bench).await?),
+            "export" => ("export", export_lag(&bench).await?),
+            _ => ("revoke_then_first_call", revoke_trials(&bench).await?),
+        };
+        figures.insert(key.to_owned(), value);
+        timed.insert(section.to_owned(), json!(round3(started.elapsed().as_secs_f64())));
+    }
+    figures.insert("section_seconds".to_owned(), Value::Object(timed));
+    Ok(Value::Object(figures))
 }
 
 /// Interleaved triples (gateway vend, handler vend, floor), rotating which goes first.
@@ -328,6 +366,191 @@ async fn revoke_trials(bench: &Bench) -> Result<Value> {
     }))
 }
 
+/// Export lag at a sustained 50 vends/s, the drain of a 2,000-event burst, and the first vend
+/// after the burst, all observed by an audit consumer of the bus.
+async fn export_lag(bench: &Bench) -> Result<Value> {
+    let consumer = AuditConsumer::subscribe(bench).await?;
+
+    // Sustained: one vend every 20 ms (each its own task, as concurrent callers are), for
+    // EXPORT_SECONDS; every event of each vend is timed from the vend's commit.
+    let vends = scaled(EXPORT_SECONDS * EXPORT_VENDS_PER_SECOND as usize);
+    let committed: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / EXPORT_VENDS_PER_SECOND));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..vends {
+        tick.tick().await;
+        let (tvm, event) = (bench.tvm.clone(), bench.vend_event(VENDERS[i % VENDERS.len()])?);
+        let committed = committed.clone();
+        tasks.spawn(async move {
+            let response = tvm::handle(&tvm, event).await;
+            let at = Instant::now();
+            let id = response.headers.get("x-sentinel-session-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            match (response.status_code, id) {
+                (200, Some(id)) => {
+                    committed.lock().unwrap_or_else(|p| p.into_inner()).insert(format!("SESSION#{id}"), at);
+                    Ok(())
+                }
+                (status, _) => Err(anyhow::anyhow!("a vend under load answered {status}")),
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let offered = started.elapsed();
+    let committed = std::mem::take(&mut *committed.lock().unwrap_or_else(|p| p.into_inner()));
+    let sustained = consumer.lags(&committed, 3, Duration::from_secs(120)).await?;
+
+    // Burst: vend-shaped transactions written back to back, straight to the ledger.
+    let burst_vends = scaled(BURST_EVENTS) / 3;
+    let mut burst = BTreeMap::new();
+    let burst_started = Instant::now();
+    for _ in 0..burst_vends {
+        let session = SessionId::generate();
+        bench.write_vend_events(session).await?;
+        burst.insert(format!("SESSION#{session}"), Instant::now());
+    }
+    let written = burst_started.elapsed();
+    let (id, _) = bench.handler_vend("alice").await?;
+    let after = BTreeMap::from([(format!("SESSION#{id}"), Instant::now())]);
+    let drained = consumer.lags(&burst, 3, Duration::from_secs(300)).await?;
+    let last_received = consumer.last_received(&burst).context("no burst event was received")?;
+    let drain_seconds = (last_received - burst_started).as_secs_f64();
+    let first_after = consumer.lags(&after, 3, Duration::from_secs(300)).await?;
+    consumer.stop().await;
+    Ok(json!({
+        "sustained": {
+            "vends": vends,
+            "offered_vends_per_second": round3(vends as f64 / offered.as_secs_f64()),
+            "events": sustained.len(),
+            "commit_to_consumer": latency(&sustained),
+        },
+        "burst": {
+            "events": burst_vends * 3,
+            "written_in_seconds": round3(written.as_secs_f64()),
+            "drained_in_seconds": round3(drain_seconds),
+            "drained_events_per_second": round3((burst_vends * 3) as f64 / drain_seconds),
+            "commit_to_consumer": latency(&drained),
+            "first_vend_after_burst_to_consumer": latency(&first_after),
+        },
+        "consumer": "rule {source: [sentinel.ledger]} on the stack's bus → SQS queue, ReceiveMessage (10, long poll 1 s) + DeleteMessageBatch in a loop",
+    }))
+}
+
+/// An audit consumer of the stack's bus: every ledger event through a rule to an SQS queue,
+/// received as fast as the queue fills; records when each (stream, seq) arrived.
+struct AuditConsumer {
+    received: Arc<Mutex<BTreeMap<(String, u64), Instant>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl AuditConsumer {
+    async fn subscribe(bench: &Bench) -> Result<Self> {
+        let events = aws_sdk_eventbridge::Client::new(&bench.moto);
+        let sqs = aws_sdk_sqs::Client::new(&bench.moto);
+        let queue_url = sqs.create_queue().queue_name(AUDIT_QUEUE).send().await?.queue_url.context("no queue URL")?;
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await?
+            .attributes
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+            .context("no queue ARN")?;
+        let pattern = json!({"source": [exporter::SOURCE]});
+        events.put_rule().name(AUDIT_RULE).event_bus_name(&bench.bus).event_pattern(pattern.to_string()).send().await?;
+        let target = aws_sdk_eventbridge::types::Target::builder().id("audit").arn(arn).build()?;
+        events.put_targets().rule(AUDIT_RULE).event_bus_name(&bench.bus).targets(target).send().await?;
+        let received: Arc<Mutex<BTreeMap<(String, u64), Instant>>> = Arc::default();
+        let sink = received.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let got = sqs
+                    .receive_message()
+                    .queue_url(&queue_url)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await;
+                let Ok(got) = got else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let at = Instant::now();
+                let mut handled = Vec::new();
+                for (i, message) in got.messages().iter().enumerate() {
+                    let detail =
+                        message.body().and_then(|b| serde_json::from_str::<Value>(b).ok()).map(|e| e["detail"].clone());
+                    if let Some((stream, seq)) =
+                        detail.and_then(|d| Some((d["stream"].as_str()?.to_owned(), d["seq"].as_u64()?)))
+                    {
+                        sink.lock().unwrap_or_else(|p| p.into_inner()).entry((stream, seq)).or_insert(at);
+                    }
+                    if let Some(receipt) = message.receipt_handle() {
+                        handled.push(
+                            aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                                .id(i.to_string())
+                                .receipt_handle(receipt)
+                                .build(),
+                        );
+                    }
+                }
+                let handled: Vec<_> = handled.into_iter().filter_map(Result::ok).collect();
+                if !handled.is_empty() {
+                    let _ = sqs.delete_message_batch().queue_url(&queue_url).set_entries(Some(handled)).send().await;
+                }
+            }
+        });
+        Ok(AuditConsumer { received, task })
+    }
+
+    /// Waits until seqs 1..=`events` of every stream in `committed` arrived (or `within` has
+    /// passed: an error), then returns each event's commit → receipt time.
+    async fn lags(
+        &self,
+        committed: &BTreeMap<String, Instant>,
+        events: u64,
+        within: Duration,
+    ) -> Result<Vec<Duration>> {
+        let deadline = Instant::now() + within;
+        loop {
+            let missing = {
+                let received = self.received.lock().unwrap_or_else(|p| p.into_inner());
+                committed
+                    .keys()
+                    .flat_map(|s| (1..=events).map(move |q| (s.clone(), q)))
+                    .filter(|k| !received.contains_key(k))
+                    .count()
+            };
+            if missing == 0 {
+                break;
+            }
+            ensure!(Instant::now() < deadline, "{missing} events had not reached the audit consumer after {within:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let received = self.received.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(committed
+            .iter()
+            .flat_map(|(s, at)| (1..=events).map(move |q| (s, q, at)))
+            .filter_map(|(s, q, at)| received.get(&(s.clone(), q)).map(|got| got.saturating_duration_since(*at)))
+            .collect())
+    }
+
+    /// When the last event of these streams arrived.
+    fn last_received(&self, streams: &BTreeMap<String, Instant>) -> Option<Instant> {
+        let received = self.received.lock().unwrap_or_else(|p| p.into_inner());
+        received.iter().filter(|((s, _), _)| streams.contains_key(s)).map(|(_, at)| *at).max()
+    }
+
+    async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
 async fn wait_projected(bench: &Bench, sessions: &[(String, String)]) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     for (id, _) in sessions {
@@ -452,6 +675,20 @@ impl Bench {
             .transitive_tag_keys("SentinelProfile")
             .send()
             .await?;
+        self.transact(session, items).await
+    }
+
+    /// The three events of an allowed vend written in one TransactWriteItems, as the TVM
+    /// writes them (no STS call).
+    async fn write_vend_events(&self, session: SessionId) -> Result<()> {
+        self.transact(session, vend_items(session)?).await
+    }
+
+    async fn transact(
+        &self,
+        session: SessionId,
+        items: Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
+    ) -> Result<()> {
         let mut actions = Vec::with_capacity(items.len());
         for item in items {
             let put = Put::builder()

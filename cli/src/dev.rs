@@ -161,7 +161,10 @@ impl LocalStack {
     /// Stops every part it started and removes the env file.
     pub async fn stop(mut self) {
         let _ = std::fs::remove_file(self.dir.join("env"));
-        self.pollers.clear();
+        // Each finishes and checkpoints the batch in hand: a restart republishes nothing.
+        for poller in self.pollers.drain(..) {
+            poller.stop().await;
+        }
         for task in self.tasks.drain(..) {
             task.abort();
         }
@@ -288,14 +291,19 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
 
     // Lambda's event source mappings and the bus rule's target, locally.
     let streams = devstack::dynamodb_streams_client(dynamodb.endpoint());
-    let projector_poller = StreamPoller::new(streams.clone(), &options.ledger_table).spawn(move |event| {
-        let deps = projector_deps.clone();
-        async move { projector::handle(&deps, event).await }
-    });
-    let exporter_poller = StreamPoller::new(streams, &options.ledger_table).spawn(move |event| {
-        let deps = exporter_deps.clone();
-        async move { exporter::handle(&deps, event).await }
-    });
+    let checkpoints = options.persistent.then(|| options.dir.join("checkpoints"));
+    let projector_poller = StreamPoller::new(streams.clone(), &options.ledger_table)
+        .checkpointed_in(checkpoints.as_deref(), "projector")?
+        .spawn(move |event| {
+            let deps = projector_deps.clone();
+            async move { projector::handle(&deps, event).await }
+        });
+    let exporter_poller = StreamPoller::new(streams, &options.ledger_table)
+        .checkpointed_in(checkpoints.as_deref(), "exporter")?
+        .spawn(move |event| {
+            let deps = exporter_deps.clone();
+            async move { exporter::handle(&deps, event).await }
+        });
     let enforcer_task = tokio::spawn(feed_enforcer(aws_sdk_sqs::Client::new(&moto_sdk), queue_url, enforcer_deps));
 
     let (stop_tx, stop_rx) = oneshot::channel::<()>();

@@ -1,6 +1,6 @@
 //! Figures measured by the harness benches (`make bench`): latency samples summarised as
 //! medians and percentiles, merged section by section into `target/bench/figures.json`,
-//! which `scripts/bench_report.py` folds into the report.
+//! which `tools/bench_report.py` folds into the report.
 
 use std::path::PathBuf;
 use std::time::Duration;

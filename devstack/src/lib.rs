@@ -56,11 +56,16 @@ impl DynamoEmulator {
 
     /// Starts on `addr` with `storage`.
     pub async fn start(storage: Storage, addr: SocketAddr) -> Result<Self> {
-        let db = match &storage {
-            Storage::Memory => dynoxide::Database::memory(),
-            Storage::File(path) => dynoxide::Database::new(&path.to_string_lossy()),
-        }
-        .map_err(|e| anyhow::anyhow!("cannot open the DynamoDB emulator's database: {e}"))?;
+        // In memory too through a path: a shared-cache URI (unique per emulator), so a second
+        // connection can add the stream-record indexes; the database lives as long as
+        // dynoxide's own connection.
+        let location = match &storage {
+            Storage::Memory => format!("file:sentinel-dynamodb-{}?mode=memory&cache=shared", ulid::Ulid::new()),
+            Storage::File(path) => path.to_string_lossy().into_owned(),
+        };
+        let db = dynoxide::Database::new(&location)
+            .map_err(|e| anyhow::anyhow!("cannot open the DynamoDB emulator's database: {e}"))?;
+        index_stream_records(&location)?;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr} for the DynamoDB emulator (is the port taken?)"))?;
@@ -101,6 +106,23 @@ impl Drop for DynamoEmulator {
     }
 }
 
+/// Indexes the emulator's stream records by sequence number. dynoxide 3.2.0 keeps them in one
+/// table without an index, so each `GetRecords`, `DescribeStream` and stream-enabled write
+/// scans every record ever written: a ledger of 100,000 events made each poll and each append
+/// cost milliseconds more. The expressions are exactly the ones its queries use (`CAST(...)`),
+/// so SQLite's planner takes the index.
+fn index_stream_records(location: &str) -> Result<()> {
+    let db = rusqlite::Connection::open(location).with_context(|| format!("cannot open {location}"))?;
+    db.busy_timeout(Duration::from_secs(5))?;
+    db.execute_batch(STREAM_RECORD_INDEXES).with_context(|| format!("cannot index the stream records in {location}"))
+}
+
+const STREAM_RECORD_INDEXES: &str = "
+    CREATE INDEX IF NOT EXISTS sentinel_stream_records_by_shard_seq
+        ON _stream_records (table_name, shard_id, CAST(sequence_number AS INTEGER));
+    CREATE INDEX IF NOT EXISTS sentinel_stream_records_by_table_seq
+        ON _stream_records (table_name, CAST(sequence_number AS INTEGER));";
+
 /// `moto_server` (STS, SSM, IAM, EventBridge, SQS) as a child process on 127.0.0.1.
 pub struct Moto {
     endpoint: String,
@@ -112,7 +134,14 @@ impl Moto {
     pub async fn start(port: u16) -> Result<Self> {
         let binary = moto_binary()?;
         let port = if port == 0 { free_port()? } else { port };
-        let mut command = tokio::process::Command::new(&binary);
+        let mut command = match std::env::var_os("SENTINEL_MOTO_SERVER") {
+            Some(_) => tokio::process::Command::new(&binary),
+            None => {
+                let mut venv_python = tokio::process::Command::new(binary.with_file_name("python"));
+                venv_python.args(["-c", MOTO_LAUNCHER]);
+                venv_python
+            }
+        };
         // If this process dies without dropping the child (SIGKILL, a panic abort), the kernel
         // still stops moto: the stack never leaves an emulator behind.
         // SAFETY: prctl is async-signal-safe and touches only the child being spawned.
@@ -161,7 +190,12 @@ impl Moto {
     }
 }
 
-/// The `moto_server` of the project's virtualenv (`make venv`), or `SENTINEL_MOTO_SERVER`.
+/// `moto_server` with moto's JSONPath compiles memoised (see the file): run by the
+/// virtualenv's Python in place of `.venv/bin/moto_server`.
+const MOTO_LAUNCHER: &str = include_str!("moto_server.py");
+
+/// The `moto_server` of the project's virtualenv (`make venv`), or `SENTINEL_MOTO_SERVER`
+/// (run as it is, without the launcher's memoisation).
 pub fn moto_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("SENTINEL_MOTO_SERVER") {
         return Ok(PathBuf::from(path));

@@ -1,7 +1,7 @@
 //! The one command path: read the streams a command needs, let a pure decider say what to
 //! append, append it at the heads that were read (holding other streams with ConditionChecks),
 //! and on a lost race read and decide again a bounded number of times. Every write of the
-//! product goes through here; `scripts/check_command_path.sh` fails if code elsewhere appends.
+//! product goes through here; `tools/check_command_path.py` fails if code elsewhere appends.
 //!
 //! A command is a value implementing [`Command`]: `reads` names the streams to load (it may ask
 //! for more once it has seen the first ones, as a break-glass invocation reads its guard and

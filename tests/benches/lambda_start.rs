@@ -4,10 +4,10 @@
 //! the emulators. A minimal Lambda Runtime API in this harness times the spawn until the
 //! binary's first `GET /2018-06-01/runtime/invocation/next`. Also the release binary sizes.
 //!
-//! Needs the release binaries in `target/bench/functions/` (`make release-functions`, which
-//! `make bench` runs first: copied aside because `cargo bench` relinks `target/release/<bin>`
-//! with the dev-dependencies' features). Figures go to `target/bench/figures.json`, section
-//! `lambda`.
+//! Needs the release binaries in `target/bench/functions/`: `make bench-build` (which every
+//! `make bench-*` part runs first) builds them in the same cargo invocation as the benches, so
+//! they are linked once with the features the benches resolve, and copies them there. Figures
+//! go to `target/bench/figures.json`, section `lambda`.
 
 // Test code: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -499,6 +499,13 @@ impl ViewStore for KilledViews {
     ) -> Result<Vec<SessionView>, ViewError> {
         self.inner.sessions(i, s).await
     }
+    async fn revoked_since(
+        &self,
+        role: &ledger::RoleArn,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<SessionView>, ViewError> {
+        self.inner.revoked_since(role, since).await
+    }
     async fn approvals(
         &self,
         i: &ApprovalIndex,

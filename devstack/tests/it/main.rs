@@ -1,5 +1,6 @@
-//! Integration tests of the local gateway and the dev identities: real HTTP on 127.0.0.1,
-//! requests signed by aws-sigv4 (the SDKs' signer), and moto for the emulated IAM.
+//! Integration tests of the local gateway, the dev identities and the stream poller: real HTTP
+//! on 127.0.0.1, requests signed by aws-sigv4 (the SDKs' signer), moto for the emulated IAM,
+//! and the DynamoDB emulator on a SQLite file restarted under the poller.
 
 // Test code: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -7,4 +8,5 @@
 mod fuzz;
 mod gateway;
 mod identities;
+mod stream_poller;
 mod support;

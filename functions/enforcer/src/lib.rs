@@ -8,6 +8,10 @@
 //! so a revocation the views have not caught up with is never dropped). Recomputing makes a
 //! redelivered event a no-op; Lambda runs the function with concurrency 1, so two runs never
 //! race on one role's policy.
+//!
+//! Its reads are bounded: the role's revocations of the last [`policy::REVOCATION_HORIZON`],
+//! by the views' revocations index (role, then time of revocation), so a run costs the same
+//! with a thousand or a million older revocations in the table.
 
 #![warn(missing_docs)]
 
@@ -24,10 +28,12 @@ use ledger::decide::session::SessionStatus;
 use ledger::store::EventStore;
 use ledger::{SessionId, StoredEvent, StreamKey};
 use projections::reader::{self, ReadError};
-use projections::{SessionIndex, SessionView, ViewError, ViewStore};
+use projections::{SessionView, ViewError, ViewStore};
 use serde_json::Value;
 
-use crate::policy::{cutoff_policy, deny_policy_within, previous, DenyPolicy, Revocation, POLICY_NAME};
+use crate::policy::{
+    cutoff_policy, deny_policy_within, previous, DenyPolicy, Revocation, POLICY_NAME, REVOCATION_HORIZON,
+};
 use crate::roles::{PolicyError, ProtectedRole, RolePolicies, RoleRefused};
 
 /// The `source` of ledger events on the bus.
@@ -189,8 +195,10 @@ pub async fn handle(deps: &Deps, event: EventBridgeEvent<Value>) -> Result<Enfor
     };
 
     let mut revoked = vec![revocation_of(&view, now)].into_iter().flatten().collect::<Vec<_>>();
-    for other in deps.views.sessions(&SessionIndex::Status(SessionStatus::Revoked), None).await? {
-        if other.role_arn() == Some(role.arn()) && other.session_id != session {
+    // Only revocations that may still have live credentials: older ones cannot be in the
+    // document, so they are never read.
+    for other in deps.views.revoked_since(role.arn(), now - REVOCATION_HORIZON).await? {
+        if other.session_id != session {
             revoked.extend(revocation_of(&other, now));
         }
     }

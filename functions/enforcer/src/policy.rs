@@ -35,6 +35,14 @@ pub const MAX_CREDENTIAL_LIFETIME: TimeDelta = TimeDelta::seconds(3600);
 /// instant recorded by the TVM.
 pub const CLOCK_SKEW: TimeDelta = TimeDelta::seconds(30);
 
+/// How far back the enforcer reads revocations. A session's credentials are issued before its
+/// revocation and last at most [`MAX_CREDENTIAL_LIFETIME`]; its deny lasts [`CLOCK_SKEW`]
+/// longer, and STS's clock may be that much ahead of the TVM's. Five minutes covers both with
+/// room to spare, so a revocation older than this can never be live, and is never read.
+/// Credentials that may live longer (console sessions, up to 12 h) must raise
+/// [`MAX_CREDENTIAL_LIFETIME`], and this horizon with it.
+pub const REVOCATION_HORIZON: TimeDelta = TimeDelta::seconds(MAX_CREDENTIAL_LIFETIME.num_seconds() + 300);
+
 /// Live-until instants are rounded up to this many seconds, so a burst of revocations shares a
 /// few statements instead of one each.
 pub const BUCKET_SECONDS: i64 = 300;
@@ -362,6 +370,21 @@ mod tests {
         assert_eq!(bucket(t(10, 0, 1)), t(10, 5, 0));
         assert_eq!(bucket(t(10, 5, 0)), t(10, 5, 0));
         assert_eq!(ceil_to(t(10, 5, 0) + TimeDelta::milliseconds(1), 1), t(10, 5, 1));
+    }
+
+    #[test]
+    fn every_revocation_that_may_be_live_is_within_the_horizon() {
+        let now = t(12, 0, 0);
+        // Revoked from 2 h ago to now, each with its newest credentials expiring as late as
+        // they can: the cap after the revocation, by a clock CLOCK_SKEW ahead.
+        for seconds_ago in 0..7200 {
+            let revoked_at = now - TimeDelta::seconds(seconds_ago);
+            let latest =
+                Revocation::new("sentinel-x", revoked_at, Some(revoked_at + MAX_CREDENTIAL_LIFETIME + CLOCK_SKEW));
+            if latest.is_live_at(now) {
+                assert!(revoked_at >= now - REVOCATION_HORIZON, "revoked {seconds_ago} s ago is live but not read");
+            }
+        }
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //!
 //! Each event goes out as source `sentinel.ledger`, detail-type = the event type, detail = the
 //! stored event exactly as hashed plus its `hash`, so consumers can verify it without our code.
-//! Entries are sent in batches of at most 10 (and 256 KB); failed entries alone are retried, a
-//! bounded number of times; what still fails is reported as batch item failures (the first
-//! failed record and every record after it), so Lambda retries. Delivery is at least once:
-//! consumers deduplicate by `event_id`.
+//! Entries are sent in batches of at most 10 (and 256 KB), up to [`MAX_IN_FLIGHT`] calls at
+//! once (EventBridge keeps no order between calls anyway, and a stream batch of 100 records is
+//! ten calls: in sequence they bounded a shard to a few hundred events per second); failed
+//! entries alone are retried, a bounded number of times; what still fails is reported as batch
+//! item failures (the first failed record and every record after it), so Lambda retries, and
+//! calls not yet started are not sent. Delivery is at least once: consumers deduplicate by
+//! `event_id`.
 
 #![warn(missing_docs)]
 
@@ -26,6 +29,8 @@ pub const MAX_ENTRIES: usize = 10;
 pub const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// How many times a batch is sent before its failed entries are reported.
 pub const MAX_ATTEMPTS: u32 = 4;
+/// `PutEvents` calls in flight at once for one stream batch.
+pub const MAX_IN_FLIGHT: usize = 4;
 
 /// One bus entry: an event's type and its JSON document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,8 +229,10 @@ pub async fn handle(deps: &Deps, event: Event) -> DynamoDbEventResponse {
             }
         }
     }
-    for batch in batches(&entries) {
-        if let Some(lowest) = send(deps, batch).await.into_iter().min() {
+    let all = batches(&entries);
+    for wave in all.chunks(MAX_IN_FLIGHT) {
+        let sent = futures_util::future::join_all(wave.iter().cloned().map(|batch| send(deps, batch))).await;
+        if let Some(lowest) = sent.into_iter().flatten().min() {
             first_failed = Some(first_failed.map_or(lowest, |f: usize| f.min(lowest)));
             // Later batches would be reported anyway; stop sending them.
             break;

@@ -3,8 +3,9 @@
 //!
 //! Projection rows: `pk` = stream key, `sk` = `VIEW`, `last_seq` (N), `last_hash`, `data` (M,
 //! the view), and the sparse index keys `gsi1pk`/`gsi1sk` (by principal), `gsi2pk`/`gsi2sk`
-//! (by profile), `gsi3pk`/`gsi3sk` (by status). Audit rows: `pk` = `AUDIT#<day>`, `sk` =
-//! `<occurred_at>#<stream>#<seq>`, `data` (M), and `gsi1pk`/`gsi1sk` (by principal).
+//! (by profile), `gsi3pk`/`gsi3sk` (by status), and, on revoked sessions only,
+//! `gsi4pk`/`gsi4sk` (by role, then time of revocation). Audit rows: `pk` = `AUDIT#<day>`,
+//! `sk` = `<occurred_at>#<stream>#<seq>`, `data` (M), and `gsi1pk`/`gsi1sk` (by principal).
 
 use std::collections::HashMap;
 
@@ -22,7 +23,7 @@ use ledger::decide::approval::ApprovalStatus;
 use ledger::decide::breakglass::BreakGlassStatus;
 use ledger::decide::session::SessionStatus;
 use ledger::record::format_time;
-use ledger::{StreamHead, StreamKey};
+use ledger::{RoleArn, StreamHead, StreamKey};
 
 use super::{ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore};
 use crate::audit::AuditRecord;
@@ -31,11 +32,17 @@ use crate::view::{ApprovalView, BreakGlassView, Projection, SessionView, View};
 
 const VIEW_SK: &str = "VIEW";
 const AUDIT: &str = "AUDIT#";
-const INDEXES: [(&str, &str, &str); 3] =
-    [("gsi1", "gsi1pk", "gsi1sk"), ("gsi2", "gsi2pk", "gsi2sk"), ("gsi3", "gsi3pk", "gsi3sk")];
+const INDEXES: [(&str, &str, &str); 4] = [
+    ("gsi1", "gsi1pk", "gsi1sk"),
+    ("gsi2", "gsi2pk", "gsi2sk"),
+    ("gsi3", "gsi3pk", "gsi3sk"),
+    ("gsi4", "gsi4pk", "gsi4sk"),
+];
 const BY_PRINCIPAL: usize = 0;
 const BY_PROFILE: usize = 1;
 const BY_STATUS: usize = 2;
+/// Revoked sessions by role, then time of revocation (the enforcer's bounded read).
+const REVOKED_BY_ROLE: usize = 3;
 
 /// A projection row, attribute for attribute.
 #[derive(Debug, Serialize, Deserialize)]
@@ -57,6 +64,10 @@ struct ProjectionRow {
     gsi3pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi3sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi4pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi4sk: Option<String>,
 }
 
 /// An audit row, attribute for attribute.
@@ -69,22 +80,24 @@ struct AuditRow {
     gsi1sk: String,
 }
 
-/// Index keys: (partition, sort) for each of the three indexes.
-type IndexKeys = [Option<(String, String)>; 3];
+/// Index keys: (partition, sort) for each of the four indexes.
+type IndexKeys = [Option<(String, String)>; 4];
 
 fn index_keys(view: &View) -> IndexKeys {
     match view {
         View::Session(s) => match (s.status, s.issued_at) {
             (Some(status), Some(at)) => {
+                let revoked = revoked_key(s);
                 let status = session_status(status);
                 let tail = format!("{}#{}", format_time(at), s.session_id);
                 [
                     Some((format!("SESSION#PRINCIPAL#{}", s.principal()), format!("{status}#{tail}"))),
                     Some((format!("SESSION#PROFILE#{}", s.profile()), format!("{status}#{tail}"))),
                     Some((format!("SESSION#STATUS#{status}"), tail)),
+                    revoked,
                 ]
             }
-            _ => [None, None, None],
+            _ => [None, None, None, None],
         },
         View::Approval(a) => {
             let status = a.status.as_str();
@@ -93,6 +106,7 @@ fn index_keys(view: &View) -> IndexKeys {
                 Some((format!("APPROVAL#PRINCIPAL#{}", a.request.requester), format!("{status}#{tail}"))),
                 Some((format!("APPROVAL#PROFILE#{}", a.request.profile), format!("{status}#{tail}"))),
                 Some((format!("APPROVAL#STATUS#{status}"), tail)),
+                None,
             ]
         }
         View::BreakGlass(b) => {
@@ -105,10 +119,26 @@ fn index_keys(view: &View) -> IndexKeys {
                 )),
                 Some((format!("BREAKGLASS#PROFILE#{}", b.invoked.profile), format!("{status}#{tail}"))),
                 Some((format!("BREAKGLASS#STATUS#{status}"), tail)),
+                None,
             ]
         }
-        View::HeadOnly => [None, None, None],
+        View::HeadOnly => [None, None, None, None],
     }
+}
+
+/// The revocations-index key of a revoked session with credentials: its role, then the time
+/// of its revocation.
+fn revoked_key(s: &SessionView) -> Option<(String, String)> {
+    match (s.status, s.role_arn(), s.ended_at) {
+        (Some(SessionStatus::Revoked), Some(role), Some(at)) => {
+            Some((revoked_partition(role), format!("{}#{}", format_time(at), s.session_id)))
+        }
+        _ => None,
+    }
+}
+
+fn revoked_partition(role: &RoleArn) -> String {
+    format!("SESSION#REVOKED#ROLE#{role}")
 }
 
 fn session_status(status: SessionStatus) -> &'static str {
@@ -121,10 +151,11 @@ fn session_status(status: SessionStatus) -> &'static str {
 
 impl ProjectionRow {
     fn of(p: &Projection) -> Self {
-        let [one, two, three] = index_keys(&p.view);
+        let [one, two, three, four] = index_keys(&p.view);
         let (gsi1pk, gsi1sk) = one.unzip();
         let (gsi2pk, gsi2sk) = two.unzip();
         let (gsi3pk, gsi3sk) = three.unzip();
+        let (gsi4pk, gsi4sk) = four.unzip();
         ProjectionRow {
             pk: p.stream.to_string(),
             sk: VIEW_SK.to_owned(),
@@ -137,6 +168,8 @@ impl ProjectionRow {
             gsi2sk,
             gsi3pk,
             gsi3sk,
+            gsi4pk,
+            gsi4sk,
         }
     }
 
@@ -189,6 +222,12 @@ fn encode<T: Serialize>(row: &T) -> Result<Item, ViewError> {
     serde_dynamo::to_item(row).map_err(|e| corrupt("<new row>", e))
 }
 
+/// The views-table item of a projection, index keys included: what [`ViewStore::save`] puts,
+/// for tools that load many rows at once (benchmarks seeding a table with BatchWriteItem).
+pub fn projection_item(projection: &Projection) -> Result<HashMap<String, AttributeValue>, ViewError> {
+    encode(&ProjectionRow::of(projection))
+}
+
 /// The views table through the AWS SDK.
 #[derive(Debug, Clone)]
 pub struct DynamoViewStore {
@@ -206,6 +245,7 @@ struct KeyQuery<'a> {
 enum SortCondition<'a> {
     BeginsWith(&'a str, String),
     Between(&'a str, String, String),
+    AtLeast(&'a str, String),
 }
 
 impl DynamoViewStore {
@@ -241,6 +281,12 @@ impl DynamoViewStore {
                     .expression_attribute_values(":lo", AttributeValue::S(low))
                     .expression_attribute_values(":hi", AttributeValue::S(high));
                 "#p = :p AND #s BETWEEN :lo AND :hi".to_owned()
+            }
+            Some(SortCondition::AtLeast(name, low)) => {
+                request = request
+                    .expression_attribute_names("#s", name)
+                    .expression_attribute_values(":lo", AttributeValue::S(low));
+                "#p = :p AND #s >= :lo".to_owned()
             }
         };
         let mut pages = request.key_condition_expression(condition).into_paginator().send();
@@ -329,6 +375,16 @@ impl ViewStore for DynamoViewStore {
                 self.views_by(BY_STATUS, format!("SESSION#STATUS#{}", session_status(*s)), None).await?
             }
         };
+        Ok(found.into_iter().filter_map(|p| p.session().cloned()).collect())
+    }
+
+    async fn revoked_since(&self, role: &RoleArn, since: DateTime<Utc>) -> Result<Vec<SessionView>, ViewError> {
+        let (name, pk, sk) = INDEXES[REVOKED_BY_ROLE];
+        // "<revoked_at>#<id>" ≥ "<since>" exactly when revoked_at ≥ since (same fixed format).
+        let sort = Some(SortCondition::AtLeast(sk, format_time(since)));
+        let items = self.query(KeyQuery { index: Some(name), partition: (pk, revoked_partition(role)), sort }).await?;
+        let found: Vec<Projection> =
+            items.into_iter().map(|i| decode::<ProjectionRow>(i)?.into_projection()).collect::<Result<_, _>>()?;
         Ok(found.into_iter().filter_map(|p| p.session().cloned()).collect())
     }
 
@@ -430,7 +486,7 @@ fn days(since: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
     days
 }
 
-/// Creates the views table (on demand, three overloaded GSIs projecting every attribute), as
+/// Creates the views table (on demand, four overloaded GSIs projecting every attribute), as
 /// Terraform does in AWS.
 pub async fn create_views_table(client: &Client, table: &str) -> Result<(), ViewError> {
     let build = |e: aws_sdk_dynamodb::error::BuildError| corrupt(table, e);

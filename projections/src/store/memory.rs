@@ -4,10 +4,11 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use chrono::{DateTime, Utc};
 use ledger::decide::approval::ApprovalStatus;
 use ledger::decide::breakglass::BreakGlassStatus;
 use ledger::decide::session::SessionStatus;
-use ledger::StreamKey;
+use ledger::{RoleArn, StreamKey};
 
 use super::{ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore};
 use crate::audit::AuditRecord;
@@ -85,6 +86,21 @@ impl ViewStore for MemoryViewStore {
                 .cloned()
                 .collect();
             found.sort_by_key(|s| (s.issued_at, s.session_id));
+            found
+        }))
+    }
+
+    async fn revoked_since(&self, role: &RoleArn, since: DateTime<Utc>) -> Result<Vec<SessionView>, ViewError> {
+        Ok(self.with(|v| {
+            let mut found: Vec<SessionView> = v
+                .projections
+                .values()
+                .filter_map(|p| p.session())
+                .filter(|s| s.status == Some(SessionStatus::Revoked) && s.role_arn() == Some(role))
+                .filter(|s| s.ended_at.is_some_and(|t| t >= since))
+                .cloned()
+                .collect();
+            found.sort_by_key(|s| (s.ended_at, s.session_id));
             found
         }))
     }

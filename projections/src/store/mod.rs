@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use ledger::decide::approval::ApprovalStatus;
 use ledger::decide::breakglass::BreakGlassStatus;
 use ledger::decide::session::SessionStatus;
-use ledger::{PrincipalArn, Profile, StreamKey};
+use ledger::{PrincipalArn, Profile, RoleArn, StreamKey};
 
 use crate::audit::AuditRecord;
 use crate::fold::Views;
@@ -109,6 +109,11 @@ pub trait ViewStore: Send + Sync {
         index: &SessionIndex,
         status: Option<SessionStatus>,
     ) -> Result<Vec<SessionView>, ViewError>;
+
+    /// Revoked sessions of `role` whose revocation is at or after `since`, oldest revocation
+    /// first. Served by the revocations index (role, then time of revocation): its cost grows
+    /// with the sessions revoked since `since`, never with older revocations.
+    async fn revoked_since(&self, role: &RoleArn, since: DateTime<Utc>) -> Result<Vec<SessionView>, ViewError>;
 
     /// Approval requests by index, optionally with one recorded status.
     async fn approvals(

@@ -131,6 +131,50 @@ async fn every_query_is_answered_from_its_index_as_the_memory_store_answers_it()
 }
 
 #[tokio::test]
+async fn revoked_sessions_are_read_by_role_from_a_time_of_revocation_on() {
+    let t = tables().await;
+    let mut b = LedgerBuilder::new();
+    let dev: ledger::RoleArn = "arn:aws:iam::111122223333:role/SentinelProtected-Dev".parse().unwrap();
+    let other = "arn:aws:iam::111122223333:role/SentinelProtected-Prod";
+    let session = |b: &mut LedgerBuilder, role: Option<&str>| {
+        let s = StreamKey::Session(SessionId::generate());
+        b.append(&s, requested("alice", "dev"), actor("alice"));
+        b.append(&s, decided(Effect::Allow), actor("alice"));
+        let mut credentials = issued(15, 480);
+        if let Some(role) = role {
+            credentials.role_arn = role.parse().unwrap();
+        }
+        b.append(&s, credentials, actor("alice"));
+        s
+    };
+    let mut revoked_on_dev = Vec::new();
+    for _ in 0..4 {
+        let s = session(&mut b, None);
+        revoked_on_dev.push((b.append(&s, revoked("secops"), actor("secops")).occurred_at, s));
+    }
+    let _still_active = session(&mut b, None);
+    let on_other_role = session(&mut b, Some(other));
+    b.append(&on_other_role, revoked("secops"), actor("secops"));
+    write_all(&t.ledger, b.events()).await;
+    let memory = MemoryViewStore::new();
+    project_all(&b, &t.ledger, &t.views).await;
+    project_all(&b, &t.ledger, &memory).await;
+
+    // From the third revocation's instant on: the third and the fourth, oldest first.
+    let since = chrono::DateTime::parse_from_rfc3339(&revoked_on_dev[2].0).unwrap().with_timezone(&chrono::Utc);
+    let stores: [&dyn ViewStore; 2] = [&t.views, &memory];
+    for store in stores {
+        let found = store.revoked_since(&dev, since).await.unwrap();
+        let streams: Vec<String> = found.iter().map(|v| StreamKey::Session(v.session_id).to_string()).collect();
+        let expected: Vec<String> = revoked_on_dev[2..].iter().map(|(_, s)| s.to_string()).collect();
+        assert_eq!(streams, expected);
+        assert!(found.iter().all(|v| v.status == Some(SessionStatus::Revoked)));
+        assert_eq!(store.revoked_since(&dev, at(0)).await.unwrap().len(), 4, "every revocation on the role");
+        assert!(store.revoked_since(&dev, at(10_000)).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
 async fn an_audit_range_spanning_midnight_reads_both_days() {
     let t = tables().await;
     let mut b = LedgerBuilder::new();
@@ -189,4 +233,28 @@ async fn rebuild_in_repair_mode_fills_empty_views() {
     let second = rebuild(&events, &t.views, Mode::Check).await.unwrap();
     assert!(second.is_clean(), "{second:?}");
     assert_eq!(t.views.dump().await.unwrap(), fold_ledger(b.events()).views);
+}
+
+#[tokio::test]
+async fn the_views_table_the_code_creates_has_terraforms_indexes() {
+    let contract: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}/../terraform/contract.json", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+    )
+    .unwrap();
+    let t = tables().await;
+    let table = t.client.describe_table().table_name(t.views.table()).send().await.unwrap().table.unwrap();
+    let mut created: Vec<serde_json::Value> = table
+        .global_secondary_indexes()
+        .iter()
+        .map(|i| {
+            let key = |kind: &str| {
+                let name = i.key_schema().iter().find(|k| k.key_type().as_str() == kind).unwrap().attribute_name();
+                let typ = table.attribute_definitions().iter().find(|a| a.attribute_name() == name).unwrap();
+                serde_json::json!({"name": name, "type": typ.attribute_type().as_str()})
+            };
+            serde_json::json!({"name": i.index_name().unwrap(), "hash_key": key("HASH"), "range_key": key("RANGE")})
+        })
+        .collect();
+    created.sort_by_key(|i| i["name"].as_str().unwrap().to_owned());
+    assert_eq!(serde_json::Value::Array(created), contract["tables"]["views"]["indexes"]);
 }

@@ -24,8 +24,10 @@ variable "views_indexes" {
   description = <<-EOT
     Global secondary indexes of the views table. Every key attribute is a string (S). The names
     must be the ones the projections crate queries (projections/src/store/dynamo.rs: gsi1 by
-    principal, gsi2 by profile, gsi3 by status; the keys are sparse) and terraform/contract.json;
-    the drift test compares them. Projection ALL keeps every read a single Query.
+    principal, gsi2 by profile, gsi3 by status, gsi4 revoked sessions by role and time of
+    revocation, which bounds the enforcer's reads; the keys are sparse) and
+    terraform/contract.json; the drift tests compare them. Projection ALL keeps every read a
+    single Query.
   EOT
   type = list(object({
     name            = string
@@ -37,6 +39,7 @@ variable "views_indexes" {
     { name = "gsi1", hash_key = "gsi1pk", range_key = "gsi1sk" },
     { name = "gsi2", hash_key = "gsi2pk", range_key = "gsi2sk" },
     { name = "gsi3", hash_key = "gsi3pk", range_key = "gsi3sk" },
+    { name = "gsi4", hash_key = "gsi4pk", range_key = "gsi4sk" },
   ]
 
   validation {

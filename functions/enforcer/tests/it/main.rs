@@ -1,5 +1,6 @@
 //! Integration tests of the enforcer: the pure policy document, the handler over in-memory
-//! views, ledger and role policies, and the whole run against IAM and DynamoDB emulators.
+//! views, ledger and role policies, its reads counted through the ports, and the whole run
+//! against IAM and DynamoDB emulators.
 
 // Test code: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -8,6 +9,7 @@ mod drift;
 mod emulator;
 mod handler;
 mod policy;
+mod reads;
 
 use chrono::{DateTime, Utc};
 use ledger::event::{CredentialsIssued, Effect};

@@ -98,15 +98,54 @@ async fn only_failed_entries_are_retried() {
 #[tokio::test]
 async fn an_entry_that_keeps_failing_is_reported_with_every_record_after_it() {
     let bus = leak(ScriptedBus::new(|_, e| detail_of(e)["seq"].as_u64() == Some(5)));
-    let events = policies(12);
+    // Six batches of ten: the first four go out together, the last two wait for them.
+    let events = policies(60);
     let request = lambda_event(&events);
     let response = exporter::handle(&deps(bus), request.clone()).await;
     let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
     let expected: Vec<_> = request.records[4..].iter().map(|r| r.change.sequence_number.clone()).collect();
     assert_eq!(failed, expected);
     let calls = bus.calls.lock().unwrap();
-    assert_eq!(calls.len(), exporter::MAX_ATTEMPTS as usize, "bounded retries, and the next batch is not sent");
-    assert!(calls[1..].iter().all(|c| c.len() == 1));
+    let retries: Vec<&Vec<BusEntry>> = calls.iter().filter(|c| c.len() == 1).collect();
+    assert_eq!(retries.len(), exporter::MAX_ATTEMPTS as usize - 1, "bounded retries of the failed entry alone");
+    assert!(retries.iter().all(|c| detail_of(&c[0])["seq"].as_u64() == Some(5)));
+    let highest = calls.iter().flatten().filter_map(|e| detail_of(e)["seq"].as_u64()).max();
+    assert_eq!(highest, Some(40), "the batches after the failing wave are not sent");
+}
+
+/// A bus that counts the calls in flight at once (each waits for the others to start).
+#[derive(Default)]
+struct CountingBus {
+    in_flight: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl Publisher for &'static CountingBus {
+    async fn publish(&self, entries: &[BusEntry]) -> Result<Vec<Option<String>>, ExportError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        self.calls.fetch_add(1, SeqCst);
+        tokio::task::yield_now().await;
+        self.in_flight.fetch_sub(1, SeqCst);
+        Ok(vec![None; entries.len()])
+    }
+}
+
+#[tokio::test]
+async fn a_full_stream_batch_goes_out_in_calls_of_ten_up_to_four_at_once() {
+    let bus: &'static CountingBus = Box::leak(Box::default());
+    let response = exporter::handle(
+        &Deps { publisher: Box::new(bus), retry_base: Duration::from_millis(1) },
+        lambda_event(&policies(100)),
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty());
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(bus.calls.load(SeqCst), 10);
+    assert_eq!(bus.most.load(SeqCst), exporter::MAX_IN_FLIGHT);
 }
 
 #[tokio::test]

@@ -63,6 +63,13 @@ impl ViewStore for FlakyViews {
     async fn sessions(&self, i: &SessionIndex, s: Option<SessionStatus>) -> Result<Vec<SessionView>, ViewError> {
         self.inner.sessions(i, s).await
     }
+    async fn revoked_since(
+        &self,
+        role: &ledger::RoleArn,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<SessionView>, ViewError> {
+        self.inner.revoked_since(role, since).await
+    }
     async fn approvals(&self, i: &ApprovalIndex, s: Option<ApprovalStatus>) -> Result<Vec<ApprovalView>, ViewError> {
         self.inner.approvals(i, s).await
     }
