@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::decide::Aggregate;
 use crate::event::Event;
-use crate::ids::{Actor, StreamKey};
+use crate::ids::{Actor, PersonKey, StreamKey};
 use crate::record::{NewEvent, RecordedEvent, StoredEvent, StreamHead};
 use crate::store::{EventStore, StoreError, StreamAppend, StreamCheck};
 
@@ -42,7 +42,7 @@ impl Stream {
 
     /// The stream's state as the aggregate `A` folds it.
     pub fn fold<A: Aggregate>(&self) -> A {
-        A::fold(self.events.iter().map(|e| &e.event))
+        A::fold_recorded(&self.events)
     }
 
     /// The last event, if any.
@@ -136,6 +136,8 @@ impl<T> Plan<T> {
 #[derive(Debug, Clone)]
 pub struct Recording {
     pub actor: Actor,
+    /// The acting person (top-level `person` of every event); `None` for the system.
+    pub person: Option<PersonKey>,
     pub correlation_id: String,
     pub now: DateTime<Utc>,
 }
@@ -145,7 +147,9 @@ impl Recording {
     pub fn record(&self, events: Vec<Event>) -> Vec<NewEvent> {
         events
             .into_iter()
-            .map(|e| NewEvent::new(e, self.actor.clone(), self.correlation_id.clone(), self.now))
+            .map(|e| {
+                NewEvent::new(e, self.actor.clone(), self.correlation_id.clone(), self.now).by(self.person.clone())
+            })
             .collect()
     }
 }
@@ -301,7 +305,12 @@ mod tests {
     }
 
     fn recording() -> Recording {
-        Recording { actor: Actor::Principal(alice()), correlation_id: "test".into(), now: now() }
+        Recording {
+            actor: Actor::Principal(alice()),
+            person: Some("iam:111122223333:alice".parse().unwrap()),
+            correlation_id: "test".into(),
+            now: now(),
+        }
     }
 
     fn requested() -> Event {
@@ -327,8 +336,10 @@ mod tests {
         }
         fn decide(&self, read: &Snapshot) -> Result<Plan<()>, crate::DomainError> {
             let state: ApprovalState = read.fold(&self.0);
-            let events = state
-                .decide(&crate::decide::approval::ApprovalCommand::Cancel(ApprovalCancelled { by: alice() }), now())?;
+            let events = state.decide(
+                &crate::decide::approval::ApprovalCommand::Cancel(ApprovalCancelled { by: alice() }, None),
+                now(),
+            )?;
             Ok(Plan::new(()).append(self.0.clone(), events))
         }
     }

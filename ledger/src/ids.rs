@@ -17,6 +17,8 @@ pub enum IdError {
     BadArn { kind: &'static str },
     #[error("unknown stream key {0:?}: expected SESSION#, APPROVAL#, BREAKGLASS#, POLICY#, GUARD# or IDEMPOTENCY#")]
     BadStreamKey(String),
+    #[error("person keys are iam:<account>:<user name>, idp:<session name>, role:<AROA role id> or root:<account>")]
+    BadPersonKey,
 }
 
 macro_rules! ulid_id {
@@ -173,6 +175,137 @@ fn validate_arn(s: &str, kind: &'static str, shape: fn(&str) -> bool) -> Result<
     }
 }
 
+/// Who a caller is, whatever principal they use (DESIGN §2): the key that self-approval, the
+/// quorum, cancel rights, break-glass guards, rate limits and "mine" filters compare.
+///
+/// An IAM user is `iam:<account>:<user name>`; a session on a configured identity role (whose
+/// trust pins the session name to the signed-in user) is `idp:<session name>`; a session on any
+/// other role is `role:<AROA role id>` (its session names are the caller's choice, so all its
+/// sessions are one actor); the account root is `root:<account>`. IAM user names and identity
+/// session names never meet: `iam:` and `idp:` keys are never equal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PersonKey {
+    /// An IAM user, by account and user name.
+    Iam { account: String, user: String },
+    /// A person signed in through an identity provider, by the session name it sets.
+    Idp { session: String },
+    /// Every session of one ordinary role, by the role's unique id.
+    Role { role_id: String },
+    /// The account root user.
+    Root { account: String },
+}
+
+impl PersonKey {
+    /// The name policies match (`iam:NAME` or `idp:NAME`); roles and root have none.
+    pub fn policy_name(&self) -> Option<String> {
+        match self {
+            PersonKey::Iam { user, .. } => Some(format!("iam:{user}")),
+            PersonKey::Idp { session } => Some(format!("idp:{session}")),
+            PersonKey::Role { .. } | PersonKey::Root { .. } => None,
+        }
+    }
+}
+
+/// 12 ASCII digits.
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// IAM user and session names: 1-64 (sessions: 2-64) of `[A-Za-z0-9_+=,.@-]`.
+fn is_name(s: &str, min: usize) -> bool {
+    (min..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+}
+
+impl fmt::Display for PersonKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PersonKey::Iam { account, user } => write!(f, "iam:{account}:{user}"),
+            PersonKey::Idp { session } => write!(f, "idp:{session}"),
+            PersonKey::Role { role_id } => write!(f, "role:{role_id}"),
+            PersonKey::Root { account } => write!(f, "root:{account}"),
+        }
+    }
+}
+
+impl FromStr for PersonKey {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let (kind, rest) = s.split_once(':').ok_or(IdError::BadPersonKey)?;
+        let key = match kind {
+            "iam" => {
+                let (account, user) = rest.split_once(':').ok_or(IdError::BadPersonKey)?;
+                (is_account(account) && is_name(user, 1))
+                    .then(|| PersonKey::Iam { account: account.to_owned(), user: user.to_owned() })
+            }
+            "idp" => is_name(rest, 2).then(|| PersonKey::Idp { session: rest.to_owned() }),
+            "role" => rest
+                .strip_prefix("AROA")
+                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
+                .then(|| PersonKey::Role { role_id: rest.to_owned() }),
+            "root" => is_account(rest).then(|| PersonKey::Root { account: rest.to_owned() }),
+            _ => None,
+        };
+        key.ok_or(IdError::BadPersonKey)
+    }
+}
+
+impl Serialize for PersonKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PersonKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Someone who acted: the principal ARN AWS authenticated, and their person key — `None` for
+/// what was recorded before person keys existed, which is then compared by ARN.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Who {
+    pub principal: PrincipalArn,
+    pub person: Option<PersonKey>,
+}
+
+impl Who {
+    /// Someone whose person is known.
+    pub fn new(principal: PrincipalArn, person: PersonKey) -> Who {
+        Who { principal, person: Some(person) }
+    }
+
+    /// Whether `self` and `other` are the same person: by person key when both have one, by
+    /// principal ARN otherwise (events recorded before person keys).
+    pub fn is(&self, other: &Who) -> bool {
+        match (&self.person, &other.person) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.principal == other.principal,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Who {
+    /// `{principal, person}`, or a bare principal ARN (views written before person keys).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Arn(PrincipalArn),
+            Full {
+                principal: PrincipalArn,
+                #[serde(default)]
+                person: Option<PersonKey>,
+            },
+        }
+        Ok(match Wire::deserialize(d)? {
+            Wire::Arn(principal) => Who { principal, person: None },
+            Wire::Full { principal, person } => Who { principal, person },
+        })
+    }
+}
+
 /// The actor of an event: a caller's principal ARN, or the system itself (sweeps, expiry).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Actor {
@@ -220,8 +353,14 @@ pub enum StreamKey {
     Approval(ApprovalId),
     BreakGlass(BreakGlassId),
     Policy(Profile),
-    /// Serialises break-glass invocations of one principal for one profile.
+    /// Serialises break-glass invocations of one person for one profile.
     BreakGlassGuard {
+        profile: Profile,
+        person: PersonKey,
+    },
+    /// The guard of one principal for one profile, as written before person keys: read (until
+    /// it can no longer matter), never written.
+    LegacyBreakGlassGuard {
         profile: Profile,
         principal: PrincipalArn,
     },
@@ -237,7 +376,8 @@ impl fmt::Display for StreamKey {
             StreamKey::Approval(id) => write!(f, "APPROVAL#{id}"),
             StreamKey::BreakGlass(id) => write!(f, "BREAKGLASS#{id}"),
             StreamKey::Policy(p) => write!(f, "POLICY#{p}"),
-            StreamKey::BreakGlassGuard { profile, principal } => {
+            StreamKey::BreakGlassGuard { profile, person } => write!(f, "GUARD#breakglass#{profile}#{person}"),
+            StreamKey::LegacyBreakGlassGuard { profile, principal } => {
                 write!(f, "GUARD#breakglass#{profile}#{principal}")
             }
             StreamKey::Idempotency(digest) => write!(f, "IDEMPOTENCY#{digest}"),
@@ -260,11 +400,13 @@ impl FromStr for StreamKey {
             }
             "GUARD" => {
                 let rest = rest.strip_prefix("breakglass#").ok_or_else(bad)?;
-                let (profile, principal) = rest.split_once('#').ok_or_else(bad)?;
-                Ok(StreamKey::BreakGlassGuard {
-                    profile: profile.parse().map_err(|_| bad())?,
-                    principal: principal.parse().map_err(|_| bad())?,
-                })
+                let (profile, holder) = rest.split_once('#').ok_or_else(bad)?;
+                let profile = profile.parse().map_err(|_| bad())?;
+                if holder.starts_with("arn:") {
+                    Ok(StreamKey::LegacyBreakGlassGuard { profile, principal: holder.parse().map_err(|_| bad())? })
+                } else {
+                    Ok(StreamKey::BreakGlassGuard { profile, person: holder.parse().map_err(|_| bad())? })
+                }
             }
             _ => Err(bad()),
         }
@@ -307,6 +449,14 @@ mod tests {
             StreamKey::Policy("prod".parse().unwrap()),
             StreamKey::BreakGlassGuard {
                 profile: "prod".parse().unwrap(),
+                person: "iam:111122223333:oncall".parse().unwrap(),
+            },
+            StreamKey::BreakGlassGuard {
+                profile: "prod".parse().unwrap(),
+                person: "idp:dana@example.com".parse().unwrap(),
+            },
+            StreamKey::LegacyBreakGlassGuard {
+                profile: "prod".parse().unwrap(),
                 principal: "arn:aws:iam::111122223333:user/oncall".parse().unwrap(),
             },
             StreamKey::Idempotency("ab".repeat(32)),
@@ -316,6 +466,56 @@ mod tests {
         }
         assert!("SESSION#nope".parse::<StreamKey>().is_err());
         assert!("ROOT#x".parse::<StreamKey>().is_err());
+    }
+
+    #[test]
+    fn person_keys_round_trip_and_refuse_anything_else() {
+        for good in [
+            "iam:111122223333:alice",
+            "iam:111122223333:secops@example.com",
+            "idp:dana@example.com",
+            "role:AROAORDINARY0001",
+            "root:111122223333",
+        ] {
+            assert_eq!(good.parse::<PersonKey>().unwrap().to_string(), good);
+        }
+        for bad in [
+            "",
+            "alice",
+            "iam:alice",
+            "iam:1:alice",
+            "iam:111122223333:",
+            "iam:111122223333:a b",
+            "idp:x",
+            "idp:a:b",
+            "role:AIDA0001",
+            "role:AROA",
+            "root:1",
+            "user:111122223333:alice",
+        ] {
+            assert_eq!(bad.parse::<PersonKey>(), Err(IdError::BadPersonKey), "{bad:?}");
+        }
+        let iam: PersonKey = "iam:111122223333:secops@example.com".parse().unwrap();
+        let idp: PersonKey = "idp:secops@example.com".parse().unwrap();
+        assert_ne!(iam, idp, "an IAM user and an SSO user with one name are two people");
+        assert_eq!(iam.policy_name().as_deref(), Some("iam:secops@example.com"));
+        assert_eq!(idp.policy_name().as_deref(), Some("idp:secops@example.com"));
+    }
+
+    #[test]
+    fn who_compares_persons_and_falls_back_to_arns_for_old_records() {
+        let dev: PrincipalArn = "arn:aws:sts::111122223333:assumed-role/Dev/dana@example.com".parse().unwrap();
+        let ops: PrincipalArn = "arn:aws:sts::111122223333:assumed-role/Ops/dana@example.com".parse().unwrap();
+        let dana: PersonKey = "idp:dana@example.com".parse().unwrap();
+        assert!(Who::new(dev.clone(), dana.clone()).is(&Who::new(ops.clone(), dana.clone())));
+        assert!(!Who { principal: dev.clone(), person: None }.is(&Who::new(ops.clone(), dana.clone())));
+        assert!(Who { principal: dev.clone(), person: None }.is(&Who::new(dev.clone(), dana)));
+        let legacy: Who = serde_json::from_value(serde_json::json!(dev.as_str())).unwrap();
+        assert_eq!(legacy, Who { principal: dev, person: None });
+        let full: Who =
+            serde_json::from_value(serde_json::json!({"principal": ops.as_str(), "person": "idp:dana@example.com"}))
+                .unwrap();
+        assert_eq!(serde_json::to_value(&full).unwrap()["person"], "idp:dana@example.com");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger::policy::{AdminsDocument, PolicyDocument, PolicyError};
-use ledger::{ApprovalId, Basis, PrincipalArn, Profile, RoleArn, StreamKey};
+use ledger::{ApprovalId, Basis, Profile, RoleArn, StreamKey, Who};
 
 /// A secret string that never prints.
 #[derive(Clone, PartialEq, Eq)]
@@ -126,21 +126,21 @@ pub enum ApprovalLookup {
 #[error("grants unavailable: {0}")]
 pub struct GrantError(pub String);
 
-/// Finds live approvals and break-glass (views + ledger tail in AWS).
+/// Finds a person's live approvals and break-glass for a profile.
 #[async_trait]
 pub trait GrantReader: Send + Sync {
-    async fn approval(
-        &self,
-        principal: &PrincipalArn,
-        profile: &Profile,
-        now: DateTime<Utc>,
-    ) -> Result<ApprovalLookup, GrantError>;
+    async fn approval(&self, who: &Who, profile: &Profile, now: DateTime<Utc>) -> Result<ApprovalLookup, GrantError>;
     async fn break_glass(
         &self,
-        principal: &PrincipalArn,
+        who: &Who,
         profile: &Profile,
         now: DateTime<Utc>,
     ) -> Result<Option<ActiveGrant>, GrantError>;
+}
+
+/// The key test grants are kept under: the person when known, else the principal.
+fn owner_key(who: &Who) -> String {
+    who.person.as_ref().map_or_else(|| who.principal.to_string(), ToString::to_string)
 }
 
 /// In-memory ports for tests and examples.
@@ -282,19 +282,19 @@ pub mod memory {
     }
 
     impl MemoryGrants {
-        /// Sets what the approval lookup answers for `principal` and `profile`.
-        pub fn set_approval(&self, principal: &PrincipalArn, profile: &Profile, lookup: ApprovalLookup) {
+        /// Sets what the approval lookup answers for `who` and `profile`.
+        pub fn set_approval(&self, who: &Who, profile: &Profile, lookup: ApprovalLookup) {
             self.approvals
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert((principal.to_string(), profile.to_string()), lookup);
+                .insert((owner_key(who), profile.to_string()), lookup);
         }
-        /// Sets an active break-glass for `principal` and `profile`.
-        pub fn set_break_glass(&self, principal: &PrincipalArn, profile: &Profile, grant: ActiveGrant) {
+        /// Sets an active break-glass for `who` and `profile`.
+        pub fn set_break_glass(&self, who: &Who, profile: &Profile, grant: ActiveGrant) {
             self.break_glass
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert((principal.to_string(), profile.to_string()), grant);
+                .insert((owner_key(who), profile.to_string()), grant);
         }
     }
 
@@ -302,12 +302,12 @@ pub mod memory {
     impl GrantReader for MemoryGrants {
         async fn approval(
             &self,
-            principal: &PrincipalArn,
+            who: &Who,
             profile: &Profile,
             now: DateTime<Utc>,
         ) -> Result<ApprovalLookup, GrantError> {
             let approvals = self.approvals.lock().unwrap_or_else(|p| p.into_inner());
-            Ok(match approvals.get(&(principal.to_string(), profile.to_string())) {
+            Ok(match approvals.get(&(owner_key(who), profile.to_string())) {
                 Some(ApprovalLookup::Granted(g)) if g.expires_at <= now => ApprovalLookup::Nothing,
                 Some(lookup) => lookup.clone(),
                 None => ApprovalLookup::Nothing,
@@ -315,12 +315,12 @@ pub mod memory {
         }
         async fn break_glass(
             &self,
-            principal: &PrincipalArn,
+            who: &Who,
             profile: &Profile,
             now: DateTime<Utc>,
         ) -> Result<Option<ActiveGrant>, GrantError> {
             let grants = self.break_glass.lock().unwrap_or_else(|p| p.into_inner());
-            Ok(grants.get(&(principal.to_string(), profile.to_string())).filter(|g| g.expires_at > now).cloned())
+            Ok(grants.get(&(owner_key(who), profile.to_string())).filter(|g| g.expires_at > now).cloned())
         }
     }
 }
@@ -330,15 +330,10 @@ pub struct NoGrants;
 
 #[async_trait]
 impl GrantReader for NoGrants {
-    async fn approval(&self, _: &PrincipalArn, _: &Profile, _: DateTime<Utc>) -> Result<ApprovalLookup, GrantError> {
+    async fn approval(&self, _: &Who, _: &Profile, _: DateTime<Utc>) -> Result<ApprovalLookup, GrantError> {
         Ok(ApprovalLookup::Nothing)
     }
-    async fn break_glass(
-        &self,
-        _: &PrincipalArn,
-        _: &Profile,
-        _: DateTime<Utc>,
-    ) -> Result<Option<ActiveGrant>, GrantError> {
+    async fn break_glass(&self, _: &Who, _: &Profile, _: DateTime<Utc>) -> Result<Option<ActiveGrant>, GrantError> {
         Ok(None)
     }
 }

@@ -134,7 +134,7 @@ pub async fn decide_access(
     }
     let mut pending = None;
     if evaluated.effect == Effect::RequireApproval {
-        match deps.grants.approval(&caller.principal, &input.profile, now).await.map_err(|e| {
+        match deps.grants.approval(&caller.who(), &input.profile, now).await.map_err(|e| {
             tracing::error!(error = %e, "approval lookup failed");
             ApiError::LedgerUnavailable
         })? {
@@ -152,7 +152,7 @@ pub async fn decide_access(
     }
     let may_break_glass = policy.break_glass.as_ref().is_some_and(|bg| bg.allows(&subject));
     if may_break_glass {
-        let active = deps.grants.break_glass(&caller.principal, &input.profile, now).await.map_err(|e| {
+        let active = deps.grants.break_glass(&caller.who(), &input.profile, now).await.map_err(|e| {
             tracing::error!(error = %e, "break-glass lookup failed");
             ApiError::LedgerUnavailable
         })?;
@@ -253,7 +253,7 @@ pub fn assume_role_input(
     if !valid_source_identity(&name) || !valid_role_session_name(&name) {
         return Err(ApiError::CredentialError);
     }
-    let user = caller.policy_user.clone().unwrap_or_else(|| caller.principal.to_string());
+    let user = caller.person.to_string();
     Ok(AssumeRoleInput {
         role_arn: policy.role_arn.clone(),
         role_session_name: name.clone(),
@@ -307,7 +307,7 @@ pub async fn vend(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
 
 /// Admits the caller past the rate limit, or refuses (logged and counted, never recorded).
 fn admit(deps: &Deps, caller: &Caller, correlation: &str) -> Result<(), ApiError> {
-    deps.rate_limiter.check(caller.rate_limit_key(), Instant::now()).map_err(|retry_after_seconds| {
+    deps.rate_limiter.check(&caller.rate_limit_key(), Instant::now()).map_err(|retry_after_seconds| {
         tracing::warn!(request_id = %correlation, principal = %caller.principal, "rate limited");
         ApiError::RateLimited { retry_after_seconds }
     })
@@ -377,6 +377,7 @@ impl Opening {
             principal: caller.principal.to_string(),
             recording: Recording {
                 actor: Actor::Principal(caller.principal.clone()),
+                person: Some(caller.person.clone()),
                 correlation_id: correlation,
                 now,
             },

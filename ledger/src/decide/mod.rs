@@ -12,6 +12,8 @@ pub mod session;
 use chrono::{DateTime, Utc};
 
 use crate::event::Event;
+use crate::ids::PersonKey;
+use crate::record::RecordedEvent;
 
 /// Why a command was refused. Variants map one-to-one to API errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -52,12 +54,23 @@ pub trait Aggregate: Default + Clone {
     /// The events `command` produces at `now`, or why it is refused.
     fn decide(&self, command: &Self::Command, now: DateTime<Utc>) -> Result<Vec<Event>, DomainError>;
 
-    /// The state after `event`.
-    fn evolve(self, event: &Event) -> Self;
+    /// The state after `event`, recorded for no known person.
+    fn evolve(self, event: &Event) -> Self {
+        self.evolve_by(event, None)
+    }
 
-    /// The state after every event of a stream, in order.
+    /// The state after `event`, recorded for `person` (the event's top-level `person`; `None`
+    /// for the system and for events recorded before person keys).
+    fn evolve_by(self, event: &Event, person: Option<&PersonKey>) -> Self;
+
+    /// The state after every event of a stream, in order (no persons known).
     fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
         events.into_iter().fold(Self::default(), Self::evolve)
+    }
+
+    /// The state after every recorded event of a stream, in order, with their persons.
+    fn fold_recorded<'a>(events: impl IntoIterator<Item = &'a RecordedEvent>) -> Self {
+        events.into_iter().fold(Self::default(), |state, e| state.evolve_by(&e.event, e.person.as_ref()))
     }
 }
 

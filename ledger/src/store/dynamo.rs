@@ -2,8 +2,8 @@
 //! serde_dynamo mapping and the SDK's errors.
 //!
 //! Item: `pk` (S, stream key) and `sk` (N, seq) as keys, then `event_id`, `type`,
-//! `schema_version` (N), `occurred_at`, `actor`, `correlation_id`, `payload` (M), `prev_hash`,
-//! `hash`. Items are only ever put with `attribute_not_exists(pk)`; nothing updates or deletes.
+//! `schema_version` (N), `occurred_at`, `actor`, `person` (S, only on events that have one),
+//! `correlation_id`, `payload` (M), `prev_hash`, `hash`. Items are only ever put with `attribute_not_exists(pk)`; nothing updates or deletes.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -33,6 +33,7 @@ const ATTRIBUTE_TYPES: &[(&str, &str)] = &[
     ("schema_version", "N"),
     ("occurred_at", "S"),
     ("actor", "S"),
+    ("person", "S"),
     ("correlation_id", "S"),
     ("payload", "M"),
     ("prev_hash", "S"),
@@ -52,6 +53,8 @@ struct Item {
     schema_version: u32,
     occurred_at: String,
     actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    person: Option<String>,
     correlation_id: String,
     payload: serde_json::Value,
     prev_hash: String,
@@ -68,6 +71,7 @@ impl From<&StoredEvent> for Item {
             schema_version: e.schema_version,
             occurred_at: e.occurred_at.clone(),
             actor: e.actor.clone(),
+            person: e.person.clone(),
             correlation_id: e.correlation_id.clone(),
             payload: e.payload.clone(),
             prev_hash: e.prev_hash.clone(),
@@ -86,6 +90,7 @@ impl From<Item> for StoredEvent {
             schema_version: i.schema_version,
             occurred_at: i.occurred_at,
             actor: i.actor,
+            person: i.person,
             correlation_id: i.correlation_id,
             payload: i.payload,
             prev_hash: i.prev_hash,

@@ -254,6 +254,6 @@ pub async fn load<A: Aggregate>(store: &dyn EventStore, stream: &StreamKey) -> R
     let stored = store.read_stream(stream, 1).await?;
     let head = stored.last().map_or_else(StreamHead::genesis, StoredEvent::head);
     let events = stored.iter().map(StoredEvent::decode).collect::<Result<Vec<_>, _>>()?;
-    let state = A::fold(events.iter().map(|e| &e.event));
+    let state = A::fold_recorded(&events);
     Ok(Loaded { state, head, events })
 }

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use super::idempotency::{decide_once, key_reads, Creation, Idempotency};
 use super::*;
 use crate::http::{json_response, query_param, Answer};
-use crate::vend::MIN_DURATION;
+/// The shortest `duration` a request may ask for: an approval must leave a credential its 900 s.
+pub const MIN_APPROVAL_DURATION: Duration = Duration::from_secs(1800);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,12 +39,14 @@ pub fn approval_json(view: &ApprovalView, now: DateTime<Utc>) -> serde_json::Val
         "status": view.status_at(now),
         "profile": view.request.profile.as_str(),
         "requester": view.request.requester.as_str(),
+        "requester_person": view.requester_person.as_ref().map(ToString::to_string),
         "justification": view.request.justification,
         "duration": view.request.duration_seconds,
         "required": view.request.required,
-        "approvals": view.approvers.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        "approvals": view.approvers.iter().map(|a| a.principal.as_str()).collect::<Vec<_>>(),
         "requested_at": time(view.requested_at),
         "expires_at": time(view.request.expires_at),
+        "usable_until": view.usable_until.map(time),
         "decided_at": view.decided_at.map(time),
     })
 }
@@ -101,9 +104,10 @@ pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
     }
     let approvals = policy.approvals.as_ref().ok_or(ApiError::PolicyError)?;
     let duration = Duration::from_secs(body.duration);
-    if duration < MIN_DURATION || duration > approvals.window {
+    if duration < MIN_APPROVAL_DURATION || duration > approvals.window {
         return Err(ApiError::InvalidDuration(format!(
-            "duration must be from 900 to {} seconds (the profile's approval window).",
+            "duration must be from {} to {} seconds (a credential needs 900 s; the profile's approval window caps it).",
+            MIN_APPROVAL_DURATION.as_secs(),
             approvals.window.as_secs()
         )));
     }
@@ -113,7 +117,8 @@ pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
         profile: profile.clone(),
         justification,
         duration_seconds: body.duration as u32,
-        expires_at: ctx.now + chrono::Duration::seconds(body.duration as i64),
+        // Pending until the policy's window ends; once granted, usable for `duration` from then.
+        expires_at: ctx.now + chrono::Duration::seconds(approvals.window.as_secs() as i64),
         required: approvals.required,
     };
     // The answer follows from the decided state alone, so it is remembered in the same write.
@@ -121,7 +126,9 @@ pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
         approval_id: id,
         status: ApprovalStatus::Pending,
         request: requested.clone(),
+        requester_person: Some(ctx.caller.person.clone()),
         approvers: Vec::new(),
+        usable_until: None,
         requested_at: ctx.now,
         decided_at: None,
     };
@@ -136,7 +143,7 @@ pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
 
 /// Whether the caller may see a request: its requester, the profile's approvers, admins.
 async fn may_see(deps: &Deps, ctx: &Ctx, view: &ApprovalView) -> Result<bool, ApiError> {
-    if view.request.requester == ctx.caller.principal {
+    if view.requester().is(&ctx.who) {
         return Ok(true);
     }
     let approver = policy_if_any(deps, &view.request.profile)
@@ -160,7 +167,7 @@ pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
 pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
     let status: Option<ApprovalStatus> =
-        status_param(query_param(request, "status")?, "pending, approved, denied, cancelled, expired")?;
+        status_param(query_param(request, "status")?, "pending, approved, denied, cancelled, revoked, expired")?;
     let profile = query_param(request, "profile")?
         .map(|p| p.parse::<Profile>().map_err(|_| ApiError::InvalidProfile))
         .transpose()?;
@@ -181,9 +188,7 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
                     profiles.push(name);
                 }
             }
-            query::pending_for_approver(deps.views.as_ref(), &ctx.caller.principal, &profiles, ctx.now)
-                .await
-                .map_err(view_error)?
+            query::pending_for_approver(deps.views.as_ref(), &ctx.who, &profiles, ctx.now).await.map_err(view_error)?
         }
         Some(_) => return Err(ApiError::InvalidRequest("approver may only be `me`.".into())),
         None => {
@@ -198,7 +203,7 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
             };
             let index = match (&profile, may_list_profile) {
                 (Some(p), true) => ApprovalIndex::Profile(p.clone()),
-                _ => ApprovalIndex::Requester(ctx.caller.principal.clone()),
+                _ => ApprovalIndex::Requester(ctx.who.clone()),
             };
             let rows = query::approvals_at(deps.views.as_ref(), &index, status, ctx.now).await.map_err(view_error)?;
             rows.into_iter().filter(|v| profile.as_ref().is_none_or(|p| &v.request.profile == p)).collect()
@@ -275,7 +280,7 @@ async fn decide(deps: &Deps, request: &ApiGatewayV2httpRequest, decision: Decisi
     // Rights come from the request's profile policy, read once (the profile never changes).
     let first = ledger::command::read(deps.store.as_ref(), std::slice::from_ref(&stream)).await?;
     let ApprovalState::Known(record) = first.fold::<ApprovalState>(&stream) else { return Err(ApiError::NotFound) };
-    let is_requester = record.request.requester == ctx.caller.principal;
+    let is_requester = record.requester().is(&ctx.who);
     if !matches!(decision, Decision::Cancel) && !is_requester {
         let policy = policy_of(deps, &record.request.profile).await?;
         let approver = policy.approvals.as_ref().is_some_and(|a| a.is_approver(&ctx.subject));
@@ -291,12 +296,14 @@ async fn decide(deps: &Deps, request: &ApiGatewayV2httpRequest, decision: Decisi
         let visible = may_see(deps, &ctx, &current(deps, id).await?.ok_or(ApiError::NotFound)?).await?;
         return Err(if visible { DomainError::NotRequester.into() } else { ApiError::NotFound });
     }
+    let me = ctx.caller.principal.clone();
+    let person = Some(ctx.caller.person.clone());
     let command = match decision {
         Decision::Approve => {
-            ApprovalCommand::Approve(ApprovalGranted { approver: ctx.caller.principal.clone(), comment })
+            ApprovalCommand::Approve(ApprovalGranted { approver: me, comment, usable_until: None }, person)
         }
-        Decision::Deny => ApprovalCommand::Deny(ApprovalDenied { approver: ctx.caller.principal.clone(), comment }),
-        Decision::Cancel => ApprovalCommand::Cancel(ApprovalCancelled { by: ctx.caller.principal.clone() }),
+        Decision::Deny => ApprovalCommand::Deny(ApprovalDenied { approver: me, comment }, person),
+        Decision::Cancel => ApprovalCommand::Cancel(ApprovalCancelled { by: me }, person),
     };
     execute(deps, &ctx, &Decide { stream, command, now: ctx.now }).await?.outcome?;
     let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;

@@ -1,9 +1,11 @@
 //! `POST /breakglass`, `GET /breakglass`, `GET /breakglass/{id}`, `POST /breakglass/{id}/close`.
 //!
-//! Invocations of one principal on one profile are serialised by the guard stream
-//! `GUARD#breakglass#<profile>#<principal>`: the invocation appends `BreakGlassReserved` there
+//! Invocations of one person on one profile are serialised by the guard stream
+//! `GUARD#breakglass#<profile>#<person>`: the invocation appends `BreakGlassReserved` there
 //! at the seq it read, in the same write as `BreakGlassInvoked`, so two concurrent invocations
-//! cannot both pass the stacking and cooldown rule (`ledger::decide::breakglass::invoke`).
+//! cannot both pass the stacking and cooldown rule (`ledger::decide::breakglass::invoke`), from
+//! whichever of the person's principals they come. The caller principal's guard from before
+//! person keys is read too, so an invocation made before the upgrade still counts.
 
 use std::time::Duration;
 
@@ -63,6 +65,8 @@ async fn current(deps: &Deps, id: BreakGlassId) -> Result<Option<BreakGlassView>
 struct Invoke<'a> {
     key: Option<&'a Idempotency>,
     guard: StreamKey,
+    /// The caller principal's guard as written before person keys (read, never written).
+    legacy_guard: StreamKey,
     id: BreakGlassId,
     invoked: BreakGlassInvoked,
     cooldown: Duration,
@@ -77,10 +81,12 @@ impl Command for Invoke<'_> {
     fn reads(&self, read: &Snapshot) -> Vec<StreamKey> {
         // The key is read after the guard: a twin that committed before the guard was read
         // is seen in the key's stream, one that commits later makes this attempt conflict.
-        let mut streams = vec![self.guard.clone()];
+        let mut streams = vec![self.guard.clone(), self.legacy_guard.clone()];
         streams.extend(key_reads(self.key));
-        if let Some(previous) = breakglass::latest_reserved(&read.stream(&self.guard).events) {
-            streams.push(StreamKey::BreakGlass(previous));
+        for guard in [&self.guard, &self.legacy_guard] {
+            if let Some(previous) = breakglass::latest_reserved(&read.stream(guard).events) {
+                streams.push(StreamKey::BreakGlass(previous));
+            }
         }
         streams
     }
@@ -90,10 +96,16 @@ impl Command for Invoke<'_> {
         if let Some(answer) = self.key.map(|k| k.recorded(read)).transpose()?.flatten() {
             return Ok(Plan::new(Creation::Replayed(answer)));
         }
-        let previous = breakglass::latest_reserved(&read.stream(&self.guard).events).map(|id| Previous {
-            id,
-            ended_at: breakglass::ended_at(&read.stream(&StreamKey::BreakGlass(id)).events, self.now),
-        });
+        // The later-ending of the person's latest invocation and the one the old guard names
+        // (an active one counts as ending last).
+        let previous = [&self.guard, &self.legacy_guard]
+            .into_iter()
+            .filter_map(|guard| breakglass::latest_reserved(&read.stream(guard).events))
+            .map(|id| Previous {
+                id,
+                ended_at: breakglass::ended_at(&read.stream(&StreamKey::BreakGlass(id)).events, self.now),
+            })
+            .max_by_key(|p| p.ended_at.map_or((1, None), |at| (0, Some(at))));
         let invocation = breakglass::invoke(previous, self.id, self.invoked.clone(), self.cooldown, self.now)?;
         let plan = Plan::new(Creation::Created(self.answer.clone()))
             .append(StreamKey::BreakGlass(self.id), invocation.on_stream)
@@ -142,12 +154,16 @@ pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
         breakglass_id: id,
         status: BreakGlassStatus::Active,
         invoked: invoked.clone(),
+        invoker_person: Some(ctx.caller.person.clone()),
         invoked_at: ctx.now,
         ended_at: None,
     };
     let answer = Answer::created(break_glass_json(&view, ctx.now));
-    let guard = StreamKey::BreakGlassGuard { profile: profile.clone(), principal: ctx.caller.principal.clone() };
-    let command = Invoke { key: key.as_ref(), guard, id, invoked, cooldown: config.cooldown, answer, now: ctx.now };
+    let guard = StreamKey::BreakGlassGuard { profile: profile.clone(), person: ctx.caller.person.clone() };
+    let legacy_guard =
+        StreamKey::LegacyBreakGlassGuard { profile: profile.clone(), principal: ctx.caller.principal.clone() };
+    let command =
+        Invoke { key: key.as_ref(), guard, legacy_guard, id, invoked, cooldown: config.cooldown, answer, now: ctx.now };
     let done = execute(deps, &ctx, &command).await?;
     if matches!(done.outcome, Creation::Created(_)) {
         tracing::warn!(request_id = %ctx.request_id, breakglass_id = %id, principal = %ctx.caller.principal, profile = %profile, reason_code = %body.reason_code, "BREAK-GLASS INVOKED");
@@ -179,7 +195,7 @@ impl Command for Close {
 
 /// Whether the caller may see or close a break-glass: its invoker, the profile's revokers, admins.
 async fn may_act(deps: &Deps, ctx: &Ctx, view: &BreakGlassView) -> Result<bool, ApiError> {
-    if view.invoked.invoker == ctx.caller.principal {
+    if view.invoker().is(&ctx.who) {
         return Ok(true);
     }
     is_revoker_or_admin(deps, &ctx.subject, &view.invoked.profile).await
@@ -210,7 +226,7 @@ async fn close_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<An
     if !may_act(deps, &ctx, &view).await? {
         return Err(ApiError::NotFound);
     }
-    let closed = BreakGlassClosed { by: ctx.caller.principal.clone(), reason };
+    let closed = BreakGlassClosed { by: ctx.caller.principal.clone(), reason, session_id: None };
     execute(deps, &ctx, &Close { stream: StreamKey::BreakGlass(id), closed, now: ctx.now }).await?;
     let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
     Ok(Answer::ok(break_glass_json(&view, ctx.now)))
@@ -229,7 +245,7 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
         Some(p) if is_revoker_or_admin(deps, &ctx.subject, p).await? => {
             indexes.push(BreakGlassIndex::Profile(p.clone()))
         }
-        Some(p) => indexes.push(BreakGlassIndex::InvokerProfile(ctx.caller.principal.clone(), p.clone())),
+        Some(p) => indexes.push(BreakGlassIndex::InvokerProfile(ctx.who.clone(), p.clone())),
         None if is_admin(deps, &ctx.subject).await? => {
             let statuses = match status {
                 Some(s) => vec![s],
@@ -240,7 +256,7 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
         None => {
             for entry in deps.policies.profiles().await.map_err(|_| ApiError::PolicyError)? {
                 let Ok(name) = entry.name.parse::<Profile>() else { continue };
-                indexes.push(BreakGlassIndex::InvokerProfile(ctx.caller.principal.clone(), name));
+                indexes.push(BreakGlassIndex::InvokerProfile(ctx.who.clone(), name));
             }
         }
     }

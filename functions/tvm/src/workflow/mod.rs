@@ -30,6 +30,8 @@ use crate::{caller, Deps};
 
 /// Who is calling, and when.
 pub struct Ctx {
+    /// The caller's principal and person (`caller.who()`).
+    pub who: ledger::Who,
     pub caller: Caller,
     pub subject: Subject,
     pub now: DateTime<Utc>,
@@ -41,13 +43,14 @@ impl Ctx {
     pub fn of(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ctx, ApiError> {
         let caller = caller(deps, request)?;
         let subject = caller.subject();
-        Ok(Ctx { caller, subject, now: deps.clock.now(), request_id: request_id(request) })
+        Ok(Ctx { who: caller.who(), caller, subject, now: deps.clock.now(), request_id: request_id(request) })
     }
 
     /// The envelope of the events this caller's command records: them, this request, now.
     pub fn recording(&self) -> Recording {
         Recording {
             actor: Actor::Principal(self.caller.principal.clone()),
+            person: Some(self.caller.person.clone()),
             correlation_id: self.request_id.clone(),
             now: self.now,
         }

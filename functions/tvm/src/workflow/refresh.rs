@@ -86,6 +86,7 @@ pub async fn refresh(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
     })?;
     let recording = Recording {
         actor: Actor::Principal(live.request.principal.clone()),
+        person: Some(caller.person.clone()),
         correlation_id: crate::http::request_id(request),
         now,
     };

@@ -25,6 +25,7 @@ pub fn session_json(view: &SessionView, now: DateTime<Utc>) -> serde_json::Value
         "session_id": view.session_id.to_string(),
         "status": view.status_at(now),
         "principal": view.principal().as_str(),
+        "person": view.person.as_ref().map(ToString::to_string),
         "profile": view.profile().as_str(),
         "role_arn": view.role_arn().map(|r| r.as_str()),
         "source_identity": view.source_identity(),
@@ -47,9 +48,10 @@ async fn current(deps: &Deps, id: SessionId) -> Result<Option<SessionView>, ApiE
     Ok(view.filter(|v| v.issued.is_some()))
 }
 
-/// Owners act on their own sessions, a profile's revokers on its sessions, admins on all.
+/// Owners (the person, from any principal) act on their own sessions, a profile's revokers on
+/// its sessions, admins on all.
 async fn may_act(deps: &Deps, ctx: &Ctx, view: &SessionView) -> Result<bool, ApiError> {
-    if view.principal() == &ctx.caller.principal {
+    if view.owner().is(&ctx.who) {
         return Ok(true);
     }
     is_revoker_or_admin(deps, &ctx.subject, view.profile()).await
@@ -124,17 +126,30 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
         })
         .transpose()?;
     let admin = is_admin(deps, &ctx.subject).await?;
-    let index = match (&profile, &principal) {
-        (Some(p), _) if is_revoker_or_admin(deps, &ctx.subject, p).await? => SessionIndex::Profile(p.clone()),
-        (Some(_), _) => SessionIndex::Principal(ctx.caller.principal.clone()),
-        (None, Some(who)) if admin || who == &ctx.caller.principal => SessionIndex::Principal(who.clone()),
+    let indexes = match (&profile, &principal) {
+        (Some(p), _) if is_revoker_or_admin(deps, &ctx.subject, p).await? => vec![SessionIndex::Profile(p.clone())],
+        (Some(_), _) => vec![SessionIndex::Owner(ctx.who.clone())],
+        (None, Some(who)) if who == &ctx.caller.principal => vec![SessionIndex::Owner(ctx.who.clone())],
+        // Sessions are indexed by person: another principal's are found among all of them.
+        (None, Some(_)) if admin => match status {
+            Some(s) => vec![SessionIndex::Status(s)],
+            None => [SessionStatus::Active, SessionStatus::Revoked, SessionStatus::Expired]
+                .into_iter()
+                .map(SessionIndex::Status)
+                .collect(),
+        },
         (None, Some(_)) => {
             return Err(ApiError::NotAuthorized("Only admins may list another principal's sessions.".into()))
         }
-        (None, None) if admin && status.is_some() => SessionIndex::Status(status.unwrap_or(SessionStatus::Active)),
-        (None, None) => SessionIndex::Principal(ctx.caller.principal.clone()),
+        (None, None) if admin && status.is_some() => {
+            vec![SessionIndex::Status(status.unwrap_or(SessionStatus::Active))]
+        }
+        (None, None) => vec![SessionIndex::Owner(ctx.who.clone())],
     };
-    let rows = query::sessions_at(deps.views.as_ref(), &index, status, ctx.now).await.map_err(view_error)?;
+    let mut rows = Vec::new();
+    for index in &indexes {
+        rows.extend(query::sessions_at(deps.views.as_ref(), index, status, ctx.now).await.map_err(view_error)?);
+    }
     let items = rows
         .iter()
         .filter(|v| v.issued.is_some())

@@ -64,6 +64,11 @@ pub fn arn_of(name: &str) -> ledger::PrincipalArn {
     format!("arn:aws:iam::{ACCOUNT}:user/{name}").parse().unwrap()
 }
 
+/// IAM user `name` of the test account as someone who acts (principal and person).
+pub fn who_of(name: &str) -> ledger::Who {
+    ledger::Who::new(arn_of(name), format!("iam:{ACCOUNT}:{name}").parse().unwrap())
+}
+
 pub struct FixedClock(pub Mutex<DateTime<Utc>>);
 
 impl Clock for FixedClock {

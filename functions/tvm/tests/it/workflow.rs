@@ -190,7 +190,11 @@ async fn only_callers_policy_sends_to_approval_may_request_one() {
 #[tokio::test]
 async fn self_approval_is_refused() {
     let stack = Stack::new().await;
-    stack.policies.put("prod", &example_policy("prod").replace("approvers: [carol]", "approvers: [carol, alice]"));
+    stack.policies.put(
+        "prod",
+        &example_policy("prod")
+            .replace("approvers: [iam:carol, idp:dana@example.com]", "approvers: [iam:carol, iam:alice]"),
+    );
     let id = stack.request_prod("alice", 3600).await;
     stack.decide(&id, "approve", "alice").await.assert_error(403, "SELF_APPROVAL");
     stack.decide(&id, "deny", "alice").await.assert_error(403, "SELF_APPROVAL");
@@ -214,8 +218,10 @@ async fn a_quorum_of_two_needs_two_distinct_approvers() {
     let stack = Stack::new().await;
     stack.policies.put(
         "prod",
-        &example_policy("prod")
-            .replace("approvers: [carol]\n  required: 1", "approvers: [carol, secops]\n  required: 2"),
+        &example_policy("prod").replace(
+            "approvers: [iam:carol, idp:dana@example.com]\n  required: 1",
+            "approvers: [iam:carol, iam:secops]\n  required: 2",
+        ),
     );
     let id = stack.request_prod("alice", 3600).await;
     stack.sync_views().await;
@@ -256,13 +262,14 @@ async fn sixteen_concurrent_decisions_on_one_request_produce_exactly_one() {
 #[tokio::test]
 async fn an_expired_approval_never_grants_and_cannot_be_approved() {
     let stack = Stack::new().await;
-    let id = stack.request_prod("alice", 900).await;
+    let id = stack.request_prod("alice", 1800).await;
     assert_eq!(stack.decide(&id, "approve", "carol").await.status(), 200);
-    stack.advance(Duration::seconds(901));
+    stack.advance(Duration::seconds(1801));
     stack.sync_views().await;
     stack.vend("alice", "profile=prod").await.assert_error(403, "APPROVAL_REQUIRED");
-    let late = stack.request_prod("alice", 900).await;
-    stack.advance(Duration::seconds(900));
+    let late = stack.request_prod("alice", 1800).await;
+    // A pending request lasts the policy's approval window (4 h for prod).
+    stack.advance(Duration::hours(4));
     stack.decide(&late, "approve", "carol").await.assert_error(409, "CONFLICT");
     assert_eq!(stack.stream_types(&approval_stream(&late)).await, ["ApprovalRequested", "ApprovalExpired"]);
 }
