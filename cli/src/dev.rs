@@ -258,7 +258,11 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
     let tvm_config = tvm::config::TvmConfig {
         ledger_table: options.ledger_table.clone(),
         views_table: options.views_table.clone(),
-        identity_roles: vec![seeded.identity_role_arn.parse().context("the identity role ARN")?],
+        identity_roles: seeded
+            .identity_role_arns()
+            .iter()
+            .map(|arn| arn.parse().context("an identity role ARN"))
+            .collect::<anyhow::Result<_>>()?,
         ..tvm::config::TvmConfig::from_env(|_| None)?
     };
     let clients = tvm::wiring::Clients {

@@ -8,5 +8,6 @@ mod faults;
 mod fuzz;
 mod handler;
 mod load;
+mod people;
 mod support;
 mod workflow;

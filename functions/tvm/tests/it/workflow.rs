@@ -33,6 +33,11 @@ pub struct Stack {
 
 impl Stack {
     pub async fn new() -> Stack {
+        Self::with_identity_roles(&[]).await
+    }
+
+    /// A stack whose TVM treats the roles with these ids as identity roles.
+    pub async fn with_identity_roles(role_ids: &[&str]) -> Stack {
         let emulator = DynamoEmulator::start_ephemeral().await.unwrap();
         let client = devstack::dynamodb_client(emulator.endpoint());
         let (ledger_table, views_table) = (devstack::unique_table_name("ledger"), devstack::unique_table_name("views"));
@@ -53,7 +58,10 @@ impl Stack {
         let issuer = Arc::new(MemoryIssuer::default());
         issuer.set_clock(clock.clone());
         let deps = Arc::new(Deps {
-            identity: IdentityConfig::default(),
+            identity: IdentityConfig {
+                identity_role_ids: role_ids.iter().map(|id| (*id).to_owned()).collect(),
+                ..IdentityConfig::default()
+            },
             policies: policies.clone(),
             issuer: issuer.clone(),
             store: Arc::new(ledger.clone()),
@@ -124,7 +132,7 @@ impl Stack {
     }
 }
 
-fn approval_stream(id: &str) -> StreamKey {
+pub fn approval_stream(id: &str) -> StreamKey {
     StreamKey::Approval(id.parse().unwrap())
 }
 
