@@ -84,7 +84,7 @@ impl Snapshot {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Plan<T> {
-    appends: Vec<(StreamKey, Vec<Event>)>,
+    appends: Vec<(StreamKey, Option<StreamHead>, Vec<Event>)>,
     holds: Vec<(StreamKey, Option<u64>)>,
     /// What the command answers once the plan is committed.
     pub outcome: T,
@@ -99,7 +99,16 @@ impl<T> Plan<T> {
     /// Appends `events` to `stream` at the head that was read (genesis for a new stream).
     pub fn append(mut self, stream: StreamKey, events: Vec<Event>) -> Plan<T> {
         if !events.is_empty() {
-            self.appends.push((stream, events));
+            self.appends.push((stream, None, events));
+        }
+        self
+    }
+
+    /// Appends `events` to `stream` after `head`, read elsewhere (a grant found before the
+    /// decision): the append fails if anything landed after it, so it holds the stream too.
+    pub fn append_after(mut self, stream: StreamKey, head: StreamHead, events: Vec<Event>) -> Plan<T> {
+        if !events.is_empty() {
+            self.appends.push((stream, Some(head), events));
         }
         self
     }
@@ -123,7 +132,7 @@ impl<T> Plan<T> {
 
     /// The streams the plan appends to.
     pub fn streams(&self) -> impl Iterator<Item = &StreamKey> {
-        self.appends.iter().map(|(k, _)| k)
+        self.appends.iter().map(|(k, _, _)| k)
     }
 
     /// The same plan answering something else.
@@ -273,7 +282,11 @@ pub async fn commit<T>(
     let appends: Vec<StreamAppend> = plan
         .appends
         .into_iter()
-        .map(|(stream, events)| StreamAppend { head: read.head(&stream), events: recording.record(events), stream })
+        .map(|(stream, head, events)| StreamAppend {
+            head: head.unwrap_or_else(|| read.head(&stream)),
+            events: recording.record(events),
+            stream,
+        })
         .collect();
     let checks: Vec<StreamCheck> = plan
         .holds

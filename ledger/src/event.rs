@@ -208,6 +208,14 @@ pub struct ApprovalCancelled {
     pub by: PrincipalArn,
 }
 
+/// A session was opened on this grant (on the approval's or the break-glass's own stream, in the
+/// vend's transaction, or by the first refresh that rests on it): ending the grant revokes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantUsed {
+    pub session_id: SessionId,
+}
+
 /// The request's window ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -356,6 +364,7 @@ catalogue! {
     ApprovalCancelled => 1,
     ApprovalRevoked => 1,
     ApprovalExpired => 1,
+    GrantUsed => 1,
     BreakGlassInvoked => 1,
     BreakGlassClosed => 2,
     BreakGlassExpired => 1,

@@ -169,13 +169,13 @@ impl Caller {
             }
         };
         let person = match &kind {
-            CallerKind::IamUser { name } => PersonKey::Iam { account: account_id.to_owned(), user: name.clone() },
-            CallerKind::AssumedRole { session_name, identity_role: true, .. } => {
-                PersonKey::Idp { session: session_name.clone() }
-            }
-            CallerKind::AssumedRole { role_id, .. } => PersonKey::Role { role_id: role_id.clone() },
-            CallerKind::Root => PersonKey::Root { account: account_id.to_owned() },
-        };
+            CallerKind::IamUser { name } => PersonKey::iam(account_id, name),
+            CallerKind::AssumedRole { session_name, identity_role: true, .. } => PersonKey::idp(session_name),
+            CallerKind::AssumedRole { role_id, .. } => PersonKey::role(role_id),
+            CallerKind::Root => PersonKey::root(account_id),
+        }
+        // Every part was validated above, so the key is well-formed.
+        .map_err(|_| IdentityError::MalformedArn)?;
         let policy_user = person.policy_name();
         let principal = arn_text.parse().map_err(|_| IdentityError::MalformedArn)?;
         Ok(Caller {

@@ -182,26 +182,44 @@ fn validate_arn(s: &str, kind: &'static str, shape: fn(&str) -> bool) -> Result<
 /// trust pins the session name to the signed-in user) is `idp:<session name>`; a session on any
 /// other role is `role:<AROA role id>` (its session names are the caller's choice, so all its
 /// sessions are one actor); the account root is `root:<account>`. IAM user names and identity
-/// session names never meet: `iam:` and `idp:` keys are never equal.
+/// session names never meet: `iam:` and `idp:` keys are never equal. Held in its text form,
+/// validated once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PersonKey {
-    /// An IAM user, by account and user name.
-    Iam { account: String, user: String },
-    /// A person signed in through an identity provider, by the session name it sets.
-    Idp { session: String },
-    /// Every session of one ordinary role, by the role's unique id.
-    Role { role_id: String },
-    /// The account root user.
-    Root { account: String },
-}
+pub struct PersonKey(String);
 
 impl PersonKey {
+    /// An IAM user, by account and user name.
+    pub fn iam(account: &str, user: &str) -> Result<PersonKey, IdError> {
+        format!("iam:{account}:{user}").parse()
+    }
+
+    /// A person signed in through an identity provider, by the session name it sets.
+    pub fn idp(session: &str) -> Result<PersonKey, IdError> {
+        format!("idp:{session}").parse()
+    }
+
+    /// Every session of one ordinary role, by the role's unique id (`AROA…`).
+    pub fn role(role_id: &str) -> Result<PersonKey, IdError> {
+        format!("role:{role_id}").parse()
+    }
+
+    /// The root user of an account.
+    pub fn root(account: &str) -> Result<PersonKey, IdError> {
+        format!("root:{account}").parse()
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The name policies match (`iam:NAME` or `idp:NAME`); roles and root have none.
     pub fn policy_name(&self) -> Option<String> {
-        match self {
-            PersonKey::Iam { user, .. } => Some(format!("iam:{user}")),
-            PersonKey::Idp { session } => Some(format!("idp:{session}")),
-            PersonKey::Role { .. } | PersonKey::Root { .. } => None,
+        let (kind, rest) = self.0.split_once(':')?;
+        match kind {
+            "iam" => rest.split_once(':').map(|(_, user)| format!("iam:{user}")),
+            "idp" => Some(self.0.clone()),
+            _ => None,
         }
     }
 }
@@ -218,34 +236,29 @@ fn is_name(s: &str, min: usize) -> bool {
 
 impl fmt::Display for PersonKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PersonKey::Iam { account, user } => write!(f, "iam:{account}:{user}"),
-            PersonKey::Idp { session } => write!(f, "idp:{session}"),
-            PersonKey::Role { role_id } => write!(f, "role:{role_id}"),
-            PersonKey::Root { account } => write!(f, "root:{account}"),
-        }
+        f.write_str(&self.0)
     }
 }
 
 impl FromStr for PersonKey {
     type Err = IdError;
+    /// `iam:<account>:<user>`, `idp:<session>`, `role:<AROA id>` or `root:<account>`.
     fn from_str(s: &str) -> Result<Self, IdError> {
         let (kind, rest) = s.split_once(':').ok_or(IdError::BadPersonKey)?;
-        let key = match kind {
-            "iam" => {
-                let (account, user) = rest.split_once(':').ok_or(IdError::BadPersonKey)?;
-                (is_account(account) && is_name(user, 1))
-                    .then(|| PersonKey::Iam { account: account.to_owned(), user: user.to_owned() })
-            }
-            "idp" => is_name(rest, 2).then(|| PersonKey::Idp { session: rest.to_owned() }),
+        let valid = match kind {
+            "iam" => rest.split_once(':').is_some_and(|(account, user)| is_account(account) && is_name(user, 1)),
+            "idp" => is_name(rest, 2),
             "role" => rest
                 .strip_prefix("AROA")
-                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
-                .then(|| PersonKey::Role { role_id: rest.to_owned() }),
-            "root" => is_account(rest).then(|| PersonKey::Root { account: rest.to_owned() }),
-            _ => None,
+                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())),
+            "root" => is_account(rest),
+            _ => false,
         };
-        key.ok_or(IdError::BadPersonKey)
+        if valid {
+            Ok(PersonKey(s.to_owned()))
+        } else {
+            Err(IdError::BadPersonKey)
+        }
     }
 }
 

@@ -87,6 +87,7 @@ pub fn summary(event: &Event) -> String {
             None => format!("approval revoked by {}: {}", e.by, e.reason),
         },
         Event::ApprovalExpired(_) => "approval expired".to_owned(),
+        Event::GrantUsed(e) => format!("session {} opened on this grant", e.session_id),
         Event::BreakGlassInvoked(e) => format!(
             "{} invoked break-glass on profile {} ({}): {}",
             e.invoker, e.profile, e.reason_code, e.justification

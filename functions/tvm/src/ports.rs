@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger::policy::{AdminsDocument, PolicyDocument, PolicyError};
-use ledger::{ApprovalId, Basis, Profile, RoleArn, StreamKey, Who};
+use ledger::{ApprovalId, Basis, Profile, RoleArn, SessionId, StreamHead, StreamKey, Who};
 
 /// A secret string that never prints.
 #[derive(Clone, PartialEq, Eq)]
@@ -108,8 +108,12 @@ pub trait Issuer: Send + Sync {
 pub struct ActiveGrant {
     pub basis: Basis,
     pub stream: StreamKey,
-    /// The grant's stream must still be at this seq when the vend commits.
-    pub seq: u64,
+    /// The grant's stream as read: it must still be there when the vend commits (the vend
+    /// appends `GrantUsed` right after it).
+    pub head: StreamHead,
+    /// The sessions the grant's stream already lists as resting on it.
+    pub sessions: Vec<SessionId>,
+    /// When the grant stops being usable.
     pub expires_at: DateTime<Utc>,
 }
 

@@ -9,6 +9,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use ledger::command::{Plan, Recording, Snapshot};
+use ledger::decide::grant::used_by;
 use ledger::decide::session::{SessionCommand, SessionState};
 use ledger::event::{AccessDecided, CredentialsIssued, CredentialsRequested};
 use ledger::identity::Caller;
@@ -393,7 +394,9 @@ impl Opening {
     }
 
     /// Records the session's opening (request, decision, and the issuance if there is one) in
-    /// one write, holding the grant it relied on to the seq it read.
+    /// one write; an issuance resting on a grant also lists the session on the grant's stream
+    /// (`GrantUsed`) right after the seq it read, so a concurrent end of the grant wins or
+    /// sees the session.
     async fn record(
         &self,
         deps: &Deps,
@@ -401,6 +404,7 @@ impl Opening {
         issued: Option<CredentialsIssued>,
         grant: Option<&ActiveGrant>,
     ) -> Result<(), ApiError> {
+        let issued_any = issued.is_some();
         let open = SessionCommand::Open { request: self.request.clone(), decision, issued };
         let events = SessionState::default().decide(&open, self.recording.now).map_err(|e| {
             tracing::error!(session_id = %self.session, error = %e, "opening refused by the session decider");
@@ -408,7 +412,11 @@ impl Opening {
         })?;
         let mut plan = Plan::new(()).append(StreamKey::Session(self.session), events);
         if let Some(grant) = grant {
-            plan = plan.hold_at(grant.stream.clone(), grant.seq);
+            plan = if issued_any {
+                plan.append_after(grant.stream.clone(), grant.head.clone(), vec![used_by(self.session)])
+            } else {
+                plan.hold_at(grant.stream.clone(), grant.head.seq)
+            };
         }
         match ledger::command::commit(deps.store.as_ref(), &Snapshot::default(), plan, &self.recording).await {
             Ok(_) => Ok(()),

@@ -7,6 +7,7 @@
 
 pub mod approval;
 pub mod breakglass;
+pub mod grant;
 pub mod session;
 
 use chrono::{DateTime, Utc};

@@ -241,6 +241,7 @@ fn event() -> impl Strategy<Value = Event> {
             .boxed(),
         principal_arn().prop_map(|by| ApprovalCancelled { by }.into()).boxed(),
         Just(ApprovalExpired {}.into()).boxed(),
+        ulid().prop_map(|u| GrantUsed { session_id: SessionId::from_ulid(u) }.into()).boxed(),
         break_glass_invoked().prop_map(Event::from).boxed(),
         (principal_arn(), free_text())
             .prop_map(|(by, reason)| BreakGlassClosed { by, reason, session_id: None }.into())
@@ -275,10 +276,10 @@ fn correlation_id() -> impl Strategy<Value = String> {
 
 fn person_key() -> impl Strategy<Value = PersonKey> {
     prop_oneof![
-        "[a-z][a-z0-9._-]{0,20}".prop_map(|user| PersonKey::Iam { account: "111122223333".into(), user }),
-        "[a-z][a-z0-9.]{1,12}@example\\.com".prop_map(|session| PersonKey::Idp { session }),
-        "AROA[A-Z0-9]{8,16}".prop_map(|role_id| PersonKey::Role { role_id }),
-        Just(PersonKey::Root { account: "111122223333".into() }),
+        "[a-z][a-z0-9._-]{0,20}".prop_map(|user| PersonKey::iam("111122223333", &user).unwrap()),
+        "[a-z][a-z0-9.]{1,12}@example\\.com".prop_map(|session| PersonKey::idp(&session).unwrap()),
+        "AROA[A-Z0-9]{8,16}".prop_map(|role_id| PersonKey::role(&role_id).unwrap()),
+        Just(PersonKey::root("111122223333").unwrap()),
     ]
 }
 

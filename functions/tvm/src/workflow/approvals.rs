@@ -1,16 +1,20 @@
-//! `POST /requests`, `GET /requests`, `GET /requests/{id}` and approve, deny, cancel.
+//! `POST /requests`, `GET /requests`, `GET /requests/{id}` and approve, deny, cancel, revoke.
 
 use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use ledger::command::{Command, Plan, Snapshot};
 use ledger::decide::approval::{ApprovalCommand, ApprovalState, ApprovalStatus};
-use ledger::event::{ApprovalCancelled, ApprovalDenied, ApprovalGranted, ApprovalRequested};
+use ledger::decide::grant::{ends_grant, GrantStatus};
+use ledger::event::{
+    ApprovalCancelled, ApprovalDenied, ApprovalGranted, ApprovalRequested, ApprovalRevoked, SessionRevoked,
+};
 use ledger::policy::Request;
-use ledger::{Aggregate, ApprovalId, DomainError, Effect, Profile, StreamKey};
+use ledger::{Aggregate, ApprovalId, DomainError, Effect, Profile, SessionId, StreamKey};
 use projections::{query, reader, ApprovalIndex, ApprovalView};
 use serde::Deserialize;
 
+use super::cascade;
 use super::idempotency::{decide_once, key_reads, Creation, Idempotency};
 use super::*;
 use crate::http::{json_response, query_param, Answer};
@@ -218,33 +222,65 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
 }
 
 /// What a decision route does.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     Approve,
     Deny,
     Cancel,
+    Revoke,
 }
 
-/// Approves, denies or cancels on the request's stream. An expired request records its expiry
-/// (once) and answers 409.
+impl Decision {
+    fn verb(self) -> &'static str {
+        match self {
+            Decision::Approve => "approved",
+            Decision::Deny => "denied",
+            Decision::Cancel => "cancelled",
+            Decision::Revoke => "revoked",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    reason: String,
+}
+
+/// Decides on the request's stream. A decision that ends an approved request (a revocation, or
+/// the requester's cancel) also revokes every live session resting on it, in the same write. An
+/// expired request records its expiry (once) and answers 409.
 struct Decide {
     stream: StreamKey,
     command: ApprovalCommand,
+    /// What each session resting on the approval records if the decision ends it.
+    revoked: SessionRevoked,
     now: DateTime<Utc>,
 }
 
 impl Command for Decide {
-    type Outcome = Result<(), ApiError>;
+    type Outcome = Result<Vec<SessionId>, ApiError>;
     type Refusal = ApiError;
 
-    fn reads(&self, _: &Snapshot) -> Vec<StreamKey> {
-        vec![self.stream.clone()]
+    fn reads(&self, read: &Snapshot) -> Vec<StreamKey> {
+        let mut streams = vec![self.stream.clone()];
+        streams.extend(cascade::resting_reads(read, &self.stream));
+        streams
     }
 
-    fn decide(&self, read: &Snapshot) -> Result<Plan<Result<(), ApiError>>, ApiError> {
+    fn decide(&self, read: &Snapshot) -> Result<Plan<Result<Vec<SessionId>, ApiError>>, ApiError> {
         let state: ApprovalState = read.fold(&self.stream);
+        let before = GrantStatus::of_approval(&state, self.now);
         match state.decide(&self.command, self.now) {
-            Ok(events) => Ok(Plan::new(Ok(())).append(self.stream.clone(), events)),
+            Ok(events) => {
+                let ends = ends_grant(before, &events);
+                let plan = Plan::new(()).append(self.stream.clone(), events);
+                if !ends {
+                    return Ok(plan.map(|()| Ok(Vec::new())));
+                }
+                let (plan, ended) = cascade::revoke_resting(plan, read, &self.stream, None, &self.revoked, self.now);
+                Ok(plan.map(|()| Ok(ended)))
+            }
             Err(DomainError::Expired(what)) => {
                 let expired = ApiError::Conflict(format!("The {what} has expired."));
                 let events = state.decide(&ApprovalCommand::Expire, self.now).unwrap_or_default();
@@ -265,48 +301,82 @@ pub async fn deny(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
     decide_once(deps, request, "POST /requests/{id}/deny", || decide(deps, request, Decision::Deny)).await
 }
 
-/// `POST /requests/{id}/cancel`.
+/// `POST /requests/{id}/cancel`: the requester withdraws a pending request or gives back an
+/// approved one (its sessions are revoked).
 pub async fn cancel(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     decide_once(deps, request, "POST /requests/{id}/cancel", || decide(deps, request, Decision::Cancel)).await
 }
 
-/// Approve, deny or cancel: exactly one concurrent decision wins.
+/// `POST /requests/{id}/revoke` `{reason}`: an approver, revoker or admin ends an approved
+/// request and every session resting on it.
+pub async fn revoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    decide_once(deps, request, "POST /requests/{id}/revoke", || decide(deps, request, Decision::Revoke)).await
+}
+
+/// Whether the caller may decide `decision` on a request of `profile` (the requester's own
+/// rights are the decider's to check).
+async fn may_decide(deps: &Deps, ctx: &Ctx, decision: Decision, profile: &Profile) -> Result<bool, ApiError> {
+    let policy = policy_of(deps, profile).await?;
+    let approver = policy.approvals.as_ref().is_some_and(|a| a.is_approver(&ctx.subject));
+    Ok(match decision {
+        Decision::Approve | Decision::Deny => approver,
+        Decision::Revoke => approver || policy.is_revoker(&ctx.subject) || is_admin(deps, &ctx.subject).await?,
+        Decision::Cancel => false,
+    })
+}
+
+/// Approve, deny, cancel or revoke: exactly one concurrent decision wins.
 async fn decide(deps: &Deps, request: &ApiGatewayV2httpRequest, decision: Decision) -> Result<Answer, ApiError> {
     let ctx = Ctx::of(deps, request)?;
     let id: ApprovalId = path_id(request, "id")?;
-    let body: DecideBody = body(request)?;
-    let comment = body.comment.map(|c| text_field("comment", &c, 0, 500)).transpose()?;
+    let (comment, reason) = match decision {
+        Decision::Revoke => {
+            let body: RevokeBody = body(request)?;
+            (None, Some(text_field("reason", &body.reason, 1, 500)?))
+        }
+        _ => {
+            let body: DecideBody = body(request)?;
+            (body.comment.map(|c| text_field("comment", &c, 0, 500)).transpose()?, None)
+        }
+    };
     let stream = StreamKey::Approval(id);
     // Rights come from the request's profile policy, read once (the profile never changes).
     let first = ledger::command::read(deps.store.as_ref(), std::slice::from_ref(&stream)).await?;
     let ApprovalState::Known(record) = first.fold::<ApprovalState>(&stream) else { return Err(ApiError::NotFound) };
     let is_requester = record.requester().is(&ctx.who);
-    if !matches!(decision, Decision::Cancel) && !is_requester {
-        let policy = policy_of(deps, &record.request.profile).await?;
-        let approver = policy.approvals.as_ref().is_some_and(|a| a.is_approver(&ctx.subject));
-        if !approver {
-            return Err(if may_see(deps, &ctx, &current(deps, id).await?.ok_or(ApiError::NotFound)?).await? {
-                ApiError::NotAuthorized("Only the profile's approvers may decide this request.".into())
-            } else {
-                ApiError::NotFound
-            });
-        }
-    }
-    if matches!(decision, Decision::Cancel) && !is_requester {
+    let allowed = match decision {
+        // The requester's approve or deny reaches the decider, which refuses it as self-approval.
+        Decision::Approve | Decision::Deny if is_requester => true,
+        Decision::Cancel => is_requester,
+        _ => may_decide(deps, &ctx, decision, &record.request.profile).await?,
+    };
+    if !allowed {
         let visible = may_see(deps, &ctx, &current(deps, id).await?.ok_or(ApiError::NotFound)?).await?;
-        return Err(if visible { DomainError::NotRequester.into() } else { ApiError::NotFound });
+        return Err(match (visible, decision) {
+            (false, _) => ApiError::NotFound,
+            (true, Decision::Cancel) => DomainError::NotRequester.into(),
+            (true, Decision::Revoke) => {
+                ApiError::NotAuthorized("Only the profile's approvers, its revokers and admins may revoke.".into())
+            }
+            (true, _) => ApiError::NotAuthorized("Only the profile's approvers may decide this request.".into()),
+        });
     }
     let me = ctx.caller.principal.clone();
     let person = Some(ctx.caller.person.clone());
+    let why = reason.clone().unwrap_or_else(|| "withdrawn by the requester".to_owned());
+    let revoked = SessionRevoked { by: me.clone(), reason: format!("approval {id} {}: {why}", decision.verb()) };
     let command = match decision {
         Decision::Approve => {
             ApprovalCommand::Approve(ApprovalGranted { approver: me, comment, usable_until: None }, person)
         }
         Decision::Deny => ApprovalCommand::Deny(ApprovalDenied { approver: me, comment }, person),
         Decision::Cancel => ApprovalCommand::Cancel(ApprovalCancelled { by: me }, person),
+        Decision::Revoke => ApprovalCommand::Revoke(ApprovalRevoked { by: me, reason: why, session_id: None }),
     };
-    execute(deps, &ctx, &Decide { stream, command, now: ctx.now }).await?.outcome?;
+    let ended = execute(deps, &ctx, &Decide { stream, command, revoked, now: ctx.now }).await?.outcome?;
     let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
-    tracing::info!(request_id = %ctx.request_id, approval_id = %id, by = %ctx.caller.principal, status = ?view.status_at(ctx.now), "approval decided");
-    Ok(Answer::ok(approval_json(&view, ctx.now)))
+    tracing::info!(request_id = %ctx.request_id, approval_id = %id, by = %ctx.caller.principal, status = ?view.status_at(ctx.now), revoked_sessions = ended.len(), "approval decided");
+    let mut answer = approval_json(&view, ctx.now);
+    answer["revoked_sessions"] = ended.iter().map(ToString::to_string).collect();
+    Ok(Answer::ok(answer))
 }

@@ -12,11 +12,12 @@ use std::time::Duration;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use ledger::command::{Command, Plan, Snapshot};
 use ledger::decide::breakglass::{self, BreakGlassCommand, BreakGlassState, BreakGlassStatus, Previous};
-use ledger::event::{BreakGlassClosed, BreakGlassInvoked};
-use ledger::{Aggregate, BreakGlassId, Profile, StreamKey};
+use ledger::event::{BreakGlassClosed, BreakGlassInvoked, SessionRevoked};
+use ledger::{Aggregate, BreakGlassId, Profile, SessionId, StreamKey};
 use projections::{query, reader, BreakGlassIndex, BreakGlassView};
 use serde::Deserialize;
 
+use super::cascade;
 use super::idempotency::{decide_once, key_reads, Creation, Idempotency};
 use super::*;
 use crate::http::{json_response, query_param, Answer};
@@ -171,25 +172,31 @@ pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
     Ok(done.outcome.into_response())
 }
 
-/// Closes a break-glass on its stream.
+/// Closes a break-glass on its stream and revokes every live session resting on it, in one
+/// write.
 struct Close {
     stream: StreamKey,
     closed: BreakGlassClosed,
+    revoked: SessionRevoked,
     now: DateTime<Utc>,
 }
 
 impl Command for Close {
-    type Outcome = ();
+    type Outcome = Vec<SessionId>;
     type Refusal = ApiError;
 
-    fn reads(&self, _: &Snapshot) -> Vec<StreamKey> {
-        vec![self.stream.clone()]
+    fn reads(&self, read: &Snapshot) -> Vec<StreamKey> {
+        let mut streams = vec![self.stream.clone()];
+        streams.extend(cascade::resting_reads(read, &self.stream));
+        streams
     }
 
-    fn decide(&self, read: &Snapshot) -> Result<Plan<()>, ApiError> {
+    fn decide(&self, read: &Snapshot) -> Result<Plan<Vec<SessionId>>, ApiError> {
         let state: BreakGlassState = read.fold(&self.stream);
         let events = state.decide(&BreakGlassCommand::Close(self.closed.clone()), self.now)?;
-        Ok(Plan::new(()).append(self.stream.clone(), events))
+        let plan = Plan::new(()).append(self.stream.clone(), events);
+        let (plan, ended) = cascade::revoke_resting(plan, read, &self.stream, None, &self.revoked, self.now);
+        Ok(plan.map(|()| ended))
     }
 }
 
@@ -226,10 +233,15 @@ async fn close_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<An
     if !may_act(deps, &ctx, &view).await? {
         return Err(ApiError::NotFound);
     }
+    let revoked =
+        SessionRevoked { by: ctx.caller.principal.clone(), reason: format!("break-glass {id} closed: {reason}") };
     let closed = BreakGlassClosed { by: ctx.caller.principal.clone(), reason, session_id: None };
-    execute(deps, &ctx, &Close { stream: StreamKey::BreakGlass(id), closed, now: ctx.now }).await?;
+    let command = Close { stream: StreamKey::BreakGlass(id), closed, revoked, now: ctx.now };
+    let ended = execute(deps, &ctx, &command).await?.outcome;
     let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
-    Ok(Answer::ok(break_glass_json(&view, ctx.now)))
+    let mut answer = break_glass_json(&view, ctx.now);
+    answer["revoked_sessions"] = ended.iter().map(ToString::to_string).collect();
+    Ok(Answer::ok(answer))
 }
 
 /// `GET /breakglass?status=&profile=`: your own by default; a profile's for its revokers and

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger::decide::approval::{ApprovalState, ApprovalStatus};
 use ledger::decide::breakglass::BreakGlassState;
+use ledger::decide::grant::sessions_resting_on;
 use ledger::store::{load, EventStore};
 use ledger::{Basis, Event, Profile, StreamKey, Who};
 use projections::{ApprovalIndex, ViewStore};
@@ -59,7 +60,8 @@ impl GrantReader for LedgerGrants {
                     best = Some(ActiveGrant {
                         basis: Basis::Approval(view.approval_id),
                         stream,
-                        seq: loaded.head.seq,
+                        sessions: sessions_resting_on(&loaded.events),
+                        head: loaded.head,
                         expires_at: until,
                     });
                 }
@@ -96,7 +98,8 @@ impl GrantReader for LedgerGrants {
                 best = Some(ActiveGrant {
                     basis: Basis::BreakGlass(reserved.breakglass_id),
                     stream,
-                    seq: loaded.head.seq,
+                    sessions: sessions_resting_on(&loaded.events),
+                    head: loaded.head.clone(),
                     expires_at: invoked.expires_at,
                 });
             }

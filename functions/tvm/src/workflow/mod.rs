@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod approvals;
 pub mod breakglass;
+pub mod cascade;
 pub mod grants;
 pub mod idempotency;
 pub mod refresh;

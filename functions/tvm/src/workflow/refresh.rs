@@ -92,7 +92,13 @@ pub async fn refresh(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
     };
     let mut plan = Plan::new(()).append(stream.clone(), events);
     if let Some(grant) = &grant {
-        plan = plan.hold_at(grant.stream.clone(), grant.seq);
+        // A grant already listing the session is held; one it newly rests on lists it, so
+        // ending that grant revokes this session too.
+        plan = if grant.sessions.contains(&session) {
+            plan.hold_at(grant.stream.clone(), grant.head.seq)
+        } else {
+            plan.append_after(grant.stream.clone(), grant.head.clone(), vec![ledger::decide::grant::used_by(session)])
+        };
     }
     // Once STS has minted, a lost race cannot be re-decided without minting again: answer it.
     match ledger::command::commit(deps.store.as_ref(), &read, plan, &recording).await {

@@ -3,12 +3,14 @@
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::{DateTime, Utc};
 use ledger::command::{Command, Plan, Snapshot};
+use ledger::decide::grant;
 use ledger::decide::session::{SessionCommand, SessionState, SessionStatus};
 use ledger::event::SessionRevoked;
-use ledger::{Aggregate, PrincipalArn, Profile, SessionId, StreamKey};
+use ledger::{Aggregate, Basis, PrincipalArn, Profile, SessionId, StreamKey};
 use projections::{query, reader, SessionIndex, SessionView};
 use serde::Deserialize;
 
+use super::cascade;
 use super::idempotency::decide_once;
 use super::*;
 use crate::http::{json_response, query_param, Answer};
@@ -68,25 +70,68 @@ pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
     Ok(json_response(200, &session_json(&view, ctx.now)))
 }
 
-/// Revokes a session on its stream.
+/// What revoking a session ended besides it.
+#[derive(Debug, Clone, Default)]
+struct Ended {
+    /// The grant the session rested on, if revoking it ended that grant.
+    grant: Option<Basis>,
+    /// The other sessions resting on that grant, revoked with it.
+    sessions: Vec<SessionId>,
+}
+
+/// Revokes a session on its stream; when it rested on an approval or a break-glass, ends that
+/// grant (`ApprovalRevoked` or `BreakGlassClosed` naming the session) and revokes the other live
+/// sessions resting on it, all in one write.
 struct Revoke {
-    stream: StreamKey,
+    session: SessionId,
     revoked: SessionRevoked,
     now: DateTime<Utc>,
 }
 
-impl Command for Revoke {
-    type Outcome = ();
-    type Refusal = ApiError;
-
-    fn reads(&self, _: &Snapshot) -> Vec<StreamKey> {
-        vec![self.stream.clone()]
+impl Revoke {
+    fn stream(&self) -> StreamKey {
+        StreamKey::Session(self.session)
     }
 
-    fn decide(&self, read: &Snapshot) -> Result<Plan<()>, ApiError> {
-        let state: SessionState = read.fold(&self.stream);
+    /// The grant the session rests on, once its stream has been read.
+    fn grant(&self, read: &Snapshot) -> Option<(Basis, StreamKey)> {
+        let basis = grant::session_basis(&read.stream(&self.stream()).events)?;
+        grant::grant_stream(basis).map(|stream| (basis, stream))
+    }
+}
+
+impl Command for Revoke {
+    type Outcome = Ended;
+    type Refusal = ApiError;
+
+    fn reads(&self, read: &Snapshot) -> Vec<StreamKey> {
+        let mut streams = vec![self.stream()];
+        if let Some((_, grant)) = self.grant(read) {
+            streams.extend(cascade::resting_reads(read, &grant));
+            streams.push(grant);
+        }
+        streams
+    }
+
+    fn decide(&self, read: &Snapshot) -> Result<Plan<Ended>, ApiError> {
+        let state: SessionState = read.fold(&self.stream());
         let events = state.decide(&SessionCommand::Revoke(self.revoked.clone()), self.now)?;
-        Ok(Plan::new(()).append(self.stream.clone(), events))
+        let plan = Plan::new(()).append(self.stream(), events);
+        let Some((basis, grant)) = self.grant(read) else { return Ok(plan.map(|()| Ended::default())) };
+        let why = format!("session {} revoked: {}", self.session, self.revoked.reason);
+        let on_grant = grant::end_for_session(
+            &grant,
+            &read.stream(&grant).events,
+            self.session,
+            &self.revoked.by,
+            &why,
+            self.now,
+        )?;
+        let ended_grant = (!on_grant.is_empty()).then_some(basis);
+        let plan = plan.append(grant.clone(), on_grant);
+        let siblings = SessionRevoked { by: self.revoked.by.clone(), reason: why };
+        let (plan, sessions) = cascade::revoke_resting(plan, read, &grant, Some(self.session), &siblings, self.now);
+        Ok(plan.map(|()| Ended { grant: ended_grant, sessions }))
     }
 }
 
@@ -106,10 +151,13 @@ async fn revoke_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
         return Err(ApiError::NotFound);
     }
     let revoked = SessionRevoked { by: ctx.caller.principal.clone(), reason };
-    execute(deps, &ctx, &Revoke { stream: StreamKey::Session(id), revoked, now: ctx.now }).await?;
-    tracing::warn!(request_id = %ctx.request_id, session_id = %id, by = %ctx.caller.principal, "session revoked");
+    let ended = execute(deps, &ctx, &Revoke { session: id, revoked, now: ctx.now }).await?.outcome;
+    tracing::warn!(request_id = %ctx.request_id, session_id = %id, by = %ctx.caller.principal, ended_grant = ?ended.grant, revoked_sessions = ended.sessions.len(), "session revoked");
     let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
-    Ok(Answer::ok(session_json(&view, ctx.now)))
+    let mut answer = session_json(&view, ctx.now);
+    answer["ended_grant"] = ended.grant.map(|b| b.to_string()).into();
+    answer["revoked_sessions"] = ended.sessions.iter().map(ToString::to_string).collect();
+    Ok(Answer::ok(answer))
 }
 
 /// `GET /sessions?status=&profile=&principal=`: your own by default; a profile's for its

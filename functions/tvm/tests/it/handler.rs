@@ -115,7 +115,8 @@ async fn a_granted_approval_satisfies_require_approval_and_is_recorded_as_the_ba
     let grant = ActiveGrant {
         basis: Basis::Approval(id),
         stream: StreamKey::Approval(id),
-        seq: 2,
+        head: ledger::StreamHead { seq: 2, hash: ledger::record::GENESIS_HASH.into() },
+        sessions: Vec::new(),
         expires_at: now + Duration::hours(4),
     };
     tvm.grants.set_approval(&who_of("alice"), &"prod".parse().unwrap(), ApprovalLookup::Granted(grant));
@@ -143,7 +144,13 @@ async fn a_grant_changed_during_the_vend_wins_and_nothing_is_issued() {
         .append(ledger::StreamAppend { stream: stream.clone(), head: ledger::StreamHead::genesis(), events })
         .await
         .unwrap();
-    let grant = ActiveGrant { basis: Basis::Approval(id), stream, seq: 2, expires_at: now + Duration::hours(4) };
+    let grant = ActiveGrant {
+        basis: Basis::Approval(id),
+        stream,
+        head: ledger::StreamHead { seq: 2, hash: ledger::record::GENESIS_HASH.into() },
+        sessions: Vec::new(),
+        expires_at: now + Duration::hours(4),
+    };
     tvm.grants.set_approval(&who_of("alice"), &"prod".parse().unwrap(), ApprovalLookup::Granted(grant));
     let answer = tvm.call(request("GET /", "profile=prod", Some(iam_user("alice")))).await;
     answer.assert_error(409, "CONFLICT");
@@ -159,7 +166,8 @@ async fn an_active_break_glass_overrides_and_is_capped_to_its_time_left() {
     let grant = |left| ActiveGrant {
         basis: Basis::BreakGlass(id),
         stream: StreamKey::BreakGlass(id),
-        seq: 1,
+        head: ledger::StreamHead { seq: 1, hash: ledger::record::GENESIS_HASH.into() },
+        sessions: Vec::new(),
         expires_at: now + left,
     };
     // Without a break-glass, oncall matches no rule on prod.

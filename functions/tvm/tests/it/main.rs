@@ -9,5 +9,6 @@ mod fuzz;
 mod handler;
 mod load;
 mod people;
+mod revocation;
 mod support;
 mod workflow;

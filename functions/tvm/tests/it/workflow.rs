@@ -399,7 +399,8 @@ async fn a_refresh_after_the_break_glass_closes_or_the_approval_ends_is_refused(
             Some(json!({"reason": "done"})),
         ))
         .await;
-    stack.refresh(&session).await.assert_error(403, "POLICY_DENY");
+    // Closing the break-glass revoked the session resting on it.
+    stack.refresh(&session).await.assert_error(403, "SESSION_REVOKED");
 
     let id = stack.request_prod("alice", 1800).await;
     stack.sync_views().await;
