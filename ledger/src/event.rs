@@ -261,6 +261,27 @@ pub struct BreakGlassReserved {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A request took its person's approval guard for the profile (stream
+/// `GUARD#approval#<profile>#<person>`, appended in the request's transaction): requests of one
+/// person on one profile are strictly sequential (no second one while one is pending), and a
+/// vend finds the person's approvals from the ledger alone, whatever the view lag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalReserved {
+    pub approval_id: ApprovalId,
+    /// When the request stops being pending.
+    pub expires_at: DateTime<Utc>,
+    /// How long the approval is usable once granted.
+    pub duration_seconds: u32,
+}
+
+impl ApprovalReserved {
+    /// The latest instant the approval could still be usable (granted at the last moment).
+    pub fn could_grant_until(&self) -> DateTime<Utc> {
+        self.expires_at + chrono::Duration::seconds(i64::from(self.duration_seconds))
+    }
+}
+
 /// A POST carrying an `Idempotency-Key` was answered; a retry with the same key gets this answer
 /// again instead of acting twice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -369,6 +390,7 @@ catalogue! {
     BreakGlassClosed => 2,
     BreakGlassExpired => 1,
     BreakGlassReserved => 1,
+    ApprovalReserved => 1,
     PolicyPublished => 1,
     IdempotencyKeyRecorded => 1,
 }

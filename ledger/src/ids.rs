@@ -371,6 +371,11 @@ pub enum StreamKey {
         profile: Profile,
         person: PersonKey,
     },
+    /// Serialises approval requests of one person for one profile and lists them.
+    ApprovalGuard {
+        profile: Profile,
+        person: PersonKey,
+    },
     /// The guard of one principal for one profile, as written before person keys: read (until
     /// it can no longer matter), never written.
     LegacyBreakGlassGuard {
@@ -390,6 +395,7 @@ impl fmt::Display for StreamKey {
             StreamKey::BreakGlass(id) => write!(f, "BREAKGLASS#{id}"),
             StreamKey::Policy(p) => write!(f, "POLICY#{p}"),
             StreamKey::BreakGlassGuard { profile, person } => write!(f, "GUARD#breakglass#{profile}#{person}"),
+            StreamKey::ApprovalGuard { profile, person } => write!(f, "GUARD#approval#{profile}#{person}"),
             StreamKey::LegacyBreakGlassGuard { profile, principal } => {
                 write!(f, "GUARD#breakglass#{profile}#{principal}")
             }
@@ -410,6 +416,13 @@ impl FromStr for StreamKey {
             "POLICY" => rest.parse().map(StreamKey::Policy).map_err(|_| bad()),
             "IDEMPOTENCY" if rest.len() == 64 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => {
                 Ok(StreamKey::Idempotency(rest.to_owned()))
+            }
+            "GUARD" if rest.starts_with("approval#") => {
+                let (profile, person) = rest["approval#".len()..].split_once('#').ok_or_else(bad)?;
+                Ok(StreamKey::ApprovalGuard {
+                    profile: profile.parse().map_err(|_| bad())?,
+                    person: person.parse().map_err(|_| bad())?,
+                })
             }
             "GUARD" => {
                 let rest = rest.strip_prefix("breakglass#").ok_or_else(bad)?;
@@ -471,6 +484,10 @@ mod tests {
             StreamKey::LegacyBreakGlassGuard {
                 profile: "prod".parse().unwrap(),
                 principal: "arn:aws:iam::111122223333:user/oncall".parse().unwrap(),
+            },
+            StreamKey::ApprovalGuard {
+                profile: "prod".parse().unwrap(),
+                person: "idp:dana@example.com".parse().unwrap(),
             },
             StreamKey::Idempotency("ab".repeat(32)),
         ];

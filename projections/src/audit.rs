@@ -99,6 +99,7 @@ pub fn summary(event: &Event) -> String {
         Event::BreakGlassExpired(_) => "break-glass expired".to_owned(),
         Event::IdempotencyKeyRecorded(e) => format!("answer to {} remembered for retries", e.route),
         Event::BreakGlassReserved(e) => format!("break-glass {} took the invoker's guard", e.breakglass_id),
+        Event::ApprovalReserved(e) => format!("request {} took the requester's guard", e.approval_id),
         Event::PolicyPublished(e) => format!("policy {} version {} published by {}", e.profile, e.version, e.by),
     }
 }

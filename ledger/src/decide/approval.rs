@@ -14,9 +14,11 @@ use chrono::{DateTime, Utc};
 
 use super::{Aggregate, DomainError};
 use crate::event::{
-    ApprovalCancelled, ApprovalDenied, ApprovalExpired, ApprovalGranted, ApprovalRequested, ApprovalRevoked, Event,
+    ApprovalCancelled, ApprovalDenied, ApprovalExpired, ApprovalGranted, ApprovalRequested, ApprovalReserved,
+    ApprovalRevoked, Event,
 };
-use crate::ids::{PersonKey, Profile, Who};
+use crate::ids::{ApprovalId, PersonKey, Profile, Who};
+use crate::record::RecordedEvent;
 
 /// The status the API and views show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -132,6 +134,46 @@ pub enum ApprovalCommand {
     /// An approver, revoker or admin ends an approved request (rights are checked before).
     Revoke(ApprovalRevoked),
     Expire,
+}
+
+/// Every request an approval guard stream (`GUARD#approval#…`) lists, oldest first.
+pub fn reservations(guard: &[RecordedEvent]) -> Vec<ApprovalReserved> {
+    guard
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::ApprovalReserved(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The events of a new request: `ApprovalRequested` on its own stream and `ApprovalReserved` on
+/// the person's guard, appended together at the guard's head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRequest {
+    pub on_stream: Vec<Event>,
+    pub on_guard: Vec<Event>,
+}
+
+/// Decides a new request of one person on one profile: refused while their latest request (the
+/// one the guard names last, with its state) is still pending — requests are strictly
+/// sequential, so no earlier one can be.
+pub fn request(
+    latest: Option<(ApprovalId, &ApprovalState)>,
+    id: ApprovalId,
+    requested: ApprovalRequested,
+    now: DateTime<Utc>,
+) -> Result<NewRequest, DomainError> {
+    if let Some((pending, _)) = latest.filter(|(_, state)| state.is_pending(now)) {
+        return Err(DomainError::PendingRequest(pending));
+    }
+    let reserved = ApprovalReserved {
+        approval_id: id,
+        expires_at: requested.expires_at,
+        duration_seconds: requested.duration_seconds,
+    };
+    let on_stream = ApprovalState::default().decide(&ApprovalCommand::Request(requested), now)?;
+    Ok(NewRequest { on_stream, on_guard: vec![reserved.into()] })
 }
 
 impl Aggregate for ApprovalState {
@@ -486,6 +528,26 @@ mod tests {
         assert_eq!(approved.status_at(t(60)), Some(ApprovalStatus::Approved), "past the pending expiry");
         assert_eq!(approved.usable_until(t(60)), Some(t(89)));
         assert_eq!(approved.status_at(t(89)), Some(ApprovalStatus::Expired));
+    }
+
+    #[test]
+    fn a_second_request_waits_for_the_first_to_be_decided() {
+        let first = ApprovalId::generate();
+        let pending = ApprovalState::fold(&[requested(1).into()]);
+        assert_eq!(
+            request(Some((first, &pending)), ApprovalId::generate(), requested(1), t(1)),
+            Err(DomainError::PendingRequest(first))
+        );
+        // Once it is decided (or expired) the next one may be asked.
+        let approved = pending.clone().evolve(&grant("carol").into());
+        let next = ApprovalId::generate();
+        let made = request(Some((first, &approved)), next, requested(1), t(1)).unwrap();
+        assert!(matches!(made.on_stream.as_slice(), [Event::ApprovalRequested(_)]));
+        assert!(matches!(made.on_guard.as_slice(), [Event::ApprovalReserved(r)] if r.approval_id == next));
+        let mut later = requested(1);
+        later.expires_at = t(120);
+        assert!(request(Some((first, &pending)), ApprovalId::generate(), later, t(60)).is_ok(), "the first expired");
+        assert!(request(None, ApprovalId::generate(), requested(1), t(1)).is_ok());
     }
 
     #[test]

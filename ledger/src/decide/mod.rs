@@ -42,6 +42,9 @@ pub enum DomainError {
     /// A break-glass of the same person on the same profile is still active: no stacking.
     #[error("break-glass {0} on this profile is still active; close it before invoking another")]
     StillActive(crate::ids::BreakGlassId),
+    /// A request of the same person on the same profile is still pending: no second one.
+    #[error("request {0} for this profile is still pending")]
+    PendingRequest(crate::ids::ApprovalId),
     /// The previous break-glass ended less than the cooldown ago.
     #[error("the break-glass cooldown has {retry_after_seconds} s left")]
     CoolingDown { retry_after_seconds: u64 },

@@ -39,6 +39,7 @@ const PUBLISHED: &[(&str, &str)] = &[
     ("ApprovalGranted.v2.json", "b85f2f3ddf40f107bc53101aebd6e3c75c7cb3f3b2443d3162793545e3b15a3a"),
     ("ApprovalRevoked.v1.json", "33b14a2cc66778308bcfe8302fad55fcc64accb0bdff5c4f139befff725d5dea"),
     ("BreakGlassClosed.v2.json", "691c4a0a73339fe20d15bbe93a168d40038df18db839715e9d1259e6132be6e1"),
+    ("ApprovalReserved.v1.json", "eba182e5e87e2c1e9aeffedbd4abfc0a34fe08780981ab7e9ba9765968bfaba7"),
     ("GrantUsed.v1.json", "e9a6fb8ffdcad80464d36b2377bb838f9331b327f399903b4f4f4aa91beb62fa"),
     ("breakglass-guard-by-person.v1.json", "d1bfbec517756e6a82ebae9780cb0c60658c2037f68df06d26fe5b6db6ba785d"),
 ];

@@ -242,6 +242,11 @@ fn event() -> impl Strategy<Value = Event> {
         principal_arn().prop_map(|by| ApprovalCancelled { by }.into()).boxed(),
         Just(ApprovalExpired {}.into()).boxed(),
         ulid().prop_map(|u| GrantUsed { session_id: SessionId::from_ulid(u) }.into()).boxed(),
+        (ulid(), instant_ms(), 1800u32..=86_400)
+            .prop_map(|(u, expires_at, duration_seconds)| {
+                ApprovalReserved { approval_id: ApprovalId::from_ulid(u), expires_at, duration_seconds }.into()
+            })
+            .boxed(),
         break_glass_invoked().prop_map(Event::from).boxed(),
         (principal_arn(), free_text())
             .prop_map(|(by, reason)| BreakGlassClosed { by, reason, session_id: None }.into())
@@ -263,6 +268,7 @@ fn stream_key() -> impl Strategy<Value = StreamKey> {
         (profile(), principal_arn())
             .prop_map(|(profile, principal)| StreamKey::LegacyBreakGlassGuard { profile, principal }),
         (profile(), person_key()).prop_map(|(profile, person)| StreamKey::BreakGlassGuard { profile, person }),
+        (profile(), person_key()).prop_map(|(profile, person)| StreamKey::ApprovalGuard { profile, person }),
     ]
 }
 

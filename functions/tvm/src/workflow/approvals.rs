@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use ledger::command::{Command, Plan, Snapshot};
-use ledger::decide::approval::{ApprovalCommand, ApprovalState, ApprovalStatus};
+use ledger::decide::approval::{self, ApprovalCommand, ApprovalState, ApprovalStatus};
 use ledger::decide::grant::{ends_grant, GrantStatus};
 use ledger::event::{
     ApprovalCancelled, ApprovalDenied, ApprovalGranted, ApprovalRequested, ApprovalRevoked, SessionRevoked,
@@ -59,9 +59,12 @@ async fn current(deps: &Deps, id: ApprovalId) -> Result<Option<ApprovalView>, Ap
     Ok(reader::approval(deps.views.as_ref(), deps.store.as_ref(), id).await.map_err(read_error)?.map(|c| c.view))
 }
 
-/// Opens an approval request, remembering the answer under the caller's key in the same write.
+/// Opens an approval request: reads the person's approval guard for the profile and the request
+/// it names last, lets the approval decider refuse a second request while that one is pending,
+/// and appends the request and the guard's reservation together (with the key's answer).
 struct Create<'a> {
     key: Option<&'a Idempotency>,
+    guard: StreamKey,
     id: ApprovalId,
     requested: ApprovalRequested,
     answer: Answer,
@@ -72,16 +75,28 @@ impl Command for Create<'_> {
     type Outcome = Creation;
     type Refusal = ApiError;
 
-    fn reads(&self, _: &Snapshot) -> Vec<StreamKey> {
-        key_reads(self.key)
+    fn reads(&self, read: &Snapshot) -> Vec<StreamKey> {
+        // The key is read after the guard: a twin that committed before the guard was read is
+        // seen in the key's stream, one that commits later makes this attempt conflict.
+        let mut streams = vec![self.guard.clone()];
+        streams.extend(key_reads(self.key));
+        if let Some(latest) = approval::reservations(&read.stream(&self.guard).events).last() {
+            streams.push(StreamKey::Approval(latest.approval_id));
+        }
+        streams
     }
 
     fn decide(&self, read: &Snapshot) -> Result<Plan<Creation>, ApiError> {
         if let Some(answer) = self.key.map(|k| k.recorded(read)).transpose()?.flatten() {
             return Ok(Plan::new(Creation::Replayed(answer)));
         }
-        let events = ApprovalState::default().decide(&ApprovalCommand::Request(self.requested.clone()), self.now)?;
-        let plan = Plan::new(Creation::Created(self.answer.clone())).append(StreamKey::Approval(self.id), events);
+        let latest = approval::reservations(&read.stream(&self.guard).events).last().map(|r| r.approval_id);
+        let latest_state = latest.map(|id| read.fold::<ApprovalState>(&StreamKey::Approval(id)));
+        let previous = latest.zip(latest_state.as_ref());
+        let made = approval::request(previous, self.id, self.requested.clone(), self.now)?;
+        let plan = Plan::new(Creation::Created(self.answer.clone()))
+            .append(StreamKey::Approval(self.id), made.on_stream)
+            .append(self.guard.clone(), made.on_guard);
         match self.key {
             Some(key) => key.remember_in(plan, &self.answer),
             None => Ok(plan),
@@ -137,7 +152,8 @@ pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
         decided_at: None,
     };
     let answer = Answer::created(approval_json(&view, ctx.now));
-    let command = Create { key: key.as_ref(), id, requested, answer, now: ctx.now };
+    let guard = StreamKey::ApprovalGuard { profile: profile.clone(), person: ctx.caller.person.clone() };
+    let command = Create { key: key.as_ref(), guard, id, requested, answer, now: ctx.now };
     let done = execute(deps, &ctx, &command).await?;
     if matches!(done.outcome, Creation::Created(_)) {
         tracing::info!(request_id = %ctx.request_id, approval_id = %id, principal = %ctx.caller.principal, profile = %profile, "approval requested");

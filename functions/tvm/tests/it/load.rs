@@ -197,6 +197,7 @@ async fn concurrent_clients_leave_exactly_the_expected_events_whole_chains_and_v
         ("ApprovalRequested", CLIENTS),
         ("ApprovalGranted", CLIENTS),
         ("GrantUsed", CLIENTS),
+        ("ApprovalReserved", CLIENTS),
     ]
     .into_iter()
     .collect();

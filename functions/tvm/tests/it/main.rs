@@ -7,6 +7,7 @@ mod emulators;
 mod faults;
 mod fuzz;
 mod handler;
+mod immediacy;
 mod load;
 mod people;
 mod revocation;
