@@ -39,16 +39,16 @@ impl LedgerGrants {
             let stream = StreamKey::Approval(id);
             let loaded = load::<ApprovalState>(self.ledger.as_ref(), &stream).await.map_err(unavailable)?;
             match loaded.state.usable_until(now) {
-                Some(until) if loaded.state.grants(who, profile, now) => {
-                    if best.as_ref().is_none_or(|b| until > b.expires_at) {
-                        best = Some(ActiveGrant {
-                            basis: Basis::Approval(id),
-                            stream,
-                            sessions: sessions_resting_on(&loaded.events),
-                            head: loaded.head,
-                            expires_at: until,
-                        });
-                    }
+                Some(until)
+                    if loaded.state.grants(who, profile, now) && best.as_ref().is_none_or(|b| until > b.expires_at) =>
+                {
+                    best = Some(ActiveGrant {
+                        basis: Basis::Approval(id),
+                        stream,
+                        sessions: sessions_resting_on(&loaded.events),
+                        head: loaded.head,
+                        expires_at: until,
+                    });
                 }
                 _ if pending.is_none() && loaded.state.is_pending(now) => pending = Some(id),
                 _ => {}
