@@ -5,6 +5,7 @@ mod attacks;
 mod drift;
 mod emulators;
 mod faults;
+mod forged_views;
 mod fuzz;
 mod handler;
 mod immediacy;

@@ -21,6 +21,8 @@ use crate::support::*;
 
 pub struct Stack {
     pub deps: Arc<Deps>,
+    /// The session token of every session vended through [`Stack::send`], by session id.
+    tokens: Mutex<std::collections::HashMap<String, String>>,
     pub ledger: DynamoEventStore,
     pub views: Arc<DynamoViewStore>,
     pub policies: Arc<MemoryPolicies>,
@@ -72,11 +74,33 @@ impl Stack {
             clock: clock.clone(),
             seen_policies: Default::default(),
         });
-        Stack { deps, ledger, views, policies, issuer, clock, client, ledger_table, _emulator: emulator }
+        Stack {
+            deps,
+            tokens: Mutex::default(),
+            ledger,
+            views,
+            policies,
+            issuer,
+            clock,
+            client,
+            ledger_table,
+            _emulator: emulator,
+        }
     }
 
     pub async fn send(&self, request: ApiGatewayV2httpRequest) -> Answer {
-        Answer(tvm::handle(&self.deps, request).await)
+        let answer = Answer(tvm::handle(&self.deps, request).await);
+        if let (Some(id), Some(token)) =
+            (answer.header("x-sentinel-session-id"), answer.header("x-sentinel-session-token"))
+        {
+            self.tokens.lock().unwrap().insert(id, token);
+        }
+        answer
+    }
+
+    /// The session token a vend through this stack handed out for `session`.
+    pub fn token(&self, session: &str) -> String {
+        self.tokens.lock().unwrap().get(session).cloned().unwrap_or_else(|| panic!("no vend of {session} seen"))
     }
 
     /// The projector catching up: every view rebuilt from the ledger.
@@ -127,9 +151,15 @@ impl Stack {
         self.send(call("POST /breakglass", &[], "", iam_user(who), Some(body))).await
     }
 
-    /// The TVM's refresh as the authorizer would pass it on.
+    /// The TVM's refresh as the authorizer would pass it on, with the session's own token.
     pub async fn refresh(&self, session: &str) -> Answer {
+        self.refresh_with(session, &self.token(session)).await
+    }
+
+    /// The TVM's refresh of `session` (as the authorizer's context says) presenting `token`.
+    pub async fn refresh_with(&self, session: &str, token: &str) -> Answer {
         let mut req = request("GET /credentials", "", None);
+        req.headers.insert("authorization", token.parse().unwrap());
         let mut authorizer = aws_lambda_events::apigw::ApiGatewayRequestAuthorizer::default();
         authorizer.fields.insert("session_id".into(), Value::String(session.to_owned()));
         req.request_context.authorizer = Some(authorizer);
