@@ -20,7 +20,7 @@ use crate::decide::Aggregate;
 use crate::event::Event;
 use crate::ids::{Actor, PersonKey, StreamKey};
 use crate::record::{NewEvent, RecordedEvent, StoredEvent, StreamHead};
-use crate::store::{EventStore, StoreError, StreamAppend, StreamCheck};
+use crate::store::{EventStore, KeyRecord, StoreError, StreamAppend, StreamCheck};
 
 /// How many times a command is read and decided before a lost race is answered as a conflict.
 pub const ATTEMPTS: usize = 3;
@@ -86,6 +86,7 @@ impl Snapshot {
 pub struct Plan<T> {
     appends: Vec<(StreamKey, Option<StreamHead>, Vec<Event>)>,
     holds: Vec<(StreamKey, Option<u64>)>,
+    remember: Option<KeyRecord>,
     /// What the command answers once the plan is committed.
     pub outcome: T,
 }
@@ -93,7 +94,7 @@ pub struct Plan<T> {
 impl<T> Plan<T> {
     /// A plan that appends nothing (yet) and answers `outcome`.
     pub fn new(outcome: T) -> Plan<T> {
-        Plan { appends: Vec::new(), holds: Vec::new(), outcome }
+        Plan { appends: Vec::new(), holds: Vec::new(), remember: None, outcome }
     }
 
     /// Appends `events` to `stream` at the head that was read (genesis for a new stream).
@@ -125,6 +126,13 @@ impl<T> Plan<T> {
         self
     }
 
+    /// Remembers `record` (an `Idempotency-Key`'s answer) in the same write, on the condition
+    /// that no live record holds its key ([`StoreError::KeyTaken`] otherwise).
+    pub fn remember(mut self, record: KeyRecord) -> Plan<T> {
+        self.remember = Some(record);
+        self
+    }
+
     /// Whether the plan writes nothing.
     pub fn is_empty(&self) -> bool {
         self.appends.is_empty()
@@ -137,7 +145,7 @@ impl<T> Plan<T> {
 
     /// The same plan answering something else.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Plan<U> {
-        Plan { appends: self.appends, holds: self.holds, outcome: f(self.outcome) }
+        Plan { appends: self.appends, holds: self.holds, remember: self.remember, outcome: f(self.outcome) }
     }
 }
 
@@ -293,7 +301,7 @@ pub async fn commit<T>(
         .into_iter()
         .map(|(stream, seq)| StreamCheck { seq: seq.unwrap_or_else(|| read.head(&stream).seq), stream })
         .collect();
-    let stored = store.append_all(&appends, &checks).await?;
+    let stored = store.append_all_with_key(&appends, &checks, plan.remember.as_ref()).await?;
     Ok((plan.outcome, stored))
 }
 

@@ -2,6 +2,7 @@
 
 mod dynamo_store;
 mod fixtures;
+mod key_records;
 mod roundtrip;
 mod state_machines;
 mod support;
