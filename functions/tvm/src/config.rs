@@ -11,6 +11,8 @@ use ledger::RoleArn;
 pub struct TvmConfig {
     pub ledger_table: String,
     pub views_table: String,
+    /// Where `Idempotency-Key` answers are kept (TTL 24 h).
+    pub idempotency_table: String,
     pub policy_root: String,
     pub admins_parameter: String,
     /// Identity roles as configured (role ARNs); resolved to role ids at cold start.
@@ -38,6 +40,10 @@ impl TvmConfig {
         Ok(TvmConfig {
             ledger_table: or("SENTINEL_LEDGER_TABLE", "sentinel-ledger"),
             views_table: or("SENTINEL_VIEWS_TABLE", "sentinel-views"),
+            idempotency_table: or(
+                ledger::store::dynamo::IDEMPOTENCY_TABLE_ENV,
+                ledger::store::dynamo::DEFAULT_IDEMPOTENCY_TABLE,
+            ),
             policy_root,
             admins_parameter: or("SENTINEL_ADMINS_PARAMETER", "/sentinel/admins"),
             identity_roles,

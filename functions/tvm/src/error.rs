@@ -35,6 +35,9 @@ pub enum ApiError {
     NotFound,
     #[error("conflict")]
     Conflict(String),
+    /// An `Idempotency-Key` already used for a different request.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
     /// A request of the caller for this profile is still pending.
     #[error("a request is pending")]
     PendingRequest(ApprovalId),
@@ -89,6 +92,11 @@ impl ApiError {
                 409,
                 "CONFLICT",
                 format!("Your request {id} for this profile is still pending; cancel it or wait for its decision."),
+            ),
+            ApiError::IdempotencyKeyReused => (
+                422,
+                "IDEMPOTENCY_KEY_REUSED",
+                "This Idempotency-Key was already used for a different request; use a new key for a new request.".into(),
             ),
             ApiError::RateLimited { retry_after_seconds } => (
                 429,

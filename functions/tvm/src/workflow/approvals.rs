@@ -10,12 +10,13 @@ use ledger::event::{
     ApprovalCancelled, ApprovalDenied, ApprovalGranted, ApprovalRequested, ApprovalRevoked, SessionRevoked,
 };
 use ledger::policy::Request;
+use ledger::store::KeyRecord;
 use ledger::{Aggregate, ApprovalId, DomainError, Effect, Profile, SessionId, StreamKey};
 use projections::{query, reader, ApprovalIndex, ApprovalView};
 use serde::Deserialize;
 
 use super::cascade;
-use super::idempotency::{decide_once, key_reads, Creation, Idempotency};
+use super::idempotency::{create_once, decide_once, Idempotency, Once};
 use super::*;
 use crate::http::{json_response, query_param, Answer};
 /// The shortest `duration` a request may ask for: an approval must leave a credential its 900 s.
@@ -61,9 +62,10 @@ async fn current(deps: &Deps, id: ApprovalId) -> Result<Option<ApprovalView>, Ap
 
 /// Opens an approval request: reads the person's approval guard for the profile and the request
 /// it names last, lets the approval decider refuse a second request while that one is pending,
-/// and appends the request and the guard's reservation together (with the key's answer).
-struct Create<'a> {
-    key: Option<&'a Idempotency>,
+/// and appends the request and the guard's reservation together (with the key's answer, when
+/// the request carries an `Idempotency-Key`).
+struct Create {
+    remember: Option<KeyRecord>,
     guard: StreamKey,
     id: ApprovalId,
     requested: ApprovalRequested,
@@ -71,43 +73,37 @@ struct Create<'a> {
     now: DateTime<Utc>,
 }
 
-impl Command for Create<'_> {
-    type Outcome = Creation;
+impl Command for Create {
+    type Outcome = Answer;
     type Refusal = ApiError;
 
     fn reads(&self, read: &Snapshot) -> Vec<StreamKey> {
-        // The key is read after the guard: a twin that committed before the guard was read is
-        // seen in the key's stream, one that commits later makes this attempt conflict.
         let mut streams = vec![self.guard.clone()];
-        streams.extend(key_reads(self.key));
         if let Some(latest) = approval::reservations(&read.stream(&self.guard).events).last() {
             streams.push(StreamKey::Approval(latest.approval_id));
         }
         streams
     }
 
-    fn decide(&self, read: &Snapshot) -> Result<Plan<Creation>, ApiError> {
-        if let Some(answer) = self.key.map(|k| k.recorded(read)).transpose()?.flatten() {
-            return Ok(Plan::new(Creation::Replayed(answer)));
-        }
+    fn decide(&self, read: &Snapshot) -> Result<Plan<Answer>, ApiError> {
         let latest = approval::reservations(&read.stream(&self.guard).events).last().map(|r| r.approval_id);
         let latest_state = latest.map(|id| read.fold::<ApprovalState>(&StreamKey::Approval(id)));
         let previous = latest.zip(latest_state.as_ref());
         let made = approval::request(previous, self.id, self.requested.clone(), self.now)?;
-        let plan = Plan::new(Creation::Created(self.answer.clone()))
+        let plan = Plan::new(self.answer.clone())
             .append(StreamKey::Approval(self.id), made.on_stream)
             .append(self.guard.clone(), made.on_guard);
-        match self.key {
-            Some(key) => key.remember_in(plan, &self.answer),
-            None => Ok(plan),
-        }
+        Ok(match &self.remember {
+            Some(record) => plan.remember(record.clone()),
+            None => plan,
+        })
     }
 }
 
 /// `POST /requests`: only callers whom policy answers `require_approval` may ask.
 pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
-    let key = Idempotency::of(&ctx, request, "POST /requests")?;
+    let key = Idempotency::of(&ctx, request)?;
     let body: CreateBody = body(request)?;
     let profile: Profile = body.profile.parse().map_err(|_| ApiError::InvalidProfile)?;
     let justification = text_field("justification", &body.justification, 10, 500)?;
@@ -153,12 +149,15 @@ pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
     };
     let answer = Answer::created(approval_json(&view, ctx.now));
     let guard = StreamKey::ApprovalGuard { profile: profile.clone(), person: ctx.caller.person.clone() };
-    let command = Create { key: key.as_ref(), guard, id, requested, answer, now: ctx.now };
-    let done = execute(deps, &ctx, &command).await?;
-    if matches!(done.outcome, Creation::Created(_)) {
-        tracing::info!(request_id = %ctx.request_id, approval_id = %id, principal = %ctx.caller.principal, profile = %profile, "approval requested");
+    let remember = key.as_ref().map(|k| k.answered(&answer, ctx.now)).transpose()?;
+    let command = Create { remember, guard, id, requested, answer, now: ctx.now };
+    match create_once(deps, &ctx, key.as_ref(), &command).await? {
+        Once::Done(done) => {
+            tracing::info!(request_id = %ctx.request_id, approval_id = %id, principal = %ctx.caller.principal, profile = %profile, "approval requested");
+            Ok(done.outcome.into_response())
+        }
+        Once::Replayed(answer) => Ok(answer.replayed()),
     }
-    Ok(done.outcome.into_response())
 }
 
 /// Whether the caller may see a request: its requester, the profile's approvers, admins.
@@ -309,24 +308,24 @@ impl Command for Decide {
 
 /// `POST /requests/{id}/approve`.
 pub async fn approve(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    decide_once(deps, request, "POST /requests/{id}/approve", || decide(deps, request, Decision::Approve)).await
+    decide_once(deps, request, || decide(deps, request, Decision::Approve)).await
 }
 
 /// `POST /requests/{id}/deny`.
 pub async fn deny(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    decide_once(deps, request, "POST /requests/{id}/deny", || decide(deps, request, Decision::Deny)).await
+    decide_once(deps, request, || decide(deps, request, Decision::Deny)).await
 }
 
 /// `POST /requests/{id}/cancel`: the requester withdraws a pending request or gives back an
 /// approved one (its sessions are revoked).
 pub async fn cancel(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    decide_once(deps, request, "POST /requests/{id}/cancel", || decide(deps, request, Decision::Cancel)).await
+    decide_once(deps, request, || decide(deps, request, Decision::Cancel)).await
 }
 
 /// `POST /requests/{id}/revoke` `{reason}`: an approver, revoker or admin ends an approved
 /// request and every session resting on it.
 pub async fn revoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    decide_once(deps, request, "POST /requests/{id}/revoke", || decide(deps, request, Decision::Revoke)).await
+    decide_once(deps, request, || decide(deps, request, Decision::Revoke)).await
 }
 
 /// Whether the caller may decide `decision` on a request of `profile` (the requester's own

@@ -13,12 +13,13 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use ledger::command::{Command, Plan, Snapshot};
 use ledger::decide::breakglass::{self, BreakGlassCommand, BreakGlassState, BreakGlassStatus, Previous};
 use ledger::event::{BreakGlassClosed, BreakGlassInvoked, SessionRevoked};
+use ledger::store::KeyRecord;
 use ledger::{Aggregate, BreakGlassId, Profile, SessionId, StreamKey};
 use projections::{query, reader, BreakGlassIndex, BreakGlassView};
 use serde::Deserialize;
 
 use super::cascade;
-use super::idempotency::{decide_once, key_reads, Creation, Idempotency};
+use super::idempotency::{create_once, decide_once, Idempotency, Once};
 use super::*;
 use crate::http::{json_response, query_param, Answer};
 use crate::vend::MIN_DURATION;
@@ -63,8 +64,8 @@ async fn current(deps: &Deps, id: BreakGlassId) -> Result<Option<BreakGlassView>
 /// last, lets the break-glass decider rule on stacking and cooldown, and appends the invocation
 /// and the guard's reservation together (with the key's answer), so two concurrent invocations
 /// cannot both pass.
-struct Invoke<'a> {
-    key: Option<&'a Idempotency>,
+struct Invoke {
+    remember: Option<KeyRecord>,
     guard: StreamKey,
     /// The caller principal's guard as written before person keys (read, never written).
     legacy_guard: StreamKey,
@@ -75,15 +76,12 @@ struct Invoke<'a> {
     now: DateTime<Utc>,
 }
 
-impl Command for Invoke<'_> {
-    type Outcome = Creation;
+impl Command for Invoke {
+    type Outcome = Answer;
     type Refusal = ApiError;
 
     fn reads(&self, read: &Snapshot) -> Vec<StreamKey> {
-        // The key is read after the guard: a twin that committed before the guard was read
-        // is seen in the key's stream, one that commits later makes this attempt conflict.
         let mut streams = vec![self.guard.clone(), self.legacy_guard.clone()];
-        streams.extend(key_reads(self.key));
         for guard in [&self.guard, &self.legacy_guard] {
             if let Some(previous) = breakglass::latest_reserved(&read.stream(guard).events) {
                 streams.push(StreamKey::BreakGlass(previous));
@@ -92,11 +90,7 @@ impl Command for Invoke<'_> {
         streams
     }
 
-    fn decide(&self, read: &Snapshot) -> Result<Plan<Creation>, ApiError> {
-        // The invocation in the way may be this request's own twin (same key): answer as it did.
-        if let Some(answer) = self.key.map(|k| k.recorded(read)).transpose()?.flatten() {
-            return Ok(Plan::new(Creation::Replayed(answer)));
-        }
+    fn decide(&self, read: &Snapshot) -> Result<Plan<Answer>, ApiError> {
         // The later-ending of the person's latest invocation and the one the old guard names
         // (an active one counts as ending last).
         let previous = [&self.guard, &self.legacy_guard]
@@ -108,20 +102,20 @@ impl Command for Invoke<'_> {
             })
             .max_by_key(|p| p.ended_at.map_or((1, None), |at| (0, Some(at))));
         let invocation = breakglass::invoke(previous, self.id, self.invoked.clone(), self.cooldown, self.now)?;
-        let plan = Plan::new(Creation::Created(self.answer.clone()))
+        let plan = Plan::new(self.answer.clone())
             .append(StreamKey::BreakGlass(self.id), invocation.on_stream)
             .append(self.guard.clone(), invocation.on_guard);
-        match self.key {
-            Some(key) => key.remember_in(plan, &self.answer),
-            None => Ok(plan),
-        }
+        Ok(match &self.remember {
+            Some(record) => plan.remember(record.clone()),
+            None => plan,
+        })
     }
 }
 
 /// `POST /breakglass`.
 pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
-    let key = Idempotency::of(&ctx, request, "POST /breakglass")?;
+    let key = Idempotency::of(&ctx, request)?;
     let body: InvokeBody = body(request)?;
     let profile: Profile = body.profile.parse().map_err(|_| ApiError::InvalidProfile)?;
     let justification = text_field("justification", &body.justification, 20, 1000)?;
@@ -163,13 +157,16 @@ pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
     let guard = StreamKey::BreakGlassGuard { profile: profile.clone(), person: ctx.caller.person.clone() };
     let legacy_guard =
         StreamKey::LegacyBreakGlassGuard { profile: profile.clone(), principal: ctx.caller.principal.clone() };
+    let remember = key.as_ref().map(|k| k.answered(&answer, ctx.now)).transpose()?;
     let command =
-        Invoke { key: key.as_ref(), guard, legacy_guard, id, invoked, cooldown: config.cooldown, answer, now: ctx.now };
-    let done = execute(deps, &ctx, &command).await?;
-    if matches!(done.outcome, Creation::Created(_)) {
-        tracing::warn!(request_id = %ctx.request_id, breakglass_id = %id, principal = %ctx.caller.principal, profile = %profile, reason_code = %body.reason_code, "BREAK-GLASS INVOKED");
+        Invoke { remember, guard, legacy_guard, id, invoked, cooldown: config.cooldown, answer, now: ctx.now };
+    match create_once(deps, &ctx, key.as_ref(), &command).await? {
+        Once::Done(done) => {
+            tracing::warn!(request_id = %ctx.request_id, breakglass_id = %id, principal = %ctx.caller.principal, profile = %profile, reason_code = %body.reason_code, "BREAK-GLASS INVOKED");
+            Ok(done.outcome.into_response())
+        }
+        Once::Replayed(answer) => Ok(answer.replayed()),
     }
-    Ok(done.outcome.into_response())
 }
 
 /// Closes a break-glass on its stream and revokes every live session resting on it, in one
@@ -221,7 +218,7 @@ pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
 
 /// `POST /breakglass/{id}/close`.
 pub async fn close(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    decide_once(deps, request, "POST /breakglass/{id}/close", || close_once(deps, request)).await
+    decide_once(deps, request, || close_once(deps, request)).await
 }
 
 async fn close_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Answer, ApiError> {

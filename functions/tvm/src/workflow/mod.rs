@@ -64,14 +64,21 @@ pub async fn execute<C>(deps: &Deps, ctx: &Ctx, command: &C) -> Result<Executed<
 where
     C: Command<Refusal = ApiError> + Sync,
 {
-    ledger::command::execute(deps.store.as_ref(), command, &ctx.recording(), ATTEMPTS).await.map_err(|e| match e {
+    ledger::command::execute(deps.store.as_ref(), command, &ctx.recording(), ATTEMPTS)
+        .await
+        .map_err(|e| command_error(ctx, e))
+}
+
+/// The API answer to a command that did not complete.
+pub fn command_error(ctx: &Ctx, e: CommandError<ApiError>) -> ApiError {
+    match e {
         CommandError::Refused(refusal) => refusal,
         CommandError::Conflict { stream, attempts } => {
             tracing::warn!(request_id = %ctx.request_id, %stream, attempts, "command lost every race");
             ApiError::Conflict("The object changed concurrently; retry.".into())
         }
         CommandError::Store(e) => store_error(e),
-    })
+    }
 }
 
 /// The request body as text (API Gateway may base64-encode it).

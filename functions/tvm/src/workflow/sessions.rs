@@ -138,7 +138,7 @@ impl Command for Revoke {
 /// `POST /sessions/{id}/revoke`: appends `SessionRevoked` once; the authorizer and refresh
 /// refuse the session from the moment it commits.
 pub async fn revoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    decide_once(deps, request, "POST /sessions/{id}/revoke", || revoke_once(deps, request)).await
+    decide_once(deps, request, || revoke_once(deps, request)).await
 }
 
 async fn revoke_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Answer, ApiError> {

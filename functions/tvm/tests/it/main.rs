@@ -9,6 +9,7 @@ mod forged_views;
 mod fuzz;
 mod handler;
 mod immediacy;
+mod keys;
 mod load;
 mod people;
 mod revocation;

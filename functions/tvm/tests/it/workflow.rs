@@ -45,7 +45,9 @@ impl Stack {
         let (ledger_table, views_table) = (devstack::unique_table_name("ledger"), devstack::unique_table_name("views"));
         create_ledger_table(&client, &ledger_table).await.unwrap();
         create_views_table(&client, &views_table).await.unwrap();
-        let ledger = DynamoEventStore::new(client.clone(), &ledger_table);
+        let keys_table = devstack::unique_table_name("idempotency");
+        ledger::store::dynamo::create_idempotency_table(&client, &keys_table).await.unwrap();
+        let ledger = DynamoEventStore::new(client.clone(), &ledger_table).with_key_table(&keys_table);
         let views = Arc::new(DynamoViewStore::new(client.clone(), &views_table));
         let policies = Arc::new(MemoryPolicies::new());
         for profile in ["dev", "prod"] {
@@ -545,7 +547,7 @@ async fn the_audit_is_for_admins_and_lists_every_event() {
         .assert_error(400, "INVALID_REQUEST");
 }
 
-fn with_key(mut request: ApiGatewayV2httpRequest, key: &str) -> ApiGatewayV2httpRequest {
+pub fn with_key(mut request: ApiGatewayV2httpRequest, key: &str) -> ApiGatewayV2httpRequest {
     request.headers.insert("idempotency-key", key.parse().unwrap());
     request
 }
@@ -577,11 +579,15 @@ async fn a_retried_post_with_the_same_idempotency_key_answers_the_first_result_a
         ids.insert(answer.json()["breakglass_id"].as_str().unwrap().to_owned());
     }
     assert_eq!(ids.len(), 1, "one break-glass for every twin");
-    // The same key on another route, or by another caller, is a different request.
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"), "a replay says so");
+    assert!(first.header("idempotent-replayed").is_none());
+    // The same key on another route is a different request: refused, and nothing changes.
     let id = first.json()["request_id"].as_str().unwrap().to_owned();
     let cancel =
         with_key(call("POST /requests/{id}/cancel", &[("id", &id)], "", iam_user("alice"), Some(json!({}))), "retry-1");
-    stack.send(cancel).await.assert_error(409, "CONFLICT");
+    stack.send(cancel).await.assert_error(422, "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(stack.stream_types(&approval_stream(&id)).await, ["ApprovalRequested"]);
+    // Another caller's key of the same name is another key.
     let bob = with_key(
         call(
             "POST /requests",
