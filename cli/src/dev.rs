@@ -55,6 +55,8 @@ pub struct DevOptions {
     pub ledger_table: String,
     /// `SENTINEL_VIEWS_TABLE`, default `sentinel-views`.
     pub views_table: String,
+    /// `SENTINEL_IDEMPOTENCY_TABLE`, default `sentinel-idempotency`.
+    pub idempotency_table: String,
     /// `SENTINEL_EVENT_BUS`, default `sentinel-ledger`.
     pub event_bus: String,
     /// The policies pushed to SSM at start (`*.yaml`, one per profile).
@@ -75,6 +77,7 @@ impl Default for DevOptions {
             region: devstack::DEFAULT_REGION.to_owned(),
             ledger_table: "sentinel-ledger".into(),
             views_table: "sentinel-views".into(),
+            idempotency_table: ledger::store::dynamo::DEFAULT_IDEMPOTENCY_TABLE.into(),
             event_bus: "sentinel-ledger".into(),
             policies_dir: root.join("examples/policies"),
             admins_file: root.join("examples/admins.yaml"),
@@ -99,6 +102,8 @@ impl DevOptions {
         options.region = var("AWS_REGION").unwrap_or(options.region);
         options.ledger_table = var("SENTINEL_LEDGER_TABLE").unwrap_or(options.ledger_table);
         options.views_table = var("SENTINEL_VIEWS_TABLE").unwrap_or(options.views_table);
+        options.idempotency_table =
+            var(ledger::store::dynamo::IDEMPOTENCY_TABLE_ENV).unwrap_or(options.idempotency_table);
         options.event_bus = var("SENTINEL_EVENT_BUS").unwrap_or(options.event_bus);
         Ok(options)
     }
@@ -247,6 +252,7 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
     let ddb = aws_sdk_dynamodb::Client::new(&dynamo_sdk);
     devstack::ensure_ledger_table(&ddb, &options.ledger_table).await?;
     devstack::ensure_views_table(&ddb, &options.views_table).await?;
+    devstack::ensure_idempotency_table(&ddb, &options.idempotency_table).await?;
 
     let iam = aws_sdk_iam::Client::new(&moto_sdk);
     let seeded = identities::seed(&iam).await.context("cannot create the dev identities in the emulated IAM")?;
@@ -258,6 +264,7 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
     let tvm_config = tvm::config::TvmConfig {
         ledger_table: options.ledger_table.clone(),
         views_table: options.views_table.clone(),
+        idempotency_table: options.idempotency_table.clone(),
         identity_roles: seeded
             .identity_role_arns()
             .iter()
@@ -336,6 +343,7 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
         ("AWS_SHARED_CREDENTIALS_FILE".into(), credentials_file.display().to_string()),
         ("SENTINEL_LEDGER_TABLE".into(), options.ledger_table.clone()),
         ("SENTINEL_VIEWS_TABLE".into(), options.views_table.clone()),
+        ("SENTINEL_IDEMPOTENCY_TABLE".into(), options.idempotency_table.clone()),
         ("SENTINEL_EVENT_BUS".into(), options.event_bus.clone()),
     ]);
     let pairs: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
