@@ -19,6 +19,10 @@ pub enum IdError {
     BadStreamKey(String),
     #[error("person keys are iam:<account>:<user name>, idp:<session name>, role:<AROA role id> or root:<account>")]
     BadPersonKey,
+    #[error(
+        "the role must be a protected role: its name starts with SentinelProtected- (any case, any account, path /)"
+    )]
+    NotProtectedRole,
 }
 
 macro_rules! ulid_id {
@@ -159,6 +163,25 @@ string_id!(
     RoleArn,
     |s| validate_arn(s, "role ARN", |rest| rest.starts_with("iam:") && rest.contains(":role/"))
 );
+
+impl RoleArn {
+    /// Whether the role's name (after `role/`, path `/`) starts with `prefix`, ignoring ASCII
+    /// case (IAM role names are case-insensitive).
+    pub fn is_protected(&self, prefix: &str) -> bool {
+        let name = self.0.split_once(":role/").map_or("", |(_, name)| name);
+        !name.contains('/') && name.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    }
+
+    /// This ARN if it names a protected role (`SentinelProtected-*`): only those can the TVM
+    /// assume, and only their sessions can the enforcer deny.
+    pub fn require_protected(&self) -> Result<&RoleArn, IdError> {
+        if self.is_protected(crate::identity::DEFAULT_PROTECTED_ROLE_PREFIX) {
+            Ok(self)
+        } else {
+            Err(IdError::NotProtectedRole)
+        }
+    }
+}
 
 string_id!(
     /// The ARN of a calling principal as AWS authenticated it.
@@ -553,6 +576,26 @@ mod tests {
         assert!("01ARZ3NDEKTSV4RRFFQ69G5FAV".parse::<SessionId>().is_ok());
         assert!("01ARZ3NDEKTSV4RRFFQ69G5FA".parse::<SessionId>().is_err());
         assert!("01ARZ3NDEKTSV4RRFFQ69G5FAU!".parse::<SessionId>().is_err());
+    }
+
+    #[test]
+    fn only_sentinel_protected_roles_are_protected() {
+        let role = |arn: &str| arn.parse::<RoleArn>().unwrap();
+        for protected in [
+            "arn:aws:iam::111122223333:role/SentinelProtected-Dev",
+            "arn:aws:iam::999988887777:role/sentinelprotected-prod",
+            "arn:aws-us-gov:iam::111122223333:role/SENTINELPROTECTED-X",
+        ] {
+            assert!(role(protected).require_protected().is_ok(), "{protected}");
+        }
+        for other in [
+            "arn:aws:iam::111122223333:role/Admin",
+            "arn:aws:iam::111122223333:role/SentinelProtected",
+            "arn:aws:iam::111122223333:role/team/SentinelProtected-Dev",
+            "arn:aws:iam::111122223333:role/XSentinelProtected-Dev",
+        ] {
+            assert_eq!(role(other).require_protected(), Err(IdError::NotProtectedRole), "{other}");
+        }
     }
 
     #[test]

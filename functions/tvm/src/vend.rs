@@ -140,11 +140,11 @@ pub async fn decide_access(
             ApiError::LedgerUnavailable
         })? {
             ApprovalLookup::Granted(grant) => {
-                let duration = grant_duration(wanted.min(cap(evaluated.max_duration)), &grant, now)?;
-                return Ok(Access::Granted {
-                    decision: decided(Effect::Allow, grant.basis),
-                    duration,
-                    grant: Some(grant),
+                return Ok(match grant_duration(wanted.min(cap(evaluated.max_duration)), &grant, now) {
+                    Ok(duration) => {
+                        Access::Granted { decision: decided(Effect::Allow, grant.basis), duration, grant: Some(grant) }
+                    }
+                    Err(error) => too_short(decided(evaluated.effect, grant.basis), error),
                 });
             }
             ApprovalLookup::Pending(id) => pending = Some(id),
@@ -158,10 +158,14 @@ pub async fn decide_access(
             ApiError::LedgerUnavailable
         })?;
         if let Some(grant) = active {
-            let duration = grant_duration(wanted.min(cap(policy.max_duration)), &grant, now)?;
-            let mut decision = decided(Effect::Allow, grant.basis);
-            decision.reason = format!("break-glass overrides: {}", evaluated.reason);
-            return Ok(Access::Granted { decision, duration, grant: Some(grant) });
+            return Ok(match grant_duration(wanted.min(cap(policy.max_duration)), &grant, now) {
+                Ok(duration) => {
+                    let mut decision = decided(Effect::Allow, grant.basis);
+                    decision.reason = format!("break-glass overrides: {}", evaluated.reason);
+                    Access::Granted { decision, duration, grant: Some(grant) }
+                }
+                Err(error) => too_short(decided(evaluated.effect, grant.basis), error),
+            });
         }
     }
     let decision = decided(evaluated.effect, Basis::Policy);
@@ -170,6 +174,15 @@ pub async fn decide_access(
         _ => ApiError::PolicyDeny { reason: evaluated.reason.clone() },
     };
     Ok(Access::Refused { decision, error })
+}
+
+/// A refusal because the grant the vend would rest on has under 900 s left: recorded with the
+/// policy's effect, the grant as its basis, and the refusal's message as its reason.
+fn too_short(mut decision: AccessDecided, error: ApiError) -> Access {
+    if let ApiError::Conflict(message) = &error {
+        decision.reason = message.clone();
+    }
+    Access::Refused { decision, error }
 }
 
 /// Caps `duration` at the grant's remaining time, refusing when under 900 s remain.

@@ -338,6 +338,22 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_must_name_a_protected_role() {
+        let policy = |role: &str| {
+            format!(
+                "version: \"1\"\nprofile: dev\nrole_arn: {role}\nrules:\n  - {{name: all, effect: allow, when: {{users: [iam:alice]}}}}\n"
+            )
+        };
+        assert!(PolicyDocument::parse(&policy("arn:aws:iam::999988887777:role/sentinelprotected-dev"), None).is_ok());
+        for role in ["arn:aws:iam::111122223333:role/Admin", "arn:aws:iam::111122223333:role/ops/SentinelProtected-Dev"]
+        {
+            let e = PolicyDocument::parse(&policy(role), None).unwrap_err();
+            assert_eq!((e.line, e.field.as_str()), (3, "role_arn"), "{e}");
+            assert!(e.to_string().contains("SentinelProtected-"), "{e}");
+        }
+    }
+
+    #[test]
     fn times_of_day_are_two_digit_hours_and_minutes_up_to_24_00() {
         assert_eq!("08:30".parse::<TimeOfDay>().unwrap().minutes(), 510);
         assert_eq!("24:00".parse::<TimeOfDay>(), Ok(TimeOfDay::END_OF_DAY));

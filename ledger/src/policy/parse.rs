@@ -264,6 +264,9 @@ fn build_policy(raw: RawPolicy, expected: Option<&Profile>, source: &str) -> Res
         }
     }
     let role_arn: RoleArn = parse_id(&raw.role_arn, "role_arn")?;
+    role_arn
+        .require_protected()
+        .map_err(|source| invalid("role_arn", Problem::InvalidId { value: raw.role_arn.clone(), source }))?;
     let max_duration =
         optional_duration(raw.max_duration.as_deref(), "max_duration", CREDENTIAL)?.unwrap_or(MAX_CREDENTIAL_DURATION);
     let max_session =

@@ -184,6 +184,13 @@ async fn an_active_break_glass_overrides_and_is_capped_to_its_time_left() {
     answer.assert_error(409, "CONFLICT");
     assert!(answer.json()["Message"].as_str().unwrap().contains("900 s"));
     assert_eq!(tvm.issuer.calls().len(), 1);
+    // The refusal reached policy evaluation, so it is recorded, naming the grant too short.
+    let decided: Vec<_> = tvm.session_events().into_iter().filter(|e| e.event_type == "AccessDecided").collect();
+    let last = decided
+        .iter()
+        .find(|d| d.payload["effect"] == "deny" && d.payload["basis"] == format!("break_glass:{id}"))
+        .expect("the refused vend is recorded with the grant as its basis");
+    assert!(last.payload["reason"].as_str().unwrap().contains("900 s"), "{}", last.payload);
 }
 
 #[tokio::test]
