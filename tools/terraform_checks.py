@@ -411,6 +411,7 @@ def check_contract(modules: dict[Path, Module], tf_dir: Path, fails: Failures) -
     defaults = {
         "SENTINEL_LEDGER_TABLE": literal(ledger.variables.get("ledger_table_name", {}).get("default")),
         "SENTINEL_VIEWS_TABLE": literal(ledger.variables.get("views_table_name", {}).get("default")),
+        "SENTINEL_IDEMPOTENCY_TABLE": literal(ledger.variables.get("idempotency_table_name", {}).get("default")),
         "SENTINEL_EVENT_BUS": literal(sentinel.variables.get("event_bus_name", {}).get("default")),
         "SENTINEL_POLICY_ROOT": literal(sentinel.variables.get("policy_root", {}).get("default")),
         "SENTINEL_ADMINS_PARAMETER": literal(sentinel.variables.get("admins_parameter", {}).get("default")),
@@ -425,6 +426,19 @@ def check_contract(modules: dict[Path, Module], tf_dir: Path, fails: Failures) -
             expect(f"default of {name}", got, contract["environment"][name].get("default"))
     expect("ledger table default name", defaults["SENTINEL_LEDGER_TABLE"], contract["tables"]["ledger"]["default_name"])
     expect("views table default name", defaults["SENTINEL_VIEWS_TABLE"], contract["tables"]["views"]["default_name"])
+    expect("idempotency table default name", defaults["SENTINEL_IDEMPOTENCY_TABLE"],
+           contract["tables"]["idempotency"]["default_name"])
+    keys = ledger.resource("aws_dynamodb_table", "idempotency")
+    if keys is None:
+        fails.add("contract", "aws_dynamodb_table.idempotency is missing from modules/ledger")
+    else:
+        want = contract["tables"]["idempotency"]
+        attrs = {literal(a)["name"]: literal(a)["type"] for a in keys.get("attribute", [])}
+        name = unquote(keys.get("hash_key"))
+        expect("idempotency hash_key", {"name": name, "type": attrs.get(name)}, want["hash_key"])
+        ttl = [literal(t) for t in keys.get("ttl", [])]
+        expect("idempotency TTL", [(t.get("attribute_name"), t.get("enabled")) for t in ttl],
+               [(want["ttl_attribute"], True)])
     expect("event bus default name", defaults["SENTINEL_EVENT_BUS"], contract["event_bus"]["default_name"])
 
     # Lambda runtime and handler.

@@ -120,7 +120,7 @@ pub enum Command {
         #[arg(long, value_parser = parse_duration_arg, default_value = "1h")]
         duration: Duration,
     },
-    /// Approval requests: list, show, approve, deny, cancel.
+    /// Approval requests: list, show, approve, deny, cancel, revoke.
     #[command(subcommand)]
     Requests(RequestsCommand),
     /// Break-glass: invoke, close, list.
@@ -195,7 +195,7 @@ pub enum RequestsCommand {
     List {
         #[command(flatten)]
         server: ServerArgs,
-        /// pending, approved, denied, cancelled or expired.
+        /// pending, approved, denied, cancelled, revoked or expired.
         #[arg(long)]
         status: Option<String>,
         /// Only this profile.
@@ -234,12 +234,22 @@ pub enum RequestsCommand {
         #[arg(long)]
         comment: Option<String>,
     },
-    /// Withdraw your own pending request.
+    /// Withdraw your own pending request, or give back an approved one (its sessions are revoked).
     Cancel {
         #[command(flatten)]
         server: ServerArgs,
         /// The request id.
         id: String,
+    },
+    /// End an approved request and every session resting on it (approvers, revokers, admins).
+    Revoke {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The request id.
+        id: String,
+        /// Recorded with the revocation and on every session it ends.
+        #[arg(long)]
+        reason: String,
     },
 }
 

@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use devstack::gateway::{self, Auth, Backend, GatewayConfig, Route};
 use devstack::stream_poller::{PollerHandle, StreamPoller};
 use devstack::{env_file, identities, DynamoEmulator, Moto, Storage};
-use edge::config::{Env, EVENT_BUS, IDENTITY_ROLES, LEDGER_TABLE, VIEWS_TABLE};
+use edge::config::{Env, EVENT_BUS, IDEMPOTENCY_TABLE, IDENTITY_ROLES, LEDGER_TABLE, VIEWS_TABLE};
 use ledger::policy::PolicyDocument;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -54,6 +54,8 @@ pub struct DevOptions {
     pub ledger_table: String,
     /// [`VIEWS_TABLE`] (`SENTINEL_VIEWS_TABLE`, default `sentinel-views`).
     pub views_table: String,
+    /// [`IDEMPOTENCY_TABLE`] (`SENTINEL_IDEMPOTENCY_TABLE`, default `sentinel-idempotency`).
+    pub idempotency_table: String,
     /// [`EVENT_BUS`] (`SENTINEL_EVENT_BUS`, default `sentinel-ledger`).
     pub event_bus: String,
     /// The policies pushed to SSM at start (`*.yaml`, one per profile).
@@ -74,6 +76,7 @@ impl Default for DevOptions {
             region: devstack::DEFAULT_REGION.to_owned(),
             ledger_table: LEDGER_TABLE.default().into(),
             views_table: VIEWS_TABLE.default().into(),
+            idempotency_table: IDEMPOTENCY_TABLE.default().into(),
             event_bus: EVENT_BUS.default().into(),
             policies_dir: root.join("examples/policies"),
             admins_file: root.join("examples/admins.yaml"),
@@ -82,14 +85,15 @@ impl Default for DevOptions {
 }
 
 impl DevOptions {
-    /// The environment the stack's Lambdas would see: its tables, bus and identity role; every
+    /// The environment the stack's Lambdas would see: its tables, bus and identity roles; every
     /// other name takes its default.
-    fn lambda_env(&self, identity_role_arn: &str) -> impl Fn(&str) -> Option<String> {
+    fn lambda_env(&self, identity_role_arns: &[String]) -> impl Fn(&str) -> Option<String> {
         let set = [
             (LEDGER_TABLE.name(), self.ledger_table.clone()),
             (VIEWS_TABLE.name(), self.views_table.clone()),
+            (IDEMPOTENCY_TABLE.name(), self.idempotency_table.clone()),
             (EVENT_BUS.name(), self.event_bus.clone()),
-            (IDENTITY_ROLES.name(), identity_role_arn.to_owned()),
+            (IDENTITY_ROLES.name(), identity_role_arns.join(",")),
         ];
         move |name| set.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
     }
@@ -112,6 +116,7 @@ impl DevOptions {
         let env = Env::new(&var);
         options.ledger_table = env.table_name(&LEDGER_TABLE)?;
         options.views_table = env.table_name(&VIEWS_TABLE)?;
+        options.idempotency_table = env.table_name(&IDEMPOTENCY_TABLE)?;
         options.event_bus = env.event_bus(&EVENT_BUS)?;
         Ok(options)
     }
@@ -263,6 +268,7 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
     let ddb = aws_sdk_dynamodb::Client::new(&dynamo_sdk);
     devstack::ensure_ledger_table(&ddb, &options.ledger_table).await?;
     devstack::ensure_views_table(&ddb, &options.views_table).await?;
+    devstack::ensure_idempotency_table(&ddb, &options.idempotency_table).await?;
 
     let iam = aws_sdk_iam::Client::new(&moto_sdk);
     let seeded = identities::seed(&iam).await.context("cannot create the dev identities in the emulated IAM")?;
@@ -272,7 +278,7 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
 
     // The handlers, built by the constructors their Lambdas' mains call, from the configuration
     // their mains read (the stack's table and bus names), against the emulators.
-    let vars = options.lambda_env(&seeded.identity_role_arn);
+    let vars = options.lambda_env(&seeded.identity_role_arns());
     let sts = aws_sdk_sts::Client::new(&moto_sdk);
     let tvm_clients = tvm::wiring::Clients {
         dynamodb: ddb.clone(),
@@ -337,6 +343,7 @@ pub async fn start(options: DevOptions) -> Result<LocalStack> {
         ("AWS_SHARED_CREDENTIALS_FILE".into(), credentials_file.display().to_string()),
         (LEDGER_TABLE.name().into(), options.ledger_table.clone()),
         (VIEWS_TABLE.name().into(), options.views_table.clone()),
+        (IDEMPOTENCY_TABLE.name().into(), options.idempotency_table.clone()),
         (EVENT_BUS.name().into(), options.event_bus.clone()),
     ]);
     let pairs: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();

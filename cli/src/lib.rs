@@ -171,7 +171,8 @@ fn server_of_requests(command: &args::RequestsCommand) -> &str {
         | Show { server, .. }
         | Approve { server, .. }
         | Deny { server, .. }
-        | Cancel { server, .. } => &server.url,
+        | Cancel { server, .. }
+        | Revoke { server, .. } => &server.url,
     }
 }
 

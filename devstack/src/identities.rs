@@ -24,6 +24,9 @@ pub const DEV_ACCOUNT_ID: &str = "123456789012";
 
 /// The SSO-style identity role `dana` signs in through (configured in `SENTINEL_IDENTITY_ROLES`).
 pub const IDENTITY_ROLE_NAME: &str = "AWSReservedSSO_SentinelDeveloper_0123456789abcdef";
+/// A second SSO-style identity role (another permission set): `dana-ops` is dana again through it,
+/// with the same session name, so the same person.
+pub const SECOND_IDENTITY_ROLE_NAME: &str = "AWSReservedSSO_SentinelOperator_fedcba9876543210";
 /// Where IAM Identity Center puts its permission-set roles.
 pub const IDENTITY_ROLE_PATH: &str = "/aws-reserved/sso.amazonaws.com/";
 /// An ordinary role anyone with `iam:CreateRole` could have made; `imposter` uses it.
@@ -65,7 +68,8 @@ pub struct DevIdentity {
     pub principal: DevPrincipal,
 }
 
-/// Every dev identity of DESIGN §7: the six IAM users, `dana` through the identity role and
+/// Every dev identity of DESIGN §7: the six IAM users, `dana` through the identity role,
+/// `dana-ops` (dana through the second identity role: one person, two principals) and
 /// `imposter`, a session named `alice` of an ordinary role (must never count as alice).
 pub fn dev_identities() -> Vec<DevIdentity> {
     let mut out: Vec<DevIdentity> =
@@ -74,6 +78,14 @@ pub fn dev_identities() -> Vec<DevIdentity> {
         profile: "dana",
         principal: DevPrincipal::AssumedRole {
             role: IDENTITY_ROLE_NAME,
+            path: IDENTITY_ROLE_PATH,
+            session: "dana@example.com",
+        },
+    });
+    out.push(DevIdentity {
+        profile: "dana-ops",
+        principal: DevPrincipal::AssumedRole {
+            role: SECOND_IDENTITY_ROLE_NAME,
             path: IDENTITY_ROLE_PATH,
             session: "dana@example.com",
         },
@@ -310,6 +322,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+impl SeededIdentities {
+    /// Every identity role's ARN, for `SENTINEL_IDENTITY_ROLES`.
+    pub fn identity_role_arns(&self) -> Vec<String> {
+        vec![self.identity_role_arn.clone(), self.second_identity_role_arn.clone()]
+    }
+}
+
 /// What [`seed`] made: the registry and the roles the composition root configures.
 #[derive(Debug, Clone)]
 pub struct SeededIdentities {
@@ -317,6 +336,8 @@ pub struct SeededIdentities {
     pub registry: KeyRegistry,
     /// The identity role's ARN (for `SENTINEL_IDENTITY_ROLES`).
     pub identity_role_arn: String,
+    /// The second identity role's ARN (`dana-ops`'s).
+    pub second_identity_role_arn: String,
     /// The ordinary role's ARN (`imposter`'s).
     pub ordinary_role_arn: String,
 }
@@ -331,6 +352,7 @@ struct IamPrincipal {
 /// and returns their keys with the principal and user id IAM reports for each.
 pub async fn seed(iam: &aws_sdk_iam::Client) -> Result<SeededIdentities, IdentityError> {
     let identity_role = ensure_role(iam, IDENTITY_ROLE_NAME, IDENTITY_ROLE_PATH).await?;
+    let second_identity_role = ensure_role(iam, SECOND_IDENTITY_ROLE_NAME, IDENTITY_ROLE_PATH).await?;
     let ordinary_role = ensure_role(iam, ORDINARY_ROLE_NAME, "/").await?;
     let mut keys = Vec::new();
     for identity in dev_identities() {
@@ -350,7 +372,11 @@ pub async fn seed(iam: &aws_sdk_iam::Client) -> Result<SeededIdentities, Identit
                 (created.arn, id, account)
             }
             DevPrincipal::AssumedRole { role, session, .. } => {
-                let role_principal = if role == IDENTITY_ROLE_NAME { &identity_role } else { &ordinary_role };
+                let role_principal = match role {
+                    IDENTITY_ROLE_NAME => &identity_role,
+                    SECOND_IDENTITY_ROLE_NAME => &second_identity_role,
+                    _ => &ordinary_role,
+                };
                 let account = account_of(&role_principal.arn);
                 (
                     format!("arn:aws:sts::{account}:assumed-role/{role}/{session}"),
@@ -373,6 +399,7 @@ pub async fn seed(iam: &aws_sdk_iam::Client) -> Result<SeededIdentities, Identit
     Ok(SeededIdentities {
         registry: KeyRegistry::new(keys)?,
         identity_role_arn: identity_role.arn,
+        second_identity_role_arn: second_identity_role.arn,
         ordinary_role_arn: ordinary_role.arn,
     })
 }
@@ -481,6 +508,6 @@ mod tests {
     #[test]
     fn the_identities_are_those_of_the_design() {
         let profiles: Vec<&str> = dev_identities().iter().map(|i| i.profile).collect();
-        assert_eq!(profiles, ["alice", "bob", "carol", "oncall", "secops", "mallory", "dana", "imposter"]);
+        assert_eq!(profiles, ["alice", "bob", "carol", "oncall", "secops", "mallory", "dana", "dana-ops", "imposter"]);
     }
 }

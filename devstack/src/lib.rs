@@ -269,6 +269,17 @@ pub async fn ensure_views_table(client: &aws_sdk_dynamodb::Client, table: &str) 
     Ok(())
 }
 
+/// Creates the idempotency table unless it exists (a restarted `make dev` keeps its records).
+pub async fn ensure_idempotency_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<()> {
+    let exists = client.describe_table().table_name(table).send().await.is_ok();
+    if !exists {
+        ledger::store::dynamo::create_idempotency_table(client, table)
+            .await
+            .with_context(|| format!("cannot create the idempotency table {table}"))?;
+    }
+    Ok(())
+}
+
 /// A DynamoDB Streams client for a local emulator.
 pub fn dynamodb_streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
     aws_sdk_dynamodbstreams::Client::new(&local_sdk_config(endpoint))

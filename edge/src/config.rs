@@ -29,6 +29,8 @@ impl Var {
 pub const LEDGER_TABLE: Var = Var { name: "SENTINEL_LEDGER_TABLE", default: "sentinel-ledger" };
 /// The views table (tvm, authorizer, projector, enforcer; the CLI's `views rebuild`).
 pub const VIEWS_TABLE: Var = Var { name: "SENTINEL_VIEWS_TABLE", default: "sentinel-views" };
+/// The table that keeps `Idempotency-Key` answers, TTL 24 h (tvm; the local stack creates it).
+pub const IDEMPOTENCY_TABLE: Var = Var { name: "SENTINEL_IDEMPOTENCY_TABLE", default: "sentinel-idempotency" };
 /// The EventBridge bus the exporter publishes to (a name or an ARN).
 pub const EVENT_BUS: Var = Var { name: "SENTINEL_EVENT_BUS", default: "sentinel-ledger" };
 /// The SSM path under which each profile's policy is a parameter (tvm).
@@ -52,6 +54,7 @@ pub const LOG_FILTER: Var = Var { name: "RUST_LOG", default: "info" };
 pub const ALL: &[Var] = &[
     LEDGER_TABLE,
     VIEWS_TABLE,
+    IDEMPOTENCY_TABLE,
     EVENT_BUS,
     POLICY_ROOT,
     ADMINS_PARAMETER,

@@ -18,9 +18,9 @@ use chrono::{DateTime, Utc};
 
 use crate::decide::Aggregate;
 use crate::event::Event;
-use crate::ids::{Actor, StreamKey};
+use crate::ids::{Actor, PersonKey, StreamKey};
 use crate::record::{NewEvent, RecordedEvent, StoredEvent, StreamHead};
-use crate::store::{EventStore, StoreError, StreamAppend, StreamCheck};
+use crate::store::{EventStore, KeyRecord, StoreError, StreamAppend, StreamCheck};
 
 /// How many times a command is read and decided before a lost race is answered as a conflict.
 pub const ATTEMPTS: usize = 3;
@@ -42,7 +42,7 @@ impl Stream {
 
     /// The stream's state as the aggregate `A` folds it.
     pub fn fold<A: Aggregate>(&self) -> A {
-        A::fold(self.events.iter().map(|e| &e.event))
+        A::fold_recorded(&self.events)
     }
 
     /// The last event, if any.
@@ -84,8 +84,9 @@ impl Snapshot {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Plan<T> {
-    appends: Vec<(StreamKey, Vec<Event>)>,
+    appends: Vec<(StreamKey, Option<StreamHead>, Vec<Event>)>,
     holds: Vec<(StreamKey, Option<u64>)>,
+    remember: Option<KeyRecord>,
     /// What the command answers once the plan is committed.
     pub outcome: T,
 }
@@ -93,13 +94,22 @@ pub struct Plan<T> {
 impl<T> Plan<T> {
     /// A plan that appends nothing (yet) and answers `outcome`.
     pub fn new(outcome: T) -> Plan<T> {
-        Plan { appends: Vec::new(), holds: Vec::new(), outcome }
+        Plan { appends: Vec::new(), holds: Vec::new(), remember: None, outcome }
     }
 
     /// Appends `events` to `stream` at the head that was read (genesis for a new stream).
     pub fn append(mut self, stream: StreamKey, events: Vec<Event>) -> Plan<T> {
         if !events.is_empty() {
-            self.appends.push((stream, events));
+            self.appends.push((stream, None, events));
+        }
+        self
+    }
+
+    /// Appends `events` to `stream` after `head`, read elsewhere (a grant found before the
+    /// decision): the append fails if anything landed after it, so it holds the stream too.
+    pub fn append_after(mut self, stream: StreamKey, head: StreamHead, events: Vec<Event>) -> Plan<T> {
+        if !events.is_empty() {
+            self.appends.push((stream, Some(head), events));
         }
         self
     }
@@ -116,6 +126,13 @@ impl<T> Plan<T> {
         self
     }
 
+    /// Remembers `record` (an `Idempotency-Key`'s answer) in the same write, on the condition
+    /// that no live record holds its key ([`StoreError::KeyTaken`] otherwise).
+    pub fn remember(mut self, record: KeyRecord) -> Plan<T> {
+        self.remember = Some(record);
+        self
+    }
+
     /// Whether the plan writes nothing.
     pub fn is_empty(&self) -> bool {
         self.appends.is_empty()
@@ -123,12 +140,12 @@ impl<T> Plan<T> {
 
     /// The streams the plan appends to.
     pub fn streams(&self) -> impl Iterator<Item = &StreamKey> {
-        self.appends.iter().map(|(k, _)| k)
+        self.appends.iter().map(|(k, _, _)| k)
     }
 
     /// The same plan answering something else.
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Plan<U> {
-        Plan { appends: self.appends, holds: self.holds, outcome: f(self.outcome) }
+        Plan { appends: self.appends, holds: self.holds, remember: self.remember, outcome: f(self.outcome) }
     }
 }
 
@@ -136,6 +153,8 @@ impl<T> Plan<T> {
 #[derive(Debug, Clone)]
 pub struct Recording {
     pub actor: Actor,
+    /// The acting person (top-level `person` of every event); `None` for the system.
+    pub person: Option<PersonKey>,
     pub correlation_id: String,
     pub now: DateTime<Utc>,
 }
@@ -145,7 +164,9 @@ impl Recording {
     pub fn record(&self, events: Vec<Event>) -> Vec<NewEvent> {
         events
             .into_iter()
-            .map(|e| NewEvent::new(e, self.actor.clone(), self.correlation_id.clone(), self.now))
+            .map(|e| {
+                NewEvent::new(e, self.actor.clone(), self.correlation_id.clone(), self.now).by(self.person.clone())
+            })
             .collect()
     }
 }
@@ -269,14 +290,18 @@ pub async fn commit<T>(
     let appends: Vec<StreamAppend> = plan
         .appends
         .into_iter()
-        .map(|(stream, events)| StreamAppend { head: read.head(&stream), events: recording.record(events), stream })
+        .map(|(stream, head, events)| StreamAppend {
+            head: head.unwrap_or_else(|| read.head(&stream)),
+            events: recording.record(events),
+            stream,
+        })
         .collect();
     let checks: Vec<StreamCheck> = plan
         .holds
         .into_iter()
         .map(|(stream, seq)| StreamCheck { seq: seq.unwrap_or_else(|| read.head(&stream).seq), stream })
         .collect();
-    let stored = store.append_all(&appends, &checks).await?;
+    let stored = store.append_all_with_key(&appends, &checks, plan.remember.as_ref()).await?;
     Ok((plan.outcome, stored))
 }
 
@@ -301,7 +326,12 @@ mod tests {
     }
 
     fn recording() -> Recording {
-        Recording { actor: Actor::Principal(alice()), correlation_id: "test".into(), now: now() }
+        Recording {
+            actor: Actor::Principal(alice()),
+            person: Some("iam:111122223333:alice".parse().unwrap()),
+            correlation_id: "test".into(),
+            now: now(),
+        }
     }
 
     fn requested() -> Event {
@@ -327,8 +357,10 @@ mod tests {
         }
         fn decide(&self, read: &Snapshot) -> Result<Plan<()>, crate::DomainError> {
             let state: ApprovalState = read.fold(&self.0);
-            let events = state
-                .decide(&crate::decide::approval::ApprovalCommand::Cancel(ApprovalCancelled { by: alice() }), now())?;
+            let events = state.decide(
+                &crate::decide::approval::ApprovalCommand::Cancel(ApprovalCancelled { by: alice() }, None),
+                now(),
+            )?;
             Ok(Plan::new(()).append(self.0.clone(), events))
         }
     }

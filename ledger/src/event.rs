@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Actor, ApprovalId, BreakGlassId, PrincipalArn, Profile, RoleArn};
+use crate::ids::{Actor, ApprovalId, BreakGlassId, PrincipalArn, Profile, RoleArn, SessionId};
 
 /// The effect a decision reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -161,19 +161,36 @@ pub struct ApprovalRequested {
     pub requester: PrincipalArn,
     pub profile: Profile,
     pub justification: String,
+    /// How long the approval stays usable once granted.
     pub duration_seconds: u32,
-    /// The request, and any approval it earns, is usable until this instant.
+    /// The pending request expires at this instant. An approval whose grant carries no
+    /// `usable_until` (granted before windows ran from the grant) is usable until here too.
     pub expires_at: DateTime<Utc>,
-    /// Distinct approvers needed.
+    /// Distinct approving persons needed.
     pub required: u32,
 }
 
-/// One approver approved; the request is approved once `required` distinct approvers have.
+/// One approver approved; the request is approved once `required` distinct persons have
+/// (schema version 2; version 1 had no `usable_until`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalGranted {
     pub approver: PrincipalArn,
     pub comment: Option<String>,
+    /// On the grant that reached the quorum: the approval is usable until this instant (its
+    /// moment plus the request's `duration_seconds`). `None` on the other grants and on
+    /// version 1 events.
+    pub usable_until: Option<DateTime<Utc>>,
+}
+
+/// An approved request was ended before its window did: by an approver, a revoker or an admin,
+/// or because a session resting on it was revoked (then `session_id` names it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRevoked {
+    pub by: PrincipalArn,
+    pub reason: String,
+    pub session_id: Option<SessionId>,
 }
 
 /// An approver denied the request; one denial ends it.
@@ -184,11 +201,19 @@ pub struct ApprovalDenied {
     pub comment: Option<String>,
 }
 
-/// The requester withdrew the request while it was pending.
+/// The requester withdrew the request, pending or approved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalCancelled {
     pub by: PrincipalArn,
+}
+
+/// A session was opened on this grant (on the approval's or the break-glass's own stream, in the
+/// vend's transaction, or by the first refresh that rests on it): ending the grant revokes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantUsed {
+    pub session_id: SessionId,
 }
 
 /// The request's window ended.
@@ -208,12 +233,15 @@ pub struct BreakGlassInvoked {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A break-glass was closed before it expired.
+/// A break-glass was closed before it expired (schema version 2; version 1 had no
+/// `session_id`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BreakGlassClosed {
     pub by: PrincipalArn,
     pub reason: String,
+    /// The session whose revocation closed it, when one did.
+    pub session_id: Option<SessionId>,
 }
 
 /// A break-glass reached its expiry.
@@ -221,15 +249,37 @@ pub struct BreakGlassClosed {
 #[serde(deny_unknown_fields)]
 pub struct BreakGlassExpired {}
 
-/// A break-glass invocation took its principal's guard for the profile (stream
-/// `GUARD#breakglass#<profile>#<principal>`, appended in the invocation's transaction), so
-/// invocations of one principal on one profile are strictly sequential: no stacking, exact
-/// cooldown, whatever the view lag.
+/// A break-glass invocation took its person's guard for the profile (stream
+/// `GUARD#breakglass#<profile>#<person>`, appended in the invocation's transaction), so
+/// invocations of one person on one profile are strictly sequential: no stacking, exact
+/// cooldown, whatever the view lag. (Guards written before person keys are keyed by principal
+/// ARN.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BreakGlassReserved {
     pub breakglass_id: BreakGlassId,
     pub expires_at: DateTime<Utc>,
+}
+
+/// A request took its person's approval guard for the profile (stream
+/// `GUARD#approval#<profile>#<person>`, appended in the request's transaction): requests of one
+/// person on one profile are strictly sequential (no second one while one is pending), and a
+/// vend finds the person's approvals from the ledger alone, whatever the view lag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalReserved {
+    pub approval_id: ApprovalId,
+    /// When the request stops being pending.
+    pub expires_at: DateTime<Utc>,
+    /// How long the approval is usable once granted.
+    pub duration_seconds: u32,
+}
+
+impl ApprovalReserved {
+    /// The latest instant the approval could still be usable (granted at the last moment).
+    pub fn could_grant_until(&self) -> DateTime<Utc> {
+        self.expires_at + chrono::Duration::seconds(i64::from(self.duration_seconds))
+    }
 }
 
 /// A POST carrying an `Idempotency-Key` was answered; a retry with the same key gets this answer
@@ -330,14 +380,17 @@ catalogue! {
     SessionRevoked => 1,
     SessionExpired => 1,
     ApprovalRequested => 1,
-    ApprovalGranted => 1,
+    ApprovalGranted => 2,
     ApprovalDenied => 1,
     ApprovalCancelled => 1,
+    ApprovalRevoked => 1,
     ApprovalExpired => 1,
+    GrantUsed => 1,
     BreakGlassInvoked => 1,
-    BreakGlassClosed => 1,
+    BreakGlassClosed => 2,
     BreakGlassExpired => 1,
     BreakGlassReserved => 1,
+    ApprovalReserved => 1,
     PolicyPublished => 1,
     IdempotencyKeyRecorded => 1,
 }

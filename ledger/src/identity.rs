@@ -1,13 +1,13 @@
-//! Who is calling (DESIGN §4): the caller as API Gateway's IAM authorizer context
-//! describes it, checked for consistency, with a policy user name only when the caller
-//! could not have chosen it.
+//! Who is calling (DESIGN §2, §4): the caller as API Gateway's IAM authorizer context
+//! describes it, checked for consistency; their person key (one human across principals); and
+//! a policy name only when the caller could not have chosen it.
 
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::PrincipalArn;
-use crate::policy::{validate_user_name, Subject};
+use crate::ids::{PersonKey, PrincipalArn, Who};
+use crate::policy::Subject;
 
 /// Role names starting with this are Sentinel's protected roles by default.
 pub const DEFAULT_PROTECTED_ROLE_PREFIX: &str = "SentinelProtected-";
@@ -68,6 +68,10 @@ pub enum IdentityError {
     /// A well-formed ARN of a kind that cannot call Sentinel.
     #[error("this kind of principal cannot call Sentinel")]
     UnsupportedPrincipal,
+    /// A federated user (`GetFederationToken`): its name is the caller's choice and it names
+    /// no person, so it is refused.
+    #[error("federated users cannot call Sentinel; sign in as an IAM user or through an identity role")]
+    FederatedUser,
     /// `accountId` differs from the ARN's account.
     #[error("the caller's account does not match its ARN")]
     AccountMismatch,
@@ -93,8 +97,6 @@ pub enum CallerKind {
         /// Whether the role id is a configured identity role.
         identity_role: bool,
     },
-    /// A federated user (`arn:P:sts::A:federated-user/NAME`).
-    FederatedUser { name: String },
     /// The account root user.
     Root,
 }
@@ -111,7 +113,9 @@ pub struct Caller {
     pub user_id: String,
     /// What kind of principal.
     pub kind: CallerKind,
-    /// The name `users` conditions match: an IAM user's name, or the session name on an
+    /// Who the caller is, whatever principal they use.
+    pub person: PersonKey,
+    /// The name policies match: `iam:<user name>` for an IAM user, `idp:<session name>` on an
     /// identity role. `None` for everyone else, whatever their session is called.
     pub policy_user: Option<String>,
 }
@@ -161,16 +165,32 @@ impl Caller {
                 if user_id.split_once(':') != Some((arn.account, name)) {
                     return Err(IdentityError::UserIdMismatch);
                 }
-                CallerKind::FederatedUser { name: name.to_owned() }
+                return Err(IdentityError::FederatedUser);
             }
         };
-        let policy_user = match &kind {
-            CallerKind::IamUser { name } => Some(name.clone()),
-            CallerKind::AssumedRole { session_name, identity_role: true, .. } => Some(session_name.clone()),
-            CallerKind::AssumedRole { .. } | CallerKind::FederatedUser { .. } | CallerKind::Root => None,
-        };
+        let person = match &kind {
+            CallerKind::IamUser { name } => PersonKey::iam(account_id, name),
+            CallerKind::AssumedRole { session_name, identity_role: true, .. } => PersonKey::idp(session_name),
+            CallerKind::AssumedRole { role_id, .. } => PersonKey::role(role_id),
+            CallerKind::Root => PersonKey::root(account_id),
+        }
+        // Every part was validated above, so the key is well-formed.
+        .map_err(|_| IdentityError::MalformedArn)?;
+        let policy_user = person.policy_name();
         let principal = arn_text.parse().map_err(|_| IdentityError::MalformedArn)?;
-        Ok(Caller { principal, account_id: account_id.to_owned(), user_id: user_id.to_owned(), kind, policy_user })
+        Ok(Caller {
+            principal,
+            account_id: account_id.to_owned(),
+            user_id: user_id.to_owned(),
+            kind,
+            person,
+            policy_user,
+        })
+    }
+
+    /// The caller as someone who acts: principal and person.
+    pub fn who(&self) -> Who {
+        Who::new(self.principal.clone(), self.person.clone())
     }
 
     /// What policy matching sees of this caller.
@@ -178,13 +198,10 @@ impl Caller {
         Subject { principal: self.principal.clone(), policy_user: self.policy_user.clone() }
     }
 
-    /// A stable key for per-principal rate limiting: the role id for sessions on ordinary
-    /// roles (whose session names the caller picks freely), `userId` otherwise.
-    pub fn rate_limit_key(&self) -> &str {
-        match &self.kind {
-            CallerKind::AssumedRole { role_id, identity_role: false, .. } => role_id,
-            _ => &self.user_id,
-        }
+    /// The key of per-person rate limiting: the person key, so a person's principals share one
+    /// budget and the session names of an ordinary role never make a fresh one.
+    pub fn rate_limit_key(&self) -> String {
+        self.person.to_string()
     }
 }
 
@@ -234,7 +251,9 @@ fn parse_principal_arn(arn: &str) -> Result<ParsedArn<'_>, IdentityError> {
         ("iam", user) if user.starts_with("user/") => {
             // `user/path/name`: the name is the last segment.
             let name = user.rsplit('/').next().unwrap_or_default();
-            validate_user_name(name).map_err(|_| IdentityError::MalformedArn)?;
+            if !is_iam_name(name, 1) {
+                return Err(IdentityError::MalformedArn);
+            }
             Resource::User { name }
         }
         ("sts", session) if session.starts_with("assumed-role/") => {
@@ -271,9 +290,9 @@ fn is_partition(partition: &str) -> bool {
         })
 }
 
-/// Role, session and federated names: `[A-Za-z0-9_+=,.@-]`, `min`–64 characters.
+/// User, role, session and federated names: `[A-Za-z0-9_+=,.@-]`, `min`–64 characters.
 fn is_iam_name(name: &str, min: usize) -> bool {
-    (min..=64).contains(&name.len()) && validate_user_name(name).is_ok()
+    (min..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
 }
 
 #[cfg(test)]
@@ -309,15 +328,17 @@ mod tests {
     fn iam_user_is_evaluated_under_their_user_name() {
         let c = caller("arn:aws:iam::111122223333:user/alice", "AIDAALICE0001").unwrap();
         assert_eq!(c.kind, CallerKind::IamUser { name: "alice".into() });
-        assert_eq!(c.policy_user.as_deref(), Some("alice"));
+        assert_eq!(c.policy_user.as_deref(), Some("iam:alice"));
         assert_eq!(c.account_id, ACCOUNT);
-        assert_eq!(c.rate_limit_key(), "AIDAALICE0001");
+        assert_eq!(c.person.to_string(), "iam:111122223333:alice");
+        assert_eq!(c.rate_limit_key(), "iam:111122223333:alice");
     }
 
     #[test]
     fn iam_user_name_is_the_last_path_segment() {
         let c = caller("arn:aws:iam::111122223333:user/engineering/platform/alice", "AIDAALICE0001").unwrap();
-        assert_eq!(c.policy_user.as_deref(), Some("alice"));
+        assert_eq!(c.policy_user.as_deref(), Some("iam:alice"));
+        assert_eq!(c.person.to_string(), "iam:111122223333:alice");
     }
 
     #[test]
@@ -325,6 +346,7 @@ mod tests {
         let c = caller("arn:aws:sts::111122223333:assumed-role/Ordinary/alice", "AROAORDINARY0001:alice").unwrap();
         assert_eq!(c.policy_user, None);
         assert!(matches!(c.kind, CallerKind::AssumedRole { identity_role: false, .. }));
+        assert_eq!(c.person.to_string(), "role:AROAORDINARY0001");
     }
 
     #[test]
@@ -334,8 +356,43 @@ mod tests {
             "AROAIDENTITYROLE0001:dana@example.com",
         )
         .unwrap();
-        assert_eq!(c.policy_user.as_deref(), Some("dana@example.com"));
-        assert_eq!(c.rate_limit_key(), "AROAIDENTITYROLE0001:dana@example.com");
+        assert_eq!(c.policy_user.as_deref(), Some("idp:dana@example.com"));
+        assert_eq!(c.person.to_string(), "idp:dana@example.com");
+        assert_eq!(c.rate_limit_key(), "idp:dana@example.com");
+    }
+
+    #[test]
+    fn two_identity_roles_with_one_session_name_are_one_person() {
+        let cfg = IdentityConfig {
+            identity_role_ids: ["AROAIDENTITYROLE0001".to_owned(), "AROAIDENTITYROLE0002".to_owned()].into(),
+            ..IdentityConfig::default()
+        };
+        let dev = ctx(
+            "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Dev_01/dana@example.com",
+            "AROAIDENTITYROLE0001:dana@example.com",
+        );
+        let ops = ctx(
+            "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Ops_02/dana@example.com",
+            "AROAIDENTITYROLE0002:dana@example.com",
+        );
+        let (dev, ops) = (Caller::from_iam(&dev, &cfg).unwrap(), Caller::from_iam(&ops, &cfg).unwrap());
+        assert_ne!(dev.principal, ops.principal);
+        assert_eq!(dev.person, ops.person);
+        assert!(dev.who().is(&ops.who()));
+        assert_eq!(dev.rate_limit_key(), ops.rate_limit_key());
+    }
+
+    #[test]
+    fn an_iam_user_and_an_sso_user_with_one_name_are_two_people() {
+        let iam = caller("arn:aws:iam::111122223333:user/secops@example.com", "AIDASECOPS0001").unwrap();
+        let sso = caller(
+            "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin/secops@example.com",
+            "AROAIDENTITYROLE0001:secops@example.com",
+        )
+        .unwrap();
+        assert_ne!(iam.person, sso.person);
+        assert_ne!(iam.policy_user, sso.policy_user);
+        assert!(!iam.who().is(&sso.who()));
     }
 
     #[test]
@@ -374,7 +431,8 @@ mod tests {
         let a = caller("arn:aws:sts::111122223333:assumed-role/Ordinary/one", "AROAORDINARY0001:one").unwrap();
         let b = caller("arn:aws:sts::111122223333:assumed-role/Ordinary/two", "AROAORDINARY0001:two").unwrap();
         assert_eq!(a.rate_limit_key(), b.rate_limit_key());
-        assert_eq!(a.rate_limit_key(), "AROAORDINARY0001");
+        assert_eq!(a.rate_limit_key(), "role:AROAORDINARY0001");
+        assert_eq!(a.person, b.person, "the session names of an ordinary role are the caller's choice: one actor");
     }
 
     #[test]
@@ -402,7 +460,7 @@ mod tests {
     #[test]
     fn govcloud_china_and_iso_partitions_are_understood() {
         let gov = caller("arn:aws-us-gov:iam::111122223333:user/alice", "AIDAALICE0001").unwrap();
-        assert_eq!(gov.policy_user.as_deref(), Some("alice"));
+        assert_eq!(gov.policy_user.as_deref(), Some("iam:alice"));
         assert_eq!(gov.principal.as_str(), "arn:aws-us-gov:iam::111122223333:user/alice");
         let cn = caller("arn:aws-cn:sts::111122223333:assumed-role/Ordinary/alice", "AROAORDINARY0001:alice").unwrap();
         assert_eq!(cn.policy_user, None);
@@ -417,14 +475,16 @@ mod tests {
     fn root_has_no_policy_user() {
         let root = caller("arn:aws:iam::111122223333:root", ACCOUNT).unwrap();
         assert_eq!((root.kind.clone(), root.policy_user.clone()), (CallerKind::Root, None));
+        assert_eq!(root.person.to_string(), "root:111122223333");
         assert_eq!(caller("arn:aws:iam::111122223333:root", "AIDAROOT0001"), Err(IdentityError::UserIdMismatch));
     }
 
     #[test]
-    fn federated_user_has_no_policy_user() {
-        let c = caller("arn:aws:sts::111122223333:federated-user/alice", "111122223333:alice").unwrap();
-        assert_eq!(c.kind, CallerKind::FederatedUser { name: "alice".into() });
-        assert_eq!(c.policy_user, None);
+    fn federated_users_are_refused() {
+        assert_eq!(
+            caller("arn:aws:sts::111122223333:federated-user/alice", "111122223333:alice"),
+            Err(IdentityError::FederatedUser)
+        );
         assert_eq!(
             caller("arn:aws:sts::111122223333:federated-user/alice", "111122223333:bob"),
             Err(IdentityError::UserIdMismatch)

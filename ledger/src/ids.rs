@@ -17,6 +17,12 @@ pub enum IdError {
     BadArn { kind: &'static str },
     #[error("unknown stream key {0:?}: expected SESSION#, APPROVAL#, BREAKGLASS#, POLICY#, GUARD# or IDEMPOTENCY#")]
     BadStreamKey(String),
+    #[error("person keys are iam:<account>:<user name>, idp:<session name>, role:<AROA role id> or root:<account>")]
+    BadPersonKey,
+    #[error(
+        "the role must be a protected role: its name starts with SentinelProtected- (any case, any account, path /)"
+    )]
+    NotProtectedRole,
 }
 
 macro_rules! ulid_id {
@@ -158,6 +164,25 @@ string_id!(
     |s| validate_arn(s, "role ARN", |rest| rest.starts_with("iam:") && rest.contains(":role/"))
 );
 
+impl RoleArn {
+    /// Whether the role's name (after `role/`, path `/`) starts with `prefix`, ignoring ASCII
+    /// case (IAM role names are case-insensitive).
+    pub fn is_protected(&self, prefix: &str) -> bool {
+        let name = self.0.split_once(":role/").map_or("", |(_, name)| name);
+        !name.contains('/') && name.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    }
+
+    /// This ARN if it names a protected role (`SentinelProtected-*`): only those can the TVM
+    /// assume, and only their sessions can the enforcer deny.
+    pub fn require_protected(&self) -> Result<&RoleArn, IdError> {
+        if self.is_protected(crate::identity::DEFAULT_PROTECTED_ROLE_PREFIX) {
+            Ok(self)
+        } else {
+            Err(IdError::NotProtectedRole)
+        }
+    }
+}
+
 string_id!(
     /// The ARN of a calling principal as AWS authenticated it.
     PrincipalArn,
@@ -170,6 +195,150 @@ fn validate_arn(s: &str, kind: &'static str, shape: fn(&str) -> bool) -> Result<
     match rest {
         Some(rest) if printable && s.len() <= 2048 && shape(rest) => Ok(()),
         _ => Err(IdError::BadArn { kind }),
+    }
+}
+
+/// Who a caller is, whatever principal they use (DESIGN §2): the key that self-approval, the
+/// quorum, cancel rights, break-glass guards, rate limits and "mine" filters compare.
+///
+/// An IAM user is `iam:<account>:<user name>`; a session on a configured identity role (whose
+/// trust pins the session name to the signed-in user) is `idp:<session name>`; a session on any
+/// other role is `role:<AROA role id>` (its session names are the caller's choice, so all its
+/// sessions are one actor); the account root is `root:<account>`. IAM user names and identity
+/// session names never meet: `iam:` and `idp:` keys are never equal. Held in its text form,
+/// validated once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PersonKey(String);
+
+impl PersonKey {
+    /// An IAM user, by account and user name.
+    pub fn iam(account: &str, user: &str) -> Result<PersonKey, IdError> {
+        format!("iam:{account}:{user}").parse()
+    }
+
+    /// A person signed in through an identity provider, by the session name it sets.
+    pub fn idp(session: &str) -> Result<PersonKey, IdError> {
+        format!("idp:{session}").parse()
+    }
+
+    /// Every session of one ordinary role, by the role's unique id (`AROA…`).
+    pub fn role(role_id: &str) -> Result<PersonKey, IdError> {
+        format!("role:{role_id}").parse()
+    }
+
+    /// The root user of an account.
+    pub fn root(account: &str) -> Result<PersonKey, IdError> {
+        format!("root:{account}").parse()
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name policies match (`iam:NAME` or `idp:NAME`); roles and root have none.
+    pub fn policy_name(&self) -> Option<String> {
+        let (kind, rest) = self.0.split_once(':')?;
+        match kind {
+            "iam" => rest.split_once(':').map(|(_, user)| format!("iam:{user}")),
+            "idp" => Some(self.0.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// 12 ASCII digits.
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// IAM user and session names: 1-64 (sessions: 2-64) of `[A-Za-z0-9_+=,.@-]`.
+fn is_name(s: &str, min: usize) -> bool {
+    (min..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+}
+
+impl fmt::Display for PersonKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for PersonKey {
+    type Err = IdError;
+    /// `iam:<account>:<user>`, `idp:<session>`, `role:<AROA id>` or `root:<account>`.
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let (kind, rest) = s.split_once(':').ok_or(IdError::BadPersonKey)?;
+        let valid = match kind {
+            "iam" => rest.split_once(':').is_some_and(|(account, user)| is_account(account) && is_name(user, 1)),
+            "idp" => is_name(rest, 2),
+            "role" => rest
+                .strip_prefix("AROA")
+                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())),
+            "root" => is_account(rest),
+            _ => false,
+        };
+        if valid {
+            Ok(PersonKey(s.to_owned()))
+        } else {
+            Err(IdError::BadPersonKey)
+        }
+    }
+}
+
+impl Serialize for PersonKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PersonKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Someone who acted: the principal ARN AWS authenticated, and their person key — `None` for
+/// what was recorded before person keys existed, which is then compared by ARN.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Who {
+    pub principal: PrincipalArn,
+    pub person: Option<PersonKey>,
+}
+
+impl Who {
+    /// Someone whose person is known.
+    pub fn new(principal: PrincipalArn, person: PersonKey) -> Who {
+        Who { principal, person: Some(person) }
+    }
+
+    /// Whether `self` and `other` are the same person: by person key when both have one, by
+    /// principal ARN otherwise (events recorded before person keys).
+    pub fn is(&self, other: &Who) -> bool {
+        match (&self.person, &other.person) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.principal == other.principal,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Who {
+    /// `{principal, person}`, or a bare principal ARN (views written before person keys).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Arn(PrincipalArn),
+            Full {
+                principal: PrincipalArn,
+                #[serde(default)]
+                person: Option<PersonKey>,
+            },
+        }
+        Ok(match Wire::deserialize(d)? {
+            Wire::Arn(principal) => Who { principal, person: None },
+            Wire::Full { principal, person } => Who { principal, person },
+        })
     }
 }
 
@@ -220,8 +389,19 @@ pub enum StreamKey {
     Approval(ApprovalId),
     BreakGlass(BreakGlassId),
     Policy(Profile),
-    /// Serialises break-glass invocations of one principal for one profile.
+    /// Serialises break-glass invocations of one person for one profile.
     BreakGlassGuard {
+        profile: Profile,
+        person: PersonKey,
+    },
+    /// Serialises approval requests of one person for one profile and lists them.
+    ApprovalGuard {
+        profile: Profile,
+        person: PersonKey,
+    },
+    /// The guard of one principal for one profile, as written before person keys: read (until
+    /// it can no longer matter), never written.
+    LegacyBreakGlassGuard {
         profile: Profile,
         principal: PrincipalArn,
     },
@@ -237,7 +417,9 @@ impl fmt::Display for StreamKey {
             StreamKey::Approval(id) => write!(f, "APPROVAL#{id}"),
             StreamKey::BreakGlass(id) => write!(f, "BREAKGLASS#{id}"),
             StreamKey::Policy(p) => write!(f, "POLICY#{p}"),
-            StreamKey::BreakGlassGuard { profile, principal } => {
+            StreamKey::BreakGlassGuard { profile, person } => write!(f, "GUARD#breakglass#{profile}#{person}"),
+            StreamKey::ApprovalGuard { profile, person } => write!(f, "GUARD#approval#{profile}#{person}"),
+            StreamKey::LegacyBreakGlassGuard { profile, principal } => {
                 write!(f, "GUARD#breakglass#{profile}#{principal}")
             }
             StreamKey::Idempotency(digest) => write!(f, "IDEMPOTENCY#{digest}"),
@@ -258,13 +440,22 @@ impl FromStr for StreamKey {
             "IDEMPOTENCY" if rest.len() == 64 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) => {
                 Ok(StreamKey::Idempotency(rest.to_owned()))
             }
+            "GUARD" if rest.starts_with("approval#") => {
+                let (profile, person) = rest["approval#".len()..].split_once('#').ok_or_else(bad)?;
+                Ok(StreamKey::ApprovalGuard {
+                    profile: profile.parse().map_err(|_| bad())?,
+                    person: person.parse().map_err(|_| bad())?,
+                })
+            }
             "GUARD" => {
                 let rest = rest.strip_prefix("breakglass#").ok_or_else(bad)?;
-                let (profile, principal) = rest.split_once('#').ok_or_else(bad)?;
-                Ok(StreamKey::BreakGlassGuard {
-                    profile: profile.parse().map_err(|_| bad())?,
-                    principal: principal.parse().map_err(|_| bad())?,
-                })
+                let (profile, holder) = rest.split_once('#').ok_or_else(bad)?;
+                let profile = profile.parse().map_err(|_| bad())?;
+                if holder.starts_with("arn:") {
+                    Ok(StreamKey::LegacyBreakGlassGuard { profile, principal: holder.parse().map_err(|_| bad())? })
+                } else {
+                    Ok(StreamKey::BreakGlassGuard { profile, person: holder.parse().map_err(|_| bad())? })
+                }
             }
             _ => Err(bad()),
         }
@@ -307,7 +498,19 @@ mod tests {
             StreamKey::Policy("prod".parse().unwrap()),
             StreamKey::BreakGlassGuard {
                 profile: "prod".parse().unwrap(),
+                person: "iam:111122223333:oncall".parse().unwrap(),
+            },
+            StreamKey::BreakGlassGuard {
+                profile: "prod".parse().unwrap(),
+                person: "idp:dana@example.com".parse().unwrap(),
+            },
+            StreamKey::LegacyBreakGlassGuard {
+                profile: "prod".parse().unwrap(),
                 principal: "arn:aws:iam::111122223333:user/oncall".parse().unwrap(),
+            },
+            StreamKey::ApprovalGuard {
+                profile: "prod".parse().unwrap(),
+                person: "idp:dana@example.com".parse().unwrap(),
             },
             StreamKey::Idempotency("ab".repeat(32)),
         ];
@@ -319,10 +522,80 @@ mod tests {
     }
 
     #[test]
+    fn person_keys_round_trip_and_refuse_anything_else() {
+        for good in [
+            "iam:111122223333:alice",
+            "iam:111122223333:secops@example.com",
+            "idp:dana@example.com",
+            "role:AROAORDINARY0001",
+            "root:111122223333",
+        ] {
+            assert_eq!(good.parse::<PersonKey>().unwrap().to_string(), good);
+        }
+        for bad in [
+            "",
+            "alice",
+            "iam:alice",
+            "iam:1:alice",
+            "iam:111122223333:",
+            "iam:111122223333:a b",
+            "idp:x",
+            "idp:a:b",
+            "role:AIDA0001",
+            "role:AROA",
+            "root:1",
+            "user:111122223333:alice",
+        ] {
+            assert_eq!(bad.parse::<PersonKey>(), Err(IdError::BadPersonKey), "{bad:?}");
+        }
+        let iam: PersonKey = "iam:111122223333:secops@example.com".parse().unwrap();
+        let idp: PersonKey = "idp:secops@example.com".parse().unwrap();
+        assert_ne!(iam, idp, "an IAM user and an SSO user with one name are two people");
+        assert_eq!(iam.policy_name().as_deref(), Some("iam:secops@example.com"));
+        assert_eq!(idp.policy_name().as_deref(), Some("idp:secops@example.com"));
+    }
+
+    #[test]
+    fn who_compares_persons_and_falls_back_to_arns_for_old_records() {
+        let dev: PrincipalArn = "arn:aws:sts::111122223333:assumed-role/Dev/dana@example.com".parse().unwrap();
+        let ops: PrincipalArn = "arn:aws:sts::111122223333:assumed-role/Ops/dana@example.com".parse().unwrap();
+        let dana: PersonKey = "idp:dana@example.com".parse().unwrap();
+        assert!(Who::new(dev.clone(), dana.clone()).is(&Who::new(ops.clone(), dana.clone())));
+        assert!(!Who { principal: dev.clone(), person: None }.is(&Who::new(ops.clone(), dana.clone())));
+        assert!(Who { principal: dev.clone(), person: None }.is(&Who::new(dev.clone(), dana)));
+        let legacy: Who = serde_json::from_value(serde_json::json!(dev.as_str())).unwrap();
+        assert_eq!(legacy, Who { principal: dev, person: None });
+        let full: Who =
+            serde_json::from_value(serde_json::json!({"principal": ops.as_str(), "person": "idp:dana@example.com"}))
+                .unwrap();
+        assert_eq!(serde_json::to_value(&full).unwrap()["person"], "idp:dana@example.com");
+    }
+
+    #[test]
     fn ulid_ids_refuse_anything_but_26_crockford_characters() {
         assert!("01ARZ3NDEKTSV4RRFFQ69G5FAV".parse::<SessionId>().is_ok());
         assert!("01ARZ3NDEKTSV4RRFFQ69G5FA".parse::<SessionId>().is_err());
         assert!("01ARZ3NDEKTSV4RRFFQ69G5FAU!".parse::<SessionId>().is_err());
+    }
+
+    #[test]
+    fn only_sentinel_protected_roles_are_protected() {
+        let role = |arn: &str| arn.parse::<RoleArn>().unwrap();
+        for protected in [
+            "arn:aws:iam::111122223333:role/SentinelProtected-Dev",
+            "arn:aws:iam::999988887777:role/sentinelprotected-prod",
+            "arn:aws-us-gov:iam::111122223333:role/SENTINELPROTECTED-X",
+        ] {
+            assert!(role(protected).require_protected().is_ok(), "{protected}");
+        }
+        for other in [
+            "arn:aws:iam::111122223333:role/Admin",
+            "arn:aws:iam::111122223333:role/SentinelProtected",
+            "arn:aws:iam::111122223333:role/team/SentinelProtected-Dev",
+            "arn:aws:iam::111122223333:role/XSentinelProtected-Dev",
+        ] {
+            assert_eq!(role(other).require_protected(), Err(IdError::NotProtectedRole), "{other}");
+        }
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub mod upcast;
 
 pub use decide::{Aggregate, DomainError};
 pub use event::{Basis, Effect, Event};
-pub use ids::{Actor, ApprovalId, BreakGlassId, EventId, PrincipalArn, Profile, RoleArn, SessionId, StreamKey};
+pub use ids::{
+    Actor, ApprovalId, BreakGlassId, EventId, PersonKey, PrincipalArn, Profile, RoleArn, SessionId, StreamKey, Who,
+};
 pub use record::{verify_stream, ChainBreak, NewEvent, RecordedEvent, StoredEvent, StreamHead};
 pub use store::{EventStore, StoreError, StreamAppend, StreamCheck};

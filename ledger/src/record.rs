@@ -2,7 +2,8 @@
 //! as decoded ([`RecordedEvent`]), plus the per-stream SHA-256 chain and its verification.
 //!
 //! `hash` = SHA-256 (hex) of the RFC 8785 canonical JSON of every stored attribute but `hash`:
-//! `stream`, `seq`, `event_id`, `type`, `schema_version`, `occurred_at`, `actor`,
+//! `stream`, `seq`, `event_id`, `type`, `schema_version`, `occurred_at`, `actor`, `person` (when
+//! the event has one: events recorded for a caller since person keys exist),
 //! `correlation_id`, `payload` and `prev_hash`. The first event of a stream has a `prev_hash` of
 //! 64 zeros. Verification works on the stored strings, never on re-encoded typed values, so it
 //! needs nothing of this crate but this definition.
@@ -14,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::canonical::{to_canonical_bytes, CanonicalError};
 use crate::event::{Event, PayloadError};
-use crate::ids::{Actor, EventId, StreamKey};
+use crate::ids::{Actor, EventId, PersonKey, StreamKey};
 use crate::upcast::upcast;
 
 /// `prev_hash` of the first event of every stream.
@@ -27,20 +28,29 @@ pub struct NewEvent {
     pub event_id: EventId,
     pub occurred_at: DateTime<Utc>,
     pub actor: Actor,
+    /// The acting person; `None` for the system.
+    pub person: Option<PersonKey>,
     pub correlation_id: String,
     pub event: Event,
 }
 
 impl NewEvent {
-    /// A new event with a fresh id.
+    /// A new event with a fresh id and no person (the system, or a test).
     pub fn new(event: impl Into<Event>, actor: Actor, correlation_id: impl Into<String>, now: DateTime<Utc>) -> Self {
         NewEvent {
             event_id: EventId::generate(),
             occurred_at: now,
             actor,
+            person: None,
             correlation_id: correlation_id.into(),
             event: event.into(),
         }
+    }
+
+    /// The same event, recorded for `person`.
+    pub fn by(mut self, person: Option<PersonKey>) -> Self {
+        self.person = person;
+        self
     }
 }
 
@@ -69,6 +79,10 @@ pub struct StoredEvent {
     pub schema_version: u32,
     pub occurred_at: String,
     pub actor: String,
+    /// The acting person's key; absent on system events and on events recorded before person
+    /// keys (they compare by `actor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
     pub correlation_id: String,
     pub payload: Value,
     pub prev_hash: String,
@@ -83,9 +97,23 @@ pub struct RecordedEvent {
     pub event_id: EventId,
     pub occurred_at: DateTime<Utc>,
     pub actor: Actor,
+    /// The acting person; `None` for the system and for events recorded before person keys.
+    pub person: Option<PersonKey>,
     pub correlation_id: String,
     pub event: Event,
     pub hash: String,
+}
+
+impl RecordedEvent {
+    /// Who acted, when a principal did (`None` for the system).
+    pub fn who(&self) -> Option<crate::ids::Who> {
+        match &self.actor {
+            Actor::Principal(principal) => {
+                Some(crate::ids::Who { principal: principal.clone(), person: self.person.clone() })
+            }
+            Actor::System => None,
+        }
+    }
 }
 
 /// Why a stored event could not be decoded. Carries where it is, never the secret material.
@@ -130,6 +158,7 @@ impl StoredEvent {
                 schema_version: e.event.schema_version(),
                 occurred_at: format_time(e.occurred_at),
                 actor: e.actor.to_string(),
+                person: e.person.as_ref().map(ToString::to_string),
                 correlation_id: e.correlation_id.clone(),
                 payload: e.event.payload(),
                 prev_hash: prev_hash.clone(),
@@ -152,6 +181,9 @@ impl StoredEvent {
         doc.insert("schema_version".into(), Value::from(self.schema_version));
         doc.insert("occurred_at".into(), Value::String(self.occurred_at.clone()));
         doc.insert("actor".into(), Value::String(self.actor.clone()));
+        if let Some(person) = &self.person {
+            doc.insert("person".into(), Value::String(person.clone()));
+        }
         doc.insert("correlation_id".into(), Value::String(self.correlation_id.clone()));
         doc.insert("payload".into(), self.payload.clone());
         doc.insert("prev_hash".into(), Value::String(self.prev_hash.clone()));
@@ -179,6 +211,12 @@ impl StoredEvent {
             .map_err(|e| bad("occurred_at", e.to_string()))?
             .with_timezone(&Utc);
         let actor = self.actor.parse().map_err(|e: crate::ids::IdError| bad("actor", e.to_string()))?;
+        let person = self
+            .person
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: crate::ids::IdError| bad("person", e.to_string()))?;
         let payload = upcast(&self.event_type, self.schema_version, self.payload.clone()).map_err(|e| err(e.into()))?;
         let event = Event::from_current(&self.event_type, payload).map_err(|e| err(e.into()))?;
         Ok(RecordedEvent {
@@ -187,6 +225,7 @@ impl StoredEvent {
             event_id,
             occurred_at,
             actor,
+            person,
             correlation_id: self.correlation_id.clone(),
             event,
             hash: self.hash.clone(),

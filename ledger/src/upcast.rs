@@ -23,6 +23,8 @@ pub fn upcast(event_type: &str, mut version: u32, mut payload: Value) -> Result<
 fn step(event_type: &str, version: u32, payload: Value) -> Result<Value, PayloadError> {
     match (event_type, version) {
         ("CredentialsRequested", 1) => credentials_requested_v1_to_v2(payload),
+        ("ApprovalGranted", 1) => add_null_field(event_type, payload, "usable_until"),
+        ("BreakGlassClosed", 1) => add_null_field(event_type, payload, "session_id"),
         _ => Err(PayloadError::UnsupportedVersion { event_type: event_type.to_owned(), version }),
     }
 }
@@ -47,6 +49,18 @@ fn credentials_requested_v1_to_v2(payload: Value) -> Result<Value, PayloadError>
     Ok(Value::Object(v2))
 }
 
+/// A step that only added an optional field: older events had none (`null`).
+fn add_null_field(event_type: &str, payload: Value, field: &str) -> Result<Value, PayloadError> {
+    let Value::Object(mut object) = payload else {
+        return Err(PayloadError::Invalid(format!("{event_type} payload is not an object")));
+    };
+    if object.contains_key(field) {
+        return Err(PayloadError::Invalid(format!("{event_type} of the older version already has {field:?}")));
+    }
+    object.insert(field.to_owned(), Value::Null);
+    Ok(Value::Object(object))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +77,22 @@ mod tests {
                    "user_id": null, "requested_duration_seconds": 900, "reason": null})
         );
         assert!(matches!(Event::from_current("CredentialsRequested", v2), Ok(Event::CredentialsRequested(_))));
+    }
+
+    #[test]
+    fn approval_granted_v1_and_break_glass_closed_v1_gain_their_optional_fields_as_null() {
+        let v1 = json!({"approver": "arn:aws:iam::111122223333:user/carol", "comment": null});
+        let v2 = upcast("ApprovalGranted", 1, v1).unwrap();
+        assert_eq!(v2["usable_until"], Value::Null);
+        assert!(matches!(Event::from_current("ApprovalGranted", v2), Ok(Event::ApprovalGranted(_))));
+        let v1 = json!({"by": "arn:aws:iam::111122223333:user/oncall", "reason": "resolved"});
+        let v2 = upcast("BreakGlassClosed", 1, v1).unwrap();
+        assert!(
+            matches!(Event::from_current("BreakGlassClosed", v2), Ok(Event::BreakGlassClosed(c)) if c.session_id.is_none())
+        );
+        let already =
+            json!({"approver": "arn:aws:iam::111122223333:user/carol", "comment": null, "usable_until": null});
+        assert!(upcast("ApprovalGranted", 1, already).is_err());
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct AuditRecord {
     pub occurred_at: String,
     /// Who did it: the actor's principal ARN, or `system`.
     pub principal: String,
+    /// The acting person's key, when the event has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
     /// The correlation (request) id.
     pub correlation_id: String,
     /// A one-line description.
@@ -40,6 +43,7 @@ impl AuditRecord {
             event_type: stored.event_type.clone(),
             occurred_at: stored.occurred_at.clone(),
             principal: stored.actor.clone(),
+            person: stored.person.clone(),
             correlation_id: stored.correlation_id.clone(),
             summary: summary(&recorded.event),
             hash: stored.hash.clone(),
@@ -78,15 +82,24 @@ pub fn summary(event: &Event) -> String {
         Event::ApprovalGranted(e) => format!("approved by {}", e.approver),
         Event::ApprovalDenied(e) => format!("denied by {}", e.approver),
         Event::ApprovalCancelled(e) => format!("cancelled by {}", e.by),
+        Event::ApprovalRevoked(e) => match e.session_id {
+            Some(session) => format!("approval revoked by {} with session {session}: {}", e.by, e.reason),
+            None => format!("approval revoked by {}: {}", e.by, e.reason),
+        },
         Event::ApprovalExpired(_) => "approval expired".to_owned(),
+        Event::GrantUsed(e) => format!("session {} opened on this grant", e.session_id),
         Event::BreakGlassInvoked(e) => format!(
             "{} invoked break-glass on profile {} ({}): {}",
             e.invoker, e.profile, e.reason_code, e.justification
         ),
-        Event::BreakGlassClosed(e) => format!("break-glass closed by {}: {}", e.by, e.reason),
+        Event::BreakGlassClosed(e) => match e.session_id {
+            Some(session) => format!("break-glass closed by {} with session {session}: {}", e.by, e.reason),
+            None => format!("break-glass closed by {}: {}", e.by, e.reason),
+        },
         Event::BreakGlassExpired(_) => "break-glass expired".to_owned(),
         Event::IdempotencyKeyRecorded(e) => format!("answer to {} remembered for retries", e.route),
         Event::BreakGlassReserved(e) => format!("break-glass {} took the invoker's guard", e.breakglass_id),
+        Event::ApprovalReserved(e) => format!("request {} took the requester's guard", e.approval_id),
         Event::PolicyPublished(e) => format!("policy {} version {} published by {}", e.profile, e.version, e.by),
     }
 }

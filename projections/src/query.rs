@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use ledger::decide::approval::ApprovalStatus;
 use ledger::decide::breakglass::BreakGlassStatus;
 use ledger::decide::session::SessionStatus;
-use ledger::{PrincipalArn, Profile};
+use ledger::{Profile, Who};
 
 use crate::store::{ApprovalIndex, BreakGlassIndex, SessionIndex, ViewError, ViewStore};
 use crate::view::{ApprovalView, BreakGlassView, SessionView};
@@ -53,6 +53,7 @@ pub async fn approvals_at(
         Some(Approved) => &[Some(Approved)],
         Some(Denied) => &[Some(Denied)],
         Some(Cancelled) => &[Some(Cancelled)],
+        Some(Revoked) => &[Some(Revoked)],
     };
     let mut found = Vec::new();
     for r in recorded {
@@ -68,10 +69,10 @@ pub async fn approvals_at(
 
 /// Requests pending at `now` that `approver` may still act on: pending requests on the profiles
 /// whose policy names them an approver (the caller resolves those from the policies), minus their
-/// own requests and those they already granted.
+/// own requests (as a person, from any principal) and those they already granted.
 pub async fn pending_for_approver(
     store: &dyn ViewStore,
-    approver: &PrincipalArn,
+    approver: &Who,
     profiles: &[Profile],
     now: DateTime<Utc>,
 ) -> Result<Vec<ApprovalView>, ViewError> {
@@ -79,7 +80,9 @@ pub async fn pending_for_approver(
     for profile in profiles {
         let rows =
             approvals_at(store, &ApprovalIndex::Profile(profile.clone()), Some(ApprovalStatus::Pending), now).await?;
-        found.extend(rows.into_iter().filter(|a| &a.request.requester != approver && !a.approvers.contains(approver)));
+        found.extend(
+            rows.into_iter().filter(|a| !a.requester().is(approver) && !a.approvers.iter().any(|g| g.is(approver))),
+        );
     }
     Ok(found)
 }
@@ -113,7 +116,7 @@ pub async fn break_glass_at(
 /// security decision re-reads it with [`crate::reader::break_glass`]).
 pub async fn active_break_glass(
     store: &dyn ViewStore,
-    invoker: &PrincipalArn,
+    invoker: &Who,
     profile: &Profile,
     now: DateTime<Utc>,
 ) -> Result<Option<BreakGlassView>, ViewError> {

@@ -10,11 +10,17 @@ use ledger::event::{
     BreakGlassClosed, BreakGlassExpired, BreakGlassInvoked, CredentialsIssued, CredentialsRefreshed,
     CredentialsRequested, Effect, Event, PolicyPublished, SessionExpired, SessionRevoked,
 };
-use ledger::{Actor, EventId, NewEvent, PrincipalArn, Profile, StoredEvent, StreamHead, StreamKey};
+use ledger::{Actor, EventId, NewEvent, PersonKey, PrincipalArn, Profile, StoredEvent, StreamHead, StreamKey, Who};
 
 /// The principal ARN of IAM user `name` in the test account.
 pub fn arn(name: &str) -> PrincipalArn {
     format!("arn:aws:iam::111122223333:user/{name}").parse().unwrap_or_else(|_| panic!("bad test user {name}"))
+}
+
+/// IAM user `name` of the test account as someone who acts (principal and person).
+pub fn who(name: &str) -> Who {
+    let actor = actor(name);
+    Who { principal: arn(name), person: person_of(&actor) }
 }
 
 /// A profile name.
@@ -45,9 +51,11 @@ impl LedgerBuilder {
     /// Appends `event` to `stream` as `actor`; returns the stored event.
     pub fn append(&mut self, stream: &StreamKey, event: impl Into<Event>, actor: Actor) -> StoredEvent {
         let head = self.heads.get(stream).cloned().unwrap_or_else(StreamHead::genesis);
+        let person = person_of(&actor);
         let new = NewEvent {
             event_id: EventId::generate(),
             occurred_at: at(self.clock),
+            person,
             actor,
             correlation_id: format!("req-{}", self.events.len()),
             event: event.into(),
@@ -70,6 +78,14 @@ impl LedgerBuilder {
         let key = stream.to_string();
         self.events.iter().filter(|e| e.stream == key).cloned().collect()
     }
+}
+
+/// The person of a test actor: `iam:111122223333:<name>` for the test account's IAM users,
+/// `None` for the system and for other principals.
+pub fn person_of(actor: &Actor) -> Option<PersonKey> {
+    let Actor::Principal(arn) = actor else { return None };
+    let name = arn.as_str().strip_prefix("arn:aws:iam::111122223333:user/")?;
+    format!("iam:111122223333:{name}").parse().ok()
 }
 
 /// `CredentialsRequested` by `who` for `profile`.
@@ -136,7 +152,7 @@ pub fn approval_requested(who: &str, profile_name: &str, required: u32, until: i
 
 /// `ApprovalGranted` by `who`.
 pub fn granted(who: &str) -> ApprovalGranted {
-    ApprovalGranted { approver: arn(who), comment: None }
+    ApprovalGranted { approver: arn(who), comment: None, usable_until: None }
 }
 
 /// `ApprovalDenied` by `who`.
@@ -168,7 +184,7 @@ pub fn break_glass_invoked(who: &str, profile_name: &str, until: i64) -> BreakGl
 
 /// `BreakGlassClosed` by `who`.
 pub fn break_glass_closed(who: &str) -> BreakGlassClosed {
-    BreakGlassClosed { by: arn(who), reason: "resolved".into() }
+    BreakGlassClosed { by: arn(who), reason: "resolved".into(), session_id: None }
 }
 
 /// `BreakGlassExpired`.

@@ -15,8 +15,8 @@ use ledger::event::{
     AccessDecided, ApprovalRequested, BreakGlassInvoked, CredentialsIssued, CredentialsRequested, SessionRevoked,
 };
 use ledger::{
-    Aggregate, ApprovalId, BreakGlassId, PrincipalArn, Profile, RecordedEvent, RoleArn, SessionId, StreamHead,
-    StreamKey,
+    Aggregate, ApprovalId, BreakGlassId, PersonKey, PrincipalArn, Profile, RecordedEvent, RoleArn, SessionId,
+    StreamHead, StreamKey, Who,
 };
 
 /// A stored view that cannot be a decider state (a hand-edited or corrupted row).
@@ -67,6 +67,10 @@ pub struct SessionView {
     pub status: Option<SessionStatus>,
     /// The request (principal, user id, profile, reason).
     pub request: CredentialsRequested,
+    /// The person the session belongs to (the request's `person`; `None` for sessions opened
+    /// before person keys).
+    #[serde(default)]
+    pub person: Option<PersonKey>,
     /// The decision on the request.
     pub decision: AccessDecided,
     /// The issuance (role, SourceIdentity, access key id, token hash, session end).
@@ -91,6 +95,11 @@ impl SessionView {
     /// The caller the session belongs to.
     pub fn principal(&self) -> &PrincipalArn {
         &self.request.principal
+    }
+
+    /// The caller the session belongs to, as a person.
+    pub fn owner(&self) -> Who {
+        Who { principal: self.request.principal.clone(), person: self.person.clone() }
     }
 
     /// The profile the session is for.
@@ -167,6 +176,7 @@ impl SessionView {
                 session_id: id,
                 status,
                 request,
+                person: times.person.clone(),
                 decision,
                 issued,
                 credentials_expire_at,
@@ -198,6 +208,7 @@ impl SessionView {
 
     fn times(&self) -> SessionTimes {
         SessionTimes {
+            person: self.person.clone(),
             requested_at: Some(self.requested_at),
             issued_at: self.issued_at,
             last_refresh_at: self.last_refresh_at,
@@ -206,8 +217,10 @@ impl SessionView {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+/// What a session view keeps from the envelopes: the requesting person and the instants.
+#[derive(Debug, Clone, Default)]
 struct SessionTimes {
+    person: Option<PersonKey>,
     requested_at: Option<DateTime<Utc>>,
     issued_at: Option<DateTime<Utc>>,
     last_refresh_at: Option<DateTime<Utc>>,
@@ -223,8 +236,16 @@ pub struct ApprovalView {
     pub status: ApprovalStatus,
     /// Requester, profile, justification, window end and quorum.
     pub request: ApprovalRequested,
-    /// Distinct approvers who granted so far, in order.
-    pub approvers: Vec<PrincipalArn>,
+    /// The requester's person (`None` for requests recorded before person keys).
+    #[serde(default)]
+    pub requester_person: Option<PersonKey>,
+    /// Distinct approving persons who granted so far, in order (rows written before person
+    /// keys hold bare ARNs, read as persons unknown).
+    pub approvers: Vec<Who>,
+    /// Until when an approved request is usable (`None` while pending, and for approvals
+    /// granted before the window ran from the grant).
+    #[serde(default)]
+    pub usable_until: Option<DateTime<Utc>>,
     /// When the request was recorded.
     pub requested_at: DateTime<Utc>,
     /// When the status last changed after the request.
@@ -241,9 +262,16 @@ impl ApprovalView {
     pub fn state(&self) -> ApprovalState {
         ApprovalState::Known(Box::new(ApprovalRecord {
             request: self.request.clone(),
+            requester_person: self.requester_person.clone(),
             approvers: self.approvers.clone(),
             status: self.status,
+            usable_until: self.usable_until,
         }))
+    }
+
+    /// The requester as a person.
+    pub fn requester(&self) -> Who {
+        Who { principal: self.request.requester.clone(), person: self.requester_person.clone() }
     }
 }
 
@@ -256,6 +284,9 @@ pub struct BreakGlassView {
     pub status: BreakGlassStatus,
     /// Invoker, profile, reason code, justification and expiry.
     pub invoked: BreakGlassInvoked,
+    /// The invoker's person (`None` for invocations recorded before person keys).
+    #[serde(default)]
+    pub invoker_person: Option<PersonKey>,
     /// When it was invoked.
     pub invoked_at: DateTime<Utc>,
     /// When it was closed or recorded as expired.
@@ -270,7 +301,16 @@ impl BreakGlassView {
 
     /// The break-glass decider's state this view reflects.
     pub fn state(&self) -> BreakGlassState {
-        BreakGlassState::Known { invoked: Box::new(self.invoked.clone()), status: self.status }
+        BreakGlassState::Known {
+            invoked: Box::new(self.invoked.clone()),
+            invoker_person: self.invoker_person.clone(),
+            status: self.status,
+        }
+    }
+
+    /// The invoker as a person.
+    pub fn invoker(&self) -> Who {
+        Who { principal: self.invoked.invoker.clone(), person: self.invoker_person.clone() }
     }
 }
 
@@ -375,11 +415,14 @@ fn next_session(id: SessionId, view: View, event: &RecordedEvent) -> Result<View
         _ => (SessionState::Unknown, SessionTimes::default()),
     };
     let before = session_stage(&state);
-    let state = state.evolve(&event.event);
+    let state = state.evolve_by(&event.event, event.person.as_ref());
     let after = session_stage(&state);
     let at = event.occurred_at;
     match (before, after) {
-        ((0, _), (1, _)) => times.requested_at = Some(at),
+        ((0, _), (1, _)) => {
+            times.requested_at = Some(at);
+            times.person = event.person.clone();
+        }
         ((1, _), (2, _)) => times.issued_at = Some(at),
         ((2, old), (2, new)) if new != old => times.last_refresh_at = Some(at),
         ((2, _), (3, _)) => times.ended_at = Some(at),
@@ -391,14 +434,23 @@ fn next_session(id: SessionId, view: View, event: &RecordedEvent) -> Result<View
 fn next_approval(id: ApprovalId, view: View, event: &RecordedEvent) -> View {
     let (state, requested_at, decided_at) = match view {
         View::Approval(v) => {
-            let ApprovalView { request, approvers, status, requested_at, decided_at, .. } = *v;
-            let record = ApprovalRecord { request, approvers, status };
+            let ApprovalView {
+                request,
+                requester_person,
+                approvers,
+                status,
+                usable_until,
+                requested_at,
+                decided_at,
+                ..
+            } = *v;
+            let record = ApprovalRecord { request, requester_person, approvers, status, usable_until };
             (ApprovalState::Known(Box::new(record)), Some(requested_at), decided_at)
         }
         _ => (ApprovalState::Unknown, None, None),
     };
     let before = approval_stage(&state);
-    let state = state.evolve(&event.event);
+    let state = state.evolve_by(&event.event, event.person.as_ref());
     let after = approval_stage(&state);
     let (requested_at, decided_at) = match (before, after) {
         (None, Some(_)) => (Some(event.occurred_at), decided_at),
@@ -410,7 +462,9 @@ fn next_approval(id: ApprovalId, view: View, event: &RecordedEvent) -> View {
             approval_id: id,
             status: r.status,
             request: r.request,
+            requester_person: r.requester_person,
             approvers: r.approvers,
+            usable_until: r.usable_until,
             requested_at,
             decided_at,
         })),
@@ -428,13 +482,13 @@ fn approval_stage(state: &ApprovalState) -> Option<ApprovalStatus> {
 fn next_break_glass(id: BreakGlassId, view: View, event: &RecordedEvent) -> View {
     let (state, invoked_at, ended_at) = match view {
         View::BreakGlass(v) => {
-            let BreakGlassView { invoked, status, invoked_at, ended_at, .. } = *v;
-            (BreakGlassState::Known { invoked: Box::new(invoked), status }, Some(invoked_at), ended_at)
+            let BreakGlassView { invoked, invoker_person, status, invoked_at, ended_at, .. } = *v;
+            (BreakGlassState::Known { invoked: Box::new(invoked), invoker_person, status }, Some(invoked_at), ended_at)
         }
         _ => (BreakGlassState::Unknown, None, None),
     };
     let before = break_glass_stage(&state);
-    let state = state.evolve(&event.event);
+    let state = state.evolve_by(&event.event, event.person.as_ref());
     let after = break_glass_stage(&state);
     let (invoked_at, ended_at) = match (before, after) {
         (None, Some(_)) => (Some(event.occurred_at), ended_at),
@@ -442,13 +496,16 @@ fn next_break_glass(id: BreakGlassId, view: View, event: &RecordedEvent) -> View
         _ => (invoked_at, ended_at),
     };
     match (state, invoked_at) {
-        (BreakGlassState::Known { invoked, status }, Some(invoked_at)) => View::BreakGlass(Box::new(BreakGlassView {
-            breakglass_id: id,
-            status,
-            invoked: *invoked,
-            invoked_at,
-            ended_at,
-        })),
+        (BreakGlassState::Known { invoked, invoker_person, status }, Some(invoked_at)) => {
+            View::BreakGlass(Box::new(BreakGlassView {
+                breakglass_id: id,
+                status,
+                invoked: *invoked,
+                invoker_person,
+                invoked_at,
+                ended_at,
+            }))
+        }
         _ => View::HeadOnly,
     }
 }

@@ -197,6 +197,8 @@ async fn concurrent_clients_leave_exactly_the_expected_events_whole_chains_and_v
         ("SessionRevoked", CLIENTS * ROUNDS),
         ("ApprovalRequested", CLIENTS),
         ("ApprovalGranted", CLIENTS),
+        ("GrantUsed", CLIENTS),
+        ("ApprovalReserved", CLIENTS),
     ]
     .into_iter()
     .collect();

@@ -72,8 +72,16 @@ pub async fn whoami(client: &Client, out: Out, profile_name: Option<&str>) -> Re
     }
     let answer = client.json(Method::GET, "/whoami", &query, None).await.context("cannot ask the API who you are")?;
     out.emit(&answer, |v| {
-        let mut text =
-            block(v, &[("ARN", "arn"), ("Account", "account"), ("Kind", "kind"), ("Policy user", "policy_user")]);
+        let mut text = block(
+            v,
+            &[
+                ("ARN", "arn"),
+                ("Account", "account"),
+                ("Kind", "kind"),
+                ("Person", "person"),
+                ("Policy user", "policy_user"),
+            ],
+        );
         if let Some(decision) = v.get("decision") {
             text.push('\n');
             text.push_str(&block(
@@ -166,15 +174,32 @@ fn request_block(v: &Value) -> String {
             ("Status", "status"),
             ("Profile", "profile"),
             ("Requester", "requester"),
+            ("Requester person", "requester_person"),
             ("Justification", "justification"),
             ("Duration (s)", "duration"),
             ("Required", "required"),
             ("Approvals", "approvals"),
             ("Requested at", "requested_at"),
             ("Expires at", "expires_at"),
+            ("Usable until", "usable_until"),
             ("Decided at", "decided_at"),
         ],
     )
+}
+
+/// What an answer says was ended besides its own object: the grant a revoked session rested on
+/// and the sessions revoked with it (nothing when the answer names none).
+fn ended(v: &Value) -> String {
+    let mut text = String::new();
+    if let Some(grant) = v.get("ended_grant").and_then(Value::as_str) {
+        text.push_str(&format!("Ended grant: {grant}\n"));
+    }
+    let sessions: Vec<&str> =
+        v.get("revoked_sessions").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    if !sessions.is_empty() {
+        text.push_str(&format!("Revoked sessions: {}\n", sessions.join(", ")));
+    }
+    text
 }
 
 /// `sentinel request PROFILE --justification T --duration D`.
@@ -244,7 +269,16 @@ pub async fn requests(client: &Client, out: Out, command: &RequestsCommand) -> R
                 .json(Method::POST, &format!("/requests/{}/cancel", encode(&id.to_string())), &[], Some(json!({})))
                 .await
                 .with_context(|| format!("cannot cancel request {id}"))?;
-            out.emit(&answer, request_block)
+            out.emit(&answer, |v| format!("{}{}", request_block(v), ended(v)))
+        }
+        RequestsCommand::Revoke { id: raw, reason, .. } => {
+            let id: ledger::ApprovalId = id("request", raw)?;
+            let body = json!({ "reason": reason });
+            let answer = client
+                .json(Method::POST, &format!("/requests/{}/revoke", encode(&id.to_string())), &[], Some(body))
+                .await
+                .with_context(|| format!("cannot revoke request {id}"))?;
+            out.emit(&answer, |v| format!("{}{}", request_block(v), ended(v)))
         }
     }
 }
@@ -300,7 +334,7 @@ pub async fn breakglass(client: &Client, out: Out, command: &BreakglassCommand) 
                 )
                 .await
                 .with_context(|| format!("cannot close break-glass {id}"))?;
-            out.emit(&answer, break_glass_block)
+            out.emit(&answer, |v| format!("{}{}", break_glass_block(v), ended(v)))
         }
         BreakglassCommand::List { status, profile: p, page, .. } => {
             let mut query = Vec::new();
@@ -402,8 +436,9 @@ pub async fn sessions(client: &Client, out: Out, command: &SessionsCommand) -> R
                 .with_context(|| format!("cannot revoke session {id}"))?;
             out.emit(&answer, |v| {
                 format!(
-                    "{}\nIts next refresh fails; AWS denies its credentials once the enforcer has run.\n",
-                    session_block(v)
+                    "{}{}\nIts next refresh fails; AWS denies its credentials once the enforcer has run.\n",
+                    session_block(v),
+                    ended(v)
                 )
             })
         }

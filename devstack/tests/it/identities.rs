@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use devstack::gateway::GatewayConfig;
-use devstack::identities::{self, KeyRegistry, IDENTITY_ROLE_NAME, IDENTITY_ROLE_PATH, ORDINARY_ROLE_NAME};
+use devstack::identities::{
+    self, KeyRegistry, IDENTITY_ROLE_NAME, IDENTITY_ROLE_PATH, ORDINARY_ROLE_NAME, SECOND_IDENTITY_ROLE_NAME,
+};
 use devstack::Moto;
 
 use crate::support::{Harness, REGION};
@@ -56,7 +58,7 @@ async fn seeding_creates_the_users_and_roles_with_the_principals_iam_reports() {
     let registry = &seeded.registry;
 
     let profiles: Vec<&str> = registry.entries().iter().map(|e| e.profile.as_str()).collect();
-    assert_eq!(profiles, ["alice", "bob", "carol", "oncall", "secops", "mallory", "dana", "imposter"]);
+    assert_eq!(profiles, ["alice", "bob", "carol", "oncall", "secops", "mallory", "dana", "dana-ops", "imposter"]);
 
     let alice_user = iam.get_user().user_name("alice").send().await.unwrap().user.unwrap();
     let alice = registry.by_profile("alice").unwrap();
@@ -79,6 +81,17 @@ async fn seeding_creates_the_users_and_roles_with_the_principals_iam_reports() {
     );
     assert_eq!(dana.user_id, format!("{}:dana@example.com", role.role_id()));
     assert!(dana.access_key_id.starts_with("ASIA") && dana.session_token.is_some());
+    // dana-ops: the same session name through a second identity role, so the same person.
+    let ops_role = iam.get_role().role_name(SECOND_IDENTITY_ROLE_NAME).send().await.unwrap().role.unwrap();
+    assert_eq!(ops_role.path(), IDENTITY_ROLE_PATH);
+    assert_eq!(seeded.identity_role_arns(), [role.arn().to_owned(), ops_role.arn().to_owned()]);
+    let dana_ops = registry.by_profile("dana-ops").unwrap();
+    assert_eq!(
+        dana_ops.principal_arn,
+        format!("arn:aws:sts::123456789012:assumed-role/{SECOND_IDENTITY_ROLE_NAME}/dana@example.com")
+    );
+    assert_eq!(dana_ops.user_id, format!("{}:dana@example.com", ops_role.role_id()));
+    assert_ne!(dana_ops.access_key_id, dana.access_key_id);
 
     let tools = iam.get_role().role_name(ORDINARY_ROLE_NAME).send().await.unwrap().role.unwrap();
     let imposter = registry.by_profile("imposter").unwrap();
@@ -122,7 +135,7 @@ async fn the_credentials_file_has_one_profile_per_identity_and_no_default() {
 
     let sections = parse_ini(&std::fs::read_to_string(&path).unwrap());
     let names: Vec<&str> = sections.keys().map(String::as_str).collect();
-    assert_eq!(names, ["alice", "bob", "carol", "dana", "imposter", "mallory", "oncall", "secops"]);
+    assert_eq!(names, ["alice", "bob", "carol", "dana", "dana-ops", "imposter", "mallory", "oncall", "secops"]);
     for entry in seeded.registry.entries() {
         let section = &sections[&entry.profile];
         assert_eq!(section["aws_access_key_id"], entry.access_key_id);

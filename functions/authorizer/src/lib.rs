@@ -1,7 +1,9 @@
 //! The revocation authorizer: an API Gateway HTTP API REQUEST authorizer (payload 2.0, simple
 //! responses, cache TTL 0). It allows only a live, unexpired session whose token hash matches
-//! (constant time), read as view + ledger tail so a revocation counts the moment it commits.
-//! Everything else — unknown, expired, revoked, malformed, a store error — is a deny.
+//! (constant time) the one in the session's `CredentialsIssued`. It decides from the session's
+//! own ledger stream, read with one consistent Query, never from a views row: a revocation counts
+//! the moment it commits, and a forged or stale row changes nothing. Everything else — unknown,
+//! expired, revoked, malformed, a store error — is a deny.
 
 #![warn(missing_docs)]
 
@@ -10,20 +12,21 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::{ApiGatewayV2CustomAuthorizerSimpleResponse, ApiGatewayV2CustomAuthorizerV2Request};
 use aws_lambda_events::http::HeaderMap;
 use edge::{Clock, SystemClock};
-use ledger::decide::session::SessionStatus;
+use ledger::decide::session::{SessionState, SessionStatus};
 use ledger::store::dynamo::DynamoEventStore;
 use ledger::store::EventStore;
-use ledger::SessionId;
+use ledger::{Aggregate, SessionId, StreamKey};
 use projections::store::dynamo::DynamoViewStore;
-use projections::{reader, ViewStore};
+use projections::ViewStore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// What the authorizer reads.
 pub struct Deps {
-    /// The views table (the session's view).
+    /// The views table. Decisions never read it (they rest on the ledger alone); it stays for
+    /// the wiring that builds these ports.
     pub views: Arc<dyn ViewStore>,
-    /// The ledger (the session stream's tail after the view).
+    /// The ledger: the session's own stream decides.
     pub ledger: Arc<dyn EventStore>,
     /// The current time (a session's expiry).
     pub clock: Arc<dyn Clock>,
@@ -88,28 +91,38 @@ pub fn token_of(headers: &HeaderMap) -> Result<(SessionId, String), Denial> {
     Ok((id, token))
 }
 
-/// Decides one request.
+/// Whether `token` hashes to `expected` (SHA-256 hex), compared in constant time.
+pub fn token_matches(token: &str, expected: &str) -> bool {
+    let actual = hex::encode(Sha256::digest(token.as_bytes()));
+    bool::from(actual.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+/// Decides one request from the session's ledger stream: one consistent Query, nothing else.
 pub async fn authorize(deps: &Deps, headers: &HeaderMap) -> Result<serde_json::Value, Denial> {
     let (id, token) = token_of(headers)?;
-    let current = reader::session(deps.views.as_ref(), deps.ledger.as_ref(), id)
+    let stream = ledger::command::read_stream(deps.ledger.as_ref(), &StreamKey::Session(id))
         .await
-        .map_err(|e| Denial::StoreError(e.to_string()))?
-        .ok_or(Denial::UnknownSession)?;
-    let view = current.view;
-    let status = view.status_at(deps.clock.now());
-    if status != Some(SessionStatus::Active) {
-        return Err(Denial::NotLive(status));
-    }
-    let expected = view.token_hash().ok_or(Denial::UnknownSession)?;
-    let actual = hex::encode(Sha256::digest(token.as_bytes()));
-    if !bool::from(actual.as_bytes().ct_eq(expected.as_bytes())) {
+        .map_err(|e| Denial::StoreError(e.to_string()))?;
+    let state = SessionState::fold_recorded(&stream.events);
+    let status = state.status_at(deps.clock.now());
+    let live = match (&state, status) {
+        (SessionState::Unknown | SessionState::Decided { .. }, _) => return Err(Denial::UnknownSession),
+        (SessionState::Active(live), Some(SessionStatus::Active)) => live,
+        (_, status) => return Err(Denial::NotLive(status)),
+    };
+    if !token_matches(&token, &live.issued.token_hash) {
         return Err(Denial::TokenMismatch);
     }
-    Ok(serde_json::json!({
+    let mut context = serde_json::json!({
         "session_id": id.to_string(),
-        "principal": view.principal().as_str(),
-        "profile": view.profile().as_str(),
-    }))
+        "principal": live.request.principal.as_str(),
+        "profile": live.request.profile.as_str(),
+    });
+    // Context values are strings: a session opened before person keys has none to pass on.
+    if let Some(person) = stream.events.first().and_then(|e| e.person.as_ref()) {
+        context["person"] = serde_json::Value::String(person.to_string());
+    }
+    Ok(context)
 }
 
 /// The Lambda handler: a simple response, never an error (an error would be a 500, not a deny).

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use edge::config::{
-    Env, ADMINS_PARAMETER, IDENTITY_ROLES, LEDGER_TABLE, PAGINATION_KEY_PARAMETER, POLICY_ROOT, RATE_LIMIT_REQUESTS,
-    RATE_LIMIT_WINDOW, VIEWS_TABLE,
+    Env, ADMINS_PARAMETER, IDEMPOTENCY_TABLE, IDENTITY_ROLES, LEDGER_TABLE, PAGINATION_KEY_PARAMETER, POLICY_ROOT,
+    RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW, VIEWS_TABLE,
 };
 use edge::ConfigError;
 use ledger::RoleArn;
@@ -17,6 +17,8 @@ pub struct TvmConfig {
     pub ledger_table: String,
     /// [`VIEWS_TABLE`].
     pub views_table: String,
+    /// Where `Idempotency-Key` answers are kept (TTL 24 h).
+    pub idempotency_table: String,
     /// [`POLICY_ROOT`], without a trailing `/`.
     pub policy_root: String,
     /// [`ADMINS_PARAMETER`].
@@ -39,6 +41,7 @@ impl TvmConfig {
         Ok(TvmConfig {
             ledger_table: env.table_name(&LEDGER_TABLE)?,
             views_table: env.table_name(&VIEWS_TABLE)?,
+            idempotency_table: env.table_name(&IDEMPOTENCY_TABLE)?,
             policy_root: env.parameter_path(&POLICY_ROOT)?,
             admins_parameter: env.parameter_path(&ADMINS_PARAMETER)?,
             pagination_key_parameter: env.parameter_path(&PAGINATION_KEY_PARAMETER)?,

@@ -35,6 +35,12 @@ pub enum ApiError {
     NotFound,
     #[error("conflict")]
     Conflict(String),
+    /// An `Idempotency-Key` already used for a different request.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
+    /// A request of the caller for this profile is still pending.
+    #[error("a request is pending")]
+    PendingRequest(ApprovalId),
     #[error("rate limited")]
     RateLimited { retry_after_seconds: u64 },
     /// The policy could not be loaded or validated; details go to the log only.
@@ -82,6 +88,16 @@ impl ApiError {
             ApiError::SelfApproval => (403, "SELF_APPROVAL", "You cannot approve or deny your own request.".into()),
             ApiError::NotFound => (404, "NOT_FOUND", "Not found.".into()),
             ApiError::Conflict(m) => (409, "CONFLICT", m.clone()),
+            ApiError::PendingRequest(id) => (
+                409,
+                "CONFLICT",
+                format!("Your request {id} for this profile is still pending; cancel it or wait for its decision."),
+            ),
+            ApiError::IdempotencyKeyReused => (
+                422,
+                "IDEMPOTENCY_KEY_REUSED",
+                "This Idempotency-Key was already used for a different request; use a new key for a new request.".into(),
+            ),
             ApiError::RateLimited { retry_after_seconds } => (
                 429,
                 "RATE_LIMITED",
@@ -105,7 +121,7 @@ impl ApiError {
     pub fn into_response(self) -> ApiGatewayV2httpResponse {
         let (status, code, message) = self.parts();
         let mut body = serde_json::json!({ "Code": code, "Message": message });
-        if let ApiError::ApprovalRequired { pending: Some(id) } = &self {
+        if let ApiError::ApprovalRequired { pending: Some(id) } | ApiError::PendingRequest(id) = &self {
             body["request_id"] = serde_json::Value::String(id.to_string());
         }
         let mut response = json_response(status, &body);
@@ -125,6 +141,7 @@ impl From<DomainError> for ApiError {
             DomainError::NotRequester => ApiError::NotAuthorized("Only the requester can cancel a request.".into()),
             DomainError::Invalid(why) => ApiError::InvalidRequest(format!("{}.", capitalise(why))),
             DomainError::CoolingDown { retry_after_seconds } => ApiError::RateLimited { retry_after_seconds },
+            DomainError::PendingRequest(id) => ApiError::PendingRequest(id),
             DomainError::Expired(what) => ApiError::Conflict(format!("The {what} has expired.")),
             other @ (DomainError::AlreadyExists(_)
             | DomainError::InvalidState { .. }

@@ -72,6 +72,9 @@ pub fn caller(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Caller, 
         IdentityError::ProtectedRole { .. } => ApiError::NotAuthorized(
             "Callers on a protected role cannot use Sentinel: vended credentials cannot mint new sessions.".into(),
         ),
+        IdentityError::FederatedUser => ApiError::NotAuthorized(
+            "Federated users cannot use Sentinel: sign in as an IAM user or through an identity role.".into(),
+        ),
         other => {
             tracing::warn!(error = %other, "request without a usable IAM identity");
             ApiError::IamAuthRequired
@@ -101,13 +104,13 @@ async fn whoami(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGat
         CallerKind::IamUser { .. } => "iam_user",
         CallerKind::AssumedRole { identity_role: true, .. } => "identity_role_session",
         CallerKind::AssumedRole { .. } => "assumed_role",
-        CallerKind::FederatedUser { .. } => "federated_user",
         CallerKind::Root => "root",
     };
     let mut body = serde_json::json!({
         "arn": caller.principal.as_str(),
         "account": caller.account_id,
         "kind": kind,
+        "person": caller.person.to_string(),
         "policy_user": caller.policy_user,
     });
     if let Some(profile) = query_param(request, "profile")? {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ledger::policy::{AdminsDocument, PolicyDocument, PolicyError};
-use ledger::{ApprovalId, Basis, PrincipalArn, Profile, RoleArn, StreamKey};
+use ledger::{ApprovalId, Basis, Profile, RoleArn, SessionId, StreamHead, StreamKey, Who};
 
 /// A secret string that never prints.
 #[derive(Clone, PartialEq, Eq)]
@@ -108,8 +108,12 @@ pub trait Issuer: Send + Sync {
 pub struct ActiveGrant {
     pub basis: Basis,
     pub stream: StreamKey,
-    /// The grant's stream must still be at this seq when the vend commits.
-    pub seq: u64,
+    /// The grant's stream as read: it must still be there when the vend commits (the vend
+    /// appends `GrantUsed` right after it).
+    pub head: StreamHead,
+    /// The sessions the grant's stream already lists as resting on it.
+    pub sessions: Vec<SessionId>,
+    /// When the grant stops being usable.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -126,21 +130,21 @@ pub enum ApprovalLookup {
 #[error("grants unavailable: {0}")]
 pub struct GrantError(pub String);
 
-/// Finds live approvals and break-glass (views + ledger tail in AWS).
+/// Finds a person's live approvals and break-glass for a profile.
 #[async_trait]
 pub trait GrantReader: Send + Sync {
-    async fn approval(
-        &self,
-        principal: &PrincipalArn,
-        profile: &Profile,
-        now: DateTime<Utc>,
-    ) -> Result<ApprovalLookup, GrantError>;
+    async fn approval(&self, who: &Who, profile: &Profile, now: DateTime<Utc>) -> Result<ApprovalLookup, GrantError>;
     async fn break_glass(
         &self,
-        principal: &PrincipalArn,
+        who: &Who,
         profile: &Profile,
         now: DateTime<Utc>,
     ) -> Result<Option<ActiveGrant>, GrantError>;
+}
+
+/// The key test grants are kept under: the person when known, else the principal.
+fn owner_key(who: &Who) -> String {
+    who.person.as_ref().map_or_else(|| who.principal.to_string(), ToString::to_string)
 }
 
 /// In-memory ports for tests and examples.
@@ -282,19 +286,19 @@ pub mod memory {
     }
 
     impl MemoryGrants {
-        /// Sets what the approval lookup answers for `principal` and `profile`.
-        pub fn set_approval(&self, principal: &PrincipalArn, profile: &Profile, lookup: ApprovalLookup) {
+        /// Sets what the approval lookup answers for `who` and `profile`.
+        pub fn set_approval(&self, who: &Who, profile: &Profile, lookup: ApprovalLookup) {
             self.approvals
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert((principal.to_string(), profile.to_string()), lookup);
+                .insert((owner_key(who), profile.to_string()), lookup);
         }
-        /// Sets an active break-glass for `principal` and `profile`.
-        pub fn set_break_glass(&self, principal: &PrincipalArn, profile: &Profile, grant: ActiveGrant) {
+        /// Sets an active break-glass for `who` and `profile`.
+        pub fn set_break_glass(&self, who: &Who, profile: &Profile, grant: ActiveGrant) {
             self.break_glass
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert((principal.to_string(), profile.to_string()), grant);
+                .insert((owner_key(who), profile.to_string()), grant);
         }
     }
 
@@ -302,12 +306,12 @@ pub mod memory {
     impl GrantReader for MemoryGrants {
         async fn approval(
             &self,
-            principal: &PrincipalArn,
+            who: &Who,
             profile: &Profile,
             now: DateTime<Utc>,
         ) -> Result<ApprovalLookup, GrantError> {
             let approvals = self.approvals.lock().unwrap_or_else(|p| p.into_inner());
-            Ok(match approvals.get(&(principal.to_string(), profile.to_string())) {
+            Ok(match approvals.get(&(owner_key(who), profile.to_string())) {
                 Some(ApprovalLookup::Granted(g)) if g.expires_at <= now => ApprovalLookup::Nothing,
                 Some(lookup) => lookup.clone(),
                 None => ApprovalLookup::Nothing,
@@ -315,12 +319,12 @@ pub mod memory {
         }
         async fn break_glass(
             &self,
-            principal: &PrincipalArn,
+            who: &Who,
             profile: &Profile,
             now: DateTime<Utc>,
         ) -> Result<Option<ActiveGrant>, GrantError> {
             let grants = self.break_glass.lock().unwrap_or_else(|p| p.into_inner());
-            Ok(grants.get(&(principal.to_string(), profile.to_string())).filter(|g| g.expires_at > now).cloned())
+            Ok(grants.get(&(owner_key(who), profile.to_string())).filter(|g| g.expires_at > now).cloned())
         }
     }
 }

@@ -78,6 +78,7 @@ pub const ROUTES: &[Route] = &[
     route!("POST", "/requests/{id}/approve", Iam, approvals::approve),
     route!("POST", "/requests/{id}/deny", Iam, approvals::deny),
     route!("POST", "/requests/{id}/cancel", Iam, approvals::cancel),
+    route!("POST", "/requests/{id}/revoke", Iam, approvals::revoke),
     route!("POST", "/breakglass", Iam, breakglass::invoke),
     route!("GET", "/breakglass", Iam, breakglass::list),
     route!("GET", "/breakglass/{id}", Iam, breakglass::show),

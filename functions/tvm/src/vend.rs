@@ -9,6 +9,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use ledger::command::{Plan, Recording, Snapshot};
+use ledger::decide::grant::used_by;
 use ledger::decide::session::{SessionCommand, SessionState};
 use ledger::event::{AccessDecided, CredentialsIssued, CredentialsRequested};
 use ledger::identity::Caller;
@@ -134,16 +135,16 @@ pub async fn decide_access(
     }
     let mut pending = None;
     if evaluated.effect == Effect::RequireApproval {
-        match deps.grants.approval(&caller.principal, &input.profile, now).await.map_err(|e| {
+        match deps.grants.approval(&caller.who(), &input.profile, now).await.map_err(|e| {
             tracing::error!(error = %e, "approval lookup failed");
             ApiError::LedgerUnavailable
         })? {
             ApprovalLookup::Granted(grant) => {
-                let duration = grant_duration(wanted.min(cap(evaluated.max_duration)), &grant, now)?;
-                return Ok(Access::Granted {
-                    decision: decided(Effect::Allow, grant.basis),
-                    duration,
-                    grant: Some(grant),
+                return Ok(match grant_duration(wanted.min(cap(evaluated.max_duration)), &grant, now) {
+                    Ok(duration) => {
+                        Access::Granted { decision: decided(Effect::Allow, grant.basis), duration, grant: Some(grant) }
+                    }
+                    Err(error) => too_short(decided(evaluated.effect, grant.basis), error),
                 });
             }
             ApprovalLookup::Pending(id) => pending = Some(id),
@@ -152,15 +153,19 @@ pub async fn decide_access(
     }
     let may_break_glass = policy.break_glass.as_ref().is_some_and(|bg| bg.allows(&subject));
     if may_break_glass {
-        let active = deps.grants.break_glass(&caller.principal, &input.profile, now).await.map_err(|e| {
+        let active = deps.grants.break_glass(&caller.who(), &input.profile, now).await.map_err(|e| {
             tracing::error!(error = %e, "break-glass lookup failed");
             ApiError::LedgerUnavailable
         })?;
         if let Some(grant) = active {
-            let duration = grant_duration(wanted.min(cap(policy.max_duration)), &grant, now)?;
-            let mut decision = decided(Effect::Allow, grant.basis);
-            decision.reason = format!("break-glass overrides: {}", evaluated.reason);
-            return Ok(Access::Granted { decision, duration, grant: Some(grant) });
+            return Ok(match grant_duration(wanted.min(cap(policy.max_duration)), &grant, now) {
+                Ok(duration) => {
+                    let mut decision = decided(Effect::Allow, grant.basis);
+                    decision.reason = format!("break-glass overrides: {}", evaluated.reason);
+                    Access::Granted { decision, duration, grant: Some(grant) }
+                }
+                Err(error) => too_short(decided(evaluated.effect, grant.basis), error),
+            });
         }
     }
     let decision = decided(evaluated.effect, Basis::Policy);
@@ -169,6 +174,15 @@ pub async fn decide_access(
         _ => ApiError::PolicyDeny { reason: evaluated.reason.clone() },
     };
     Ok(Access::Refused { decision, error })
+}
+
+/// A refusal because the grant the vend would rest on has under 900 s left: recorded with the
+/// policy's effect, the grant as its basis, and the refusal's message as its reason.
+fn too_short(mut decision: AccessDecided, error: ApiError) -> Access {
+    if let ApiError::Conflict(message) = &error {
+        decision.reason = message.clone();
+    }
+    Access::Refused { decision, error }
 }
 
 /// Caps `duration` at the grant's remaining time, refusing when under 900 s remain.
@@ -253,7 +267,7 @@ pub fn assume_role_input(
     if !valid_source_identity(&name) || !valid_role_session_name(&name) {
         return Err(ApiError::CredentialError);
     }
-    let user = caller.policy_user.clone().unwrap_or_else(|| caller.principal.to_string());
+    let user = caller.person.to_string();
     Ok(AssumeRoleInput {
         role_arn: policy.role_arn.clone(),
         role_session_name: name.clone(),
@@ -307,7 +321,7 @@ pub async fn vend(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
 
 /// Admits the caller past the rate limit, or refuses (logged and counted, never recorded).
 fn admit(deps: &Deps, caller: &Caller, correlation: &str) -> Result<(), ApiError> {
-    deps.rate_limiter.check(caller.rate_limit_key(), Instant::now()).map_err(|retry_after_seconds| {
+    deps.rate_limiter.check(&caller.rate_limit_key(), Instant::now()).map_err(|retry_after_seconds| {
         tracing::warn!(request_id = %correlation, principal = %caller.principal, "rate limited");
         ApiError::RateLimited { retry_after_seconds }
     })
@@ -377,6 +391,7 @@ impl Opening {
             principal: caller.principal.to_string(),
             recording: Recording {
                 actor: Actor::Principal(caller.principal.clone()),
+                person: Some(caller.person.clone()),
                 correlation_id: correlation,
                 now,
             },
@@ -392,7 +407,9 @@ impl Opening {
     }
 
     /// Records the session's opening (request, decision, and the issuance if there is one) in
-    /// one write, holding the grant it relied on to the seq it read.
+    /// one write; an issuance resting on a grant also lists the session on the grant's stream
+    /// (`GrantUsed`) right after the seq it read, so a concurrent end of the grant wins or
+    /// sees the session.
     async fn record(
         &self,
         deps: &Deps,
@@ -400,6 +417,7 @@ impl Opening {
         issued: Option<CredentialsIssued>,
         grant: Option<&ActiveGrant>,
     ) -> Result<(), ApiError> {
+        let issued_any = issued.is_some();
         let open = SessionCommand::Open { request: self.request.clone(), decision, issued };
         let events = SessionState::default().decide(&open, self.recording.now).map_err(|e| {
             tracing::error!(session_id = %self.session, error = %e, "opening refused by the session decider");
@@ -407,7 +425,11 @@ impl Opening {
         })?;
         let mut plan = Plan::new(()).append(StreamKey::Session(self.session), events);
         if let Some(grant) = grant {
-            plan = plan.hold_at(grant.stream.clone(), grant.seq);
+            plan = if issued_any {
+                plan.append_after(grant.stream.clone(), grant.head.clone(), vec![used_by(self.session)])
+            } else {
+                plan.hold_at(grant.stream.clone(), grant.head.seq)
+            };
         }
         match ledger::command::commit(deps.store.as_ref(), &Snapshot::default(), plan, &self.recording).await {
             Ok(_) => Ok(()),

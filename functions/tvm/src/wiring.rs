@@ -41,7 +41,9 @@ pub async fn deps(clients: &Clients, config: &TvmConfig) -> anyhow::Result<Deps>
         identity_role_ids: resolve_identity_roles(&clients.iam, &config.identity_roles).await?,
         ..IdentityConfig::default()
     };
-    let store = Arc::new(DynamoEventStore::new(clients.dynamodb.clone(), &config.ledger_table));
+    let store = Arc::new(
+        DynamoEventStore::new(clients.dynamodb.clone(), &config.ledger_table).with_key_table(&config.idempotency_table),
+    );
     let views = Arc::new(DynamoViewStore::new(clients.dynamodb.clone(), &config.views_table));
     let policies = Arc::new(SsmPolicies::new(clients.ssm.clone(), &config.policy_root, &config.admins_parameter));
     Ok(Deps {

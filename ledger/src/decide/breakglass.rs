@@ -1,4 +1,5 @@
-//! The break-glass stream: invoked, then closed early or expired; never reopened.
+//! The break-glass stream: invoked, then closed early or expired; never reopened. Invocations of
+//! one person on one profile are serialised by their guard stream (see [`invoke`]).
 
 use std::time::Duration;
 
@@ -6,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Aggregate, DomainError};
 use crate::event::{BreakGlassClosed, BreakGlassExpired, BreakGlassInvoked, BreakGlassReserved, Event};
-use crate::ids::{BreakGlassId, PrincipalArn, Profile};
+use crate::ids::{BreakGlassId, PersonKey, Profile, Who};
 use crate::record::RecordedEvent;
 
 /// The status the API and views show.
@@ -36,6 +37,8 @@ pub enum BreakGlassState {
     Unknown,
     Known {
         invoked: Box<BreakGlassInvoked>,
+        /// The invoker's person (`None` for invocations recorded before person keys).
+        invoker_person: Option<PersonKey>,
         status: BreakGlassStatus,
     },
 }
@@ -45,22 +48,32 @@ impl BreakGlassState {
     pub fn status_at(&self, now: DateTime<Utc>) -> Option<BreakGlassStatus> {
         match self {
             BreakGlassState::Unknown => None,
-            BreakGlassState::Known { invoked, status: BreakGlassStatus::Active } if now >= invoked.expires_at => {
+            BreakGlassState::Known { invoked, status: BreakGlassStatus::Active, .. } if now >= invoked.expires_at => {
                 Some(BreakGlassStatus::Expired)
             }
             BreakGlassState::Known { status, .. } => Some(*status),
         }
     }
 
-    /// Whether this break-glass covers `principal` on `profile` at `now`.
-    pub fn covers(&self, principal: &PrincipalArn, profile: &Profile, now: DateTime<Utc>) -> bool {
+    /// Whether this break-glass covers `who` on `profile` at `now` (the invoking person, from
+    /// any of their principals).
+    pub fn covers(&self, who: &Who, profile: &Profile, now: DateTime<Utc>) -> bool {
         match self {
-            BreakGlassState::Known { invoked, .. } => {
-                self.status_at(now) == Some(BreakGlassStatus::Active)
-                    && &invoked.invoker == principal
-                    && &invoked.profile == profile
+            BreakGlassState::Known { invoked, invoker_person, .. } => {
+                let invoker = Who { principal: invoked.invoker.clone(), person: invoker_person.clone() };
+                self.status_at(now) == Some(BreakGlassStatus::Active) && invoker.is(who) && &invoked.profile == profile
             }
             BreakGlassState::Unknown => false,
+        }
+    }
+
+    /// The invoker as a person.
+    pub fn invoker(&self) -> Option<Who> {
+        match self {
+            BreakGlassState::Known { invoked, invoker_person, .. } => {
+                Some(Who { principal: invoked.invoker.clone(), person: invoker_person.clone() })
+            }
+            BreakGlassState::Unknown => None,
         }
     }
 }
@@ -76,7 +89,7 @@ pub fn latest_reserved(guard: &[RecordedEvent]) -> Option<BreakGlassId> {
 /// When a break-glass stream's invocation ended, as of `now`: its close (never later than its
 /// expiry) or its expiry; `None` while it is active or unknown.
 pub fn ended_at(events: &[RecordedEvent], now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let state = BreakGlassState::fold(events.iter().map(|e| &e.event));
+    let state = BreakGlassState::fold_recorded(events);
     let BreakGlassState::Known { invoked, .. } = &state else { return None };
     match state.status_at(now)? {
         BreakGlassStatus::Active => None,
@@ -105,7 +118,9 @@ pub struct Invocation {
 }
 
 /// Decides a new break-glass of one person on one profile: refused while the previous one is
-/// active (no stacking) or until `cooldown` has passed since it ended.
+/// active (no stacking) or until `cooldown` has passed since it ended. `previous` is the latest
+/// invocation the person's guard names — or, while guards written before person keys can still
+/// matter, the later-ending of that and the one the caller principal's old guard names.
 pub fn invoke(
     previous: Option<Previous>,
     id: BreakGlassId,
@@ -170,17 +185,21 @@ impl Aggregate for BreakGlassState {
         }
     }
 
-    fn evolve(self, event: &Event) -> BreakGlassState {
+    fn evolve_by(self, event: &Event, person: Option<&PersonKey>) -> BreakGlassState {
         match (self, event) {
-            (BreakGlassState::Unknown, Event::BreakGlassInvoked(i)) => {
-                BreakGlassState::Known { invoked: Box::new(i.clone()), status: BreakGlassStatus::Active }
-            }
-            (BreakGlassState::Known { invoked, status: BreakGlassStatus::Active }, Event::BreakGlassClosed(_)) => {
-                BreakGlassState::Known { invoked, status: BreakGlassStatus::Closed }
-            }
-            (BreakGlassState::Known { invoked, status: BreakGlassStatus::Active }, Event::BreakGlassExpired(_)) => {
-                BreakGlassState::Known { invoked, status: BreakGlassStatus::Expired }
-            }
+            (BreakGlassState::Unknown, Event::BreakGlassInvoked(i)) => BreakGlassState::Known {
+                invoked: Box::new(i.clone()),
+                invoker_person: person.cloned(),
+                status: BreakGlassStatus::Active,
+            },
+            (
+                BreakGlassState::Known { invoked, invoker_person, status: BreakGlassStatus::Active },
+                Event::BreakGlassClosed(_),
+            ) => BreakGlassState::Known { invoked, invoker_person, status: BreakGlassStatus::Closed },
+            (
+                BreakGlassState::Known { invoked, invoker_person, status: BreakGlassStatus::Active },
+                Event::BreakGlassExpired(_),
+            ) => BreakGlassState::Known { invoked, invoker_person, status: BreakGlassStatus::Expired },
             (state, _) => state,
         }
     }
@@ -192,8 +211,12 @@ mod tests {
     use crate::decide::harness::given;
     use crate::decide::session::tests::t;
 
-    fn oncall() -> PrincipalArn {
+    fn oncall() -> crate::ids::PrincipalArn {
         "arn:aws:iam::111122223333:user/oncall".parse().unwrap()
+    }
+
+    fn oncall_who() -> Who {
+        Who { principal: oncall(), person: Some("iam:111122223333:oncall".parse().unwrap()) }
     }
 
     fn invoked() -> BreakGlassInvoked {
@@ -208,17 +231,30 @@ mod tests {
     }
 
     fn closed() -> BreakGlassClosed {
-        BreakGlassClosed { by: oncall(), reason: "resolved".into() }
+        BreakGlassClosed { by: oncall(), reason: "resolved".into(), session_id: None }
     }
 
     #[test]
     fn an_active_break_glass_covers_its_invoker_and_profile_until_expiry() {
         let state = BreakGlassState::fold(&[invoked().into()]);
         let prod: Profile = "prod".parse().unwrap();
-        assert!(state.covers(&oncall(), &prod, t(59)));
-        assert!(!state.covers(&oncall(), &prod, t(60)));
-        assert!(!state.covers(&"arn:aws:iam::111122223333:user/alice".parse().unwrap(), &prod, t(1)));
-        assert!(!state.covers(&oncall(), &"dev".parse().unwrap(), t(1)));
+        assert!(state.covers(&oncall_who(), &prod, t(59)));
+        assert!(!state.covers(&oncall_who(), &prod, t(60)));
+        let alice = Who { principal: "arn:aws:iam::111122223333:user/alice".parse().unwrap(), person: None };
+        assert!(!state.covers(&alice, &prod, t(1)));
+        assert!(!state.covers(&oncall_who(), &"dev".parse().unwrap(), t(1)));
+    }
+
+    #[test]
+    fn a_break_glass_covers_its_invoking_person_from_any_of_their_principals() {
+        let dana: PersonKey = "idp:dana@example.com".parse().unwrap();
+        let mut by_dev = invoked();
+        by_dev.invoker = "arn:aws:sts::111122223333:assumed-role/Dev/dana@example.com".parse().unwrap();
+        let state = BreakGlassState::default().evolve_by(&by_dev.into(), Some(&dana));
+        let ops = Who::new("arn:aws:sts::111122223333:assumed-role/Ops/dana@example.com".parse().unwrap(), dana);
+        assert!(state.covers(&ops, &"prod".parse().unwrap(), t(1)));
+        let other = Who::new(ops.principal.clone(), "idp:erin@example.com".parse().unwrap());
+        assert!(!state.covers(&other, &"prod".parse().unwrap(), t(1)));
     }
 
     #[test]
@@ -234,7 +270,7 @@ mod tests {
         );
         let forged = state.evolve(&invoked().into());
         assert_eq!(forged.status_at(t(1)), Some(BreakGlassStatus::Closed));
-        assert!(!forged.covers(&oncall(), &"prod".parse().unwrap(), t(1)));
+        assert!(!forged.covers(&oncall_who(), &"prod".parse().unwrap(), t(1)));
     }
 
     #[test]

@@ -7,11 +7,14 @@
 
 pub mod approval;
 pub mod breakglass;
+pub mod grant;
 pub mod session;
 
 use chrono::{DateTime, Utc};
 
 use crate::event::Event;
+use crate::ids::PersonKey;
+use crate::record::RecordedEvent;
 
 /// Why a command was refused. Variants map one-to-one to API errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +42,9 @@ pub enum DomainError {
     /// A break-glass of the same person on the same profile is still active: no stacking.
     #[error("break-glass {0} on this profile is still active; close it before invoking another")]
     StillActive(crate::ids::BreakGlassId),
+    /// A request of the same person on the same profile is still pending: no second one.
+    #[error("request {0} for this profile is still pending")]
+    PendingRequest(crate::ids::ApprovalId),
     /// The previous break-glass ended less than the cooldown ago.
     #[error("the break-glass cooldown has {retry_after_seconds} s left")]
     CoolingDown { retry_after_seconds: u64 },
@@ -52,12 +58,23 @@ pub trait Aggregate: Default + Clone {
     /// The events `command` produces at `now`, or why it is refused.
     fn decide(&self, command: &Self::Command, now: DateTime<Utc>) -> Result<Vec<Event>, DomainError>;
 
-    /// The state after `event`.
-    fn evolve(self, event: &Event) -> Self;
+    /// The state after `event`, recorded for no known person.
+    fn evolve(self, event: &Event) -> Self {
+        self.evolve_by(event, None)
+    }
 
-    /// The state after every event of a stream, in order.
+    /// The state after `event`, recorded for `person` (the event's top-level `person`; `None`
+    /// for the system and for events recorded before person keys).
+    fn evolve_by(self, event: &Event, person: Option<&PersonKey>) -> Self;
+
+    /// The state after every event of a stream, in order (no persons known).
     fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
         events.into_iter().fold(Self::default(), Self::evolve)
+    }
+
+    /// The state after every recorded event of a stream, in order, with their persons.
+    fn fold_recorded<'a>(events: impl IntoIterator<Item = &'a RecordedEvent>) -> Self {
+        events.into_iter().fold(Self::default(), |state, e| state.evolve_by(&e.event, e.person.as_ref()))
     }
 }
 

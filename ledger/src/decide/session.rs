@@ -147,7 +147,7 @@ impl Aggregate for SessionState {
         }
     }
 
-    fn evolve(self, event: &Event) -> SessionState {
+    fn evolve_by(self, event: &Event, _: Option<&crate::ids::PersonKey>) -> SessionState {
         match (self, event) {
             (SessionState::Unknown, Event::CredentialsRequested(r)) => SessionState::Decided {
                 request: r.clone(),

@@ -173,8 +173,9 @@ impl TimeWindow {
 /// A rule's conditions: all present conditions must hold; a missing one matches everyone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Conditions {
-    /// Policy user names, matched exactly and case-sensitively against the caller's policy
-    /// user (callers who can choose their name have none, so never match).
+    /// Policy names (`iam:NAME`, `idp:NAME` or bare), matched exactly and case-sensitively
+    /// within their namespace against the caller's policy name (callers who can choose their
+    /// name have none, so never match).
     pub users: Option<Vec<String>>,
     /// Principal ARN patterns (see [`PrincipalPattern`]).
     pub principals: Option<Vec<PrincipalPattern>>,
@@ -187,11 +188,7 @@ impl Conditions {
     pub fn matches(&self, subject: &Subject, now: DateTime<Utc>) -> bool {
         // Cheapest first, and stop at the first that fails: a 100-rule policy is mostly rules
         // that do not name the caller, and a time zone conversion costs more than a name check.
-        let users_ok = || {
-            self.users
-                .as_ref()
-                .is_none_or(|users| subject.policy_user.as_deref().is_some_and(|name| users.iter().any(|u| u == name)))
-        };
+        let users_ok = || self.users.as_ref().is_none_or(|users| subject.is_named_in(users));
         let principals_ok =
             || self.principals.as_ref().is_none_or(|patterns| patterns.iter().any(|p| p.matches(&subject.principal)));
         let time_ok = || self.time.as_ref().is_none_or(|window| window.contains(now));
@@ -224,7 +221,7 @@ pub struct Rule {
 pub struct ApprovalsConfig {
     /// Approvers (user names, or `arn:` principal patterns).
     pub approvers: Vec<SubjectPattern>,
-    /// Distinct approver principals needed (at least 1).
+    /// Distinct approving persons needed (at least 1).
     pub required: u32,
     /// The longest an approval may stay usable.
     pub window: Duration,
@@ -246,7 +243,7 @@ pub struct BreakGlassConfig {
     pub reason_codes: Vec<ReasonCode>,
     /// The longest one break-glass may stay active.
     pub max_duration: Duration,
-    /// The least time between two break-glass invocations of one principal.
+    /// The least time between two break-glass invocations of one person.
     pub cooldown: Duration,
 }
 
@@ -303,7 +300,7 @@ impl PolicyDocument {
 pub struct AdminsDocument {
     /// Always [`FormatVersion::V1`].
     pub version: FormatVersion,
-    /// Admin policy user names, matched exactly.
+    /// Admin policy names (`iam:NAME`, `idp:NAME` or bare), matched exactly in their namespace.
     pub users: Vec<String>,
     /// Admin principal ARN patterns.
     pub principals: Vec<PrincipalPattern>,
@@ -313,7 +310,7 @@ pub struct AdminsDocument {
 impl AdminsDocument {
     /// Whether the subject is an admin (same matching rules as policy conditions).
     pub fn is_admin(&self, subject: &Subject) -> bool {
-        let by_name = subject.policy_user.as_deref().is_some_and(|name| self.users.iter().any(|u| u == name));
+        let by_name = subject.is_named_in(&self.users);
         by_name || self.principals.iter().any(|p| p.matches(&subject.principal))
     }
 
@@ -338,6 +335,22 @@ mod tests {
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    }
+
+    #[test]
+    fn a_policy_must_name_a_protected_role() {
+        let policy = |role: &str| {
+            format!(
+                "version: \"1\"\nprofile: dev\nrole_arn: {role}\nrules:\n  - {{name: all, effect: allow, when: {{users: [iam:alice]}}}}\n"
+            )
+        };
+        assert!(PolicyDocument::parse(&policy("arn:aws:iam::999988887777:role/sentinelprotected-dev"), None).is_ok());
+        for role in ["arn:aws:iam::111122223333:role/Admin", "arn:aws:iam::111122223333:role/ops/SentinelProtected-Dev"]
+        {
+            let e = PolicyDocument::parse(&policy(role), None).unwrap_err();
+            assert_eq!((e.line, e.field.as_str()), (3, "role_arn"), "{e}");
+            assert!(e.to_string().contains("SentinelProtected-"), "{e}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::document::{Conditions, Effect, PolicyDocument, TimeWindow};
 use super::glob;
-use super::subject::PrincipalPattern;
+use super::subject::{is_bare_name, names_match, policy_name, PrincipalPattern, SubjectPattern};
 
 /// A likely mistake in an otherwise valid policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +18,8 @@ pub enum LintWarning {
     /// Two rules with different effects have overlapping time windows for overlapping
     /// callers: during the overlap only the earlier one applies.
     OverlappingTimeWindows { first: String, second: String },
+    /// A name without `iam:` or `idp:`: read as `idp:` when it has an `@`, as `iam:` otherwise.
+    BareName { field: String, name: String },
 }
 
 impl fmt::Display for LintWarning {
@@ -35,6 +37,17 @@ impl fmt::Display for LintWarning {
                 f,
                 "rules {first:?} and {second:?} have different effects and overlapping time windows: during the overlap {first:?} wins"
             ),
+            LintWarning::BareName { field, name } => {
+                let (namespace, _) = policy_name(name);
+                let prefix = match namespace {
+                    super::subject::Namespace::Iam => "iam",
+                    super::subject::Namespace::Idp => "idp",
+                };
+                write!(
+                    f,
+                    "{field}: the bare name {name:?} is read as {prefix}:{name}; write iam: (an IAM user) or idp: (an identity-role session) to say which"
+                )
+            }
         }
     }
 }
@@ -71,7 +84,50 @@ impl PolicyDocument {
                 }
             }
         }
+        warnings.extend(self.bare_names());
         warnings
+    }
+
+    /// Every name that leaves its namespace to the `@` rule, with where it is.
+    fn bare_names(&self) -> Vec<LintWarning> {
+        let mut found = Vec::new();
+        let mut names = |field: String, names: &mut dyn Iterator<Item = &String>| {
+            for (j, name) in names.enumerate() {
+                if is_bare_name(name) {
+                    found.push(LintWarning::BareName { field: format!("{field}[{j}]"), name: name.clone() });
+                }
+            }
+        };
+        fn user(p: &SubjectPattern) -> Option<&String> {
+            match p {
+                SubjectPattern::User(name) => Some(name),
+                SubjectPattern::Principal(_) => None,
+            }
+        }
+        // Keep the positions of the entries: principal patterns count too.
+        fn patterns(list: &[SubjectPattern]) -> Vec<Option<&String>> {
+            list.iter().map(user).collect()
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            if let Some(users) = &rule.when.users {
+                names(format!("rules[{i}].when.users"), &mut users.iter());
+            }
+        }
+        let mut lists: Vec<(&str, Vec<Option<&String>>)> = vec![("revokers", patterns(&self.revokers))];
+        if let Some(a) = &self.approvals {
+            lists.push(("approvals.approvers", patterns(&a.approvers)));
+        }
+        if let Some(b) = &self.break_glass {
+            lists.push(("break_glass.users", patterns(&b.users)));
+        }
+        for (field, list) in lists {
+            for (j, name) in list.into_iter().enumerate() {
+                if let Some(name) = name.filter(|n| is_bare_name(n)) {
+                    found.push(LintWarning::BareName { field: format!("{field}[{j}]"), name: name.clone() });
+                }
+            }
+        }
+        found
     }
 }
 
@@ -79,7 +135,7 @@ impl PolicyDocument {
 fn covers(wide: &Conditions, narrow: &Conditions) -> bool {
     let users = match (&wide.users, &narrow.users) {
         (None, _) => true,
-        (Some(w), Some(n)) => n.iter().all(|u| w.contains(u)),
+        (Some(w), Some(n)) => n.iter().all(|u| w.iter().any(|x| names_match(x, u))),
         (Some(_), None) => false,
     };
     let principals = match (&wide.principals, &narrow.principals) {
@@ -112,7 +168,7 @@ fn callers_overlap(a: &Conditions, b: &Conditions) -> bool {
         return false;
     }
     let users: Option<Vec<&String>> = match (&a.users, &b.users) {
-        (Some(ua), Some(ub)) => Some(ua.iter().filter(|u| ub.contains(u)).collect()),
+        (Some(ua), Some(ub)) => Some(ua.iter().filter(|u| ub.iter().any(|x| names_match(x, u))).collect()),
         (Some(u), None) | (None, Some(u)) => Some(u.iter().collect()),
         (None, None) => None,
     };
@@ -130,6 +186,7 @@ fn callers_overlap(a: &Conditions, b: &Conditions) -> bool {
 }
 
 fn pattern_may_be_user(pattern: &PrincipalPattern, user: &str) -> bool {
+    let (_, user) = policy_name(user);
     let p = pattern.as_str();
     p.contains(['*', '?']) || p.strip_suffix(user).is_some_and(|head| head.ends_with('/'))
 }
@@ -153,7 +210,34 @@ mod tests {
         let yaml = format!(
             "version: \"1\"\nprofile: dev\nrole_arn: arn:aws:iam::000000000000:role/SentinelProtected-Dev\napprovals: {{approvers: [carol], required: 1, window: 4h}}\nrules:\n{rules}"
         );
-        PolicyDocument::parse(&yaml, None).unwrap().lint()
+        let warnings = PolicyDocument::parse(&yaml, None).unwrap().lint();
+        // The rule checks below write bare names on purpose; their warnings are tested apart.
+        warnings.into_iter().filter(|w| !matches!(w, LintWarning::BareName { .. })).collect()
+    }
+
+    #[test]
+    fn bare_names_are_warned_about_with_where_they_are() {
+        let yaml = "version: \"1\"\nprofile: dev\nrole_arn: arn:aws:iam::000000000000:role/SentinelProtected-Dev\n\
+            rules:\n  - {name: team, effect: require_approval, when: {users: [iam:alice, dana@example.com]}}\n\
+            approvals: {approvers: [\"arn:aws:iam::1:user/x\", carol], required: 1, window: 4h}\nrevokers: [idp:sec@example.com]\n";
+        let warnings = PolicyDocument::parse(yaml, None).unwrap().lint();
+        assert_eq!(
+            warnings,
+            vec![
+                LintWarning::BareName { field: "rules[0].when.users[1]".into(), name: "dana@example.com".into() },
+                LintWarning::BareName { field: "approvals.approvers[1]".into(), name: "carol".into() },
+            ]
+        );
+        assert!(warnings[0].to_string().contains("idp:dana@example.com"), "{}", warnings[0]);
+        assert!(warnings[1].to_string().contains("iam:carol"), "{}", warnings[1]);
+    }
+
+    #[test]
+    fn a_prefixed_and_a_bare_spelling_of_one_name_are_the_same_caller() {
+        let warnings = lint(
+            "  - {name: team, effect: allow, when: {users: [iam:alice, bob]}}\n  - {name: alice, effect: deny, when: {users: [alice]}}\n",
+        );
+        assert_eq!(warnings, vec![LintWarning::AllowShadowsDeny { allow: "team".into(), deny: "alice".into() }]);
     }
 
     #[test]

@@ -24,4 +24,7 @@ pub use evaluate::{Decision, Request, NO_RULE_MATCHED};
 pub use glob::glob_match;
 pub use lint::LintWarning;
 pub use parse::{PolicyError, Problem};
-pub use subject::{validate_user_name, PatternError, PrincipalPattern, Subject, SubjectPattern};
+pub use subject::{
+    is_bare_name, names_match, policy_name, validate_user_name, Namespace, PatternError, PrincipalPattern, Subject,
+    SubjectPattern,
+};

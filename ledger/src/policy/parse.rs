@@ -440,7 +440,12 @@ fn build_policy(raw: Spanned<RawPolicy>, expected: Option<&Profile>, source: &st
             return Err(invalid("profile", profile_value.referenced, problem));
         }
     }
+    let role_arn_at = role_arn.referenced;
+    let role_arn_text = role_arn.value.clone();
     let role_arn: RoleArn = parse_id(&role_arn, "role_arn")?;
+    role_arn
+        .require_protected()
+        .map_err(|source| invalid("role_arn", role_arn_at, Problem::InvalidId { value: role_arn_text, source }))?;
     let max_duration =
         optional_duration(raw.max_duration.as_ref(), "max_duration", CREDENTIAL)?.unwrap_or(MAX_CREDENTIAL_DURATION);
     let max_session =

@@ -11,16 +11,58 @@ use super::glob;
 pub struct Subject {
     /// The principal ARN exactly as AWS authenticated it.
     pub principal: PrincipalArn,
-    /// The caller's policy user name, present only when the caller cannot choose it (an
-    /// IAM user's name, or the session name on a configured identity role). `users`
+    /// The caller's policy name, present only when the caller cannot choose it: `iam:NAME`
+    /// for an IAM user, `idp:NAME` for the session name on a configured identity role (a bare
+    /// name is read as in policies: with `@` an `idp:` name, otherwise an `iam:` one). `users`
     /// conditions never match a subject without one.
     pub policy_user: Option<String>,
+}
+
+/// Where a policy name comes from: IAM user names and identity-provider session names are
+/// different namespaces that never meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Namespace {
+    /// `iam:NAME`: an IAM user's name.
+    Iam,
+    /// `idp:NAME`: the session name on a configured identity role.
+    Idp,
+}
+
+/// A policy name split into its namespace and name: `iam:NAME`, `idp:NAME`, or a bare name
+/// (with `@` an `idp:` name, otherwise an `iam:` one).
+pub fn policy_name(entry: &str) -> (Namespace, &str) {
+    if let Some(name) = entry.strip_prefix("iam:") {
+        (Namespace::Iam, name)
+    } else if let Some(name) = entry.strip_prefix("idp:") {
+        (Namespace::Idp, name)
+    } else if entry.contains('@') {
+        (Namespace::Idp, entry)
+    } else {
+        (Namespace::Iam, entry)
+    }
+}
+
+/// Whether a policy entry names the subject's policy name (both read with [`policy_name`]).
+pub fn names_match(entry: &str, name: &str) -> bool {
+    policy_name(entry) == policy_name(name)
+}
+
+/// Whether a policy name leaves its namespace to the `@` rule (`policy lint` warns).
+pub fn is_bare_name(entry: &str) -> bool {
+    !entry.starts_with("iam:") && !entry.starts_with("idp:")
+}
+
+impl Subject {
+    /// Whether one of `names` is this subject's policy name.
+    pub fn is_named_in<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> bool {
+        self.policy_user.as_deref().is_some_and(|own| names.into_iter().any(|n| names_match(n, own)))
+    }
 }
 
 /// Why a user name or principal pattern is unusable in a policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatternError {
-    #[error("user names are 1-64 characters of letters, digits and _+=,.@- (IAM user names and session names cannot contain anything else)")]
+    #[error("user names are iam:NAME, idp:NAME or a bare NAME (with @ an idp: name, otherwise an iam: one), NAME being 1-64 characters of letters, digits and _+=,.@- (IAM user names and session names cannot contain anything else)")]
     BadUserName,
     #[error("users are matched exactly; put ARN patterns under principals")]
     ArnInUsers,
@@ -28,11 +70,13 @@ pub enum PatternError {
     BadPrincipalPattern,
 }
 
-/// Checks a policy user name: the character set IAM allows in user and session names.
-pub fn validate_user_name(name: &str) -> Result<(), PatternError> {
-    if name.starts_with("arn:") {
+/// Checks a policy name (`iam:NAME`, `idp:NAME` or a bare name): the name has the character
+/// set IAM allows in user and session names.
+pub fn validate_user_name(entry: &str) -> Result<(), PatternError> {
+    if entry.starts_with("arn:") {
         return Err(PatternError::ArnInUsers);
     }
+    let (_, name) = policy_name(entry);
     let charset_ok = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
     if charset_ok && (1..=64).contains(&name.len()) {
         Ok(())
@@ -75,8 +119,8 @@ impl fmt::Display for PrincipalPattern {
 }
 
 /// An entry of `approvers`, `revokers`, `break_glass.users` or the admins' lists: a
-/// policy user name matched exactly, or — when the entry starts with `arn:` — a principal
-/// ARN pattern matched like `principals`.
+/// policy name matched exactly within its namespace (see [`policy_name`]), or — when the entry
+/// starts with `arn:` — a principal ARN pattern matched like `principals`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SubjectPattern {
     /// Matches a subject whose policy user is exactly this name.
@@ -99,7 +143,7 @@ impl SubjectPattern {
     /// Whether the subject is the one this entry names.
     pub fn matches(&self, subject: &Subject) -> bool {
         match self {
-            SubjectPattern::User(name) => subject.policy_user.as_deref() == Some(name.as_str()),
+            SubjectPattern::User(name) => subject.policy_user.as_deref().is_some_and(|own| names_match(name, own)),
             SubjectPattern::Principal(pattern) => pattern.matches(&subject.principal),
         }
     }
@@ -133,9 +177,28 @@ mod tests {
     }
 
     #[test]
+    fn names_live_in_the_iam_or_the_idp_namespace() {
+        assert_eq!(policy_name("alice"), (Namespace::Iam, "alice"));
+        assert_eq!(policy_name("iam:alice"), (Namespace::Iam, "alice"));
+        assert_eq!(policy_name("dana@example.com"), (Namespace::Idp, "dana@example.com"));
+        assert_eq!(policy_name("iam:dana@example.com"), (Namespace::Iam, "dana@example.com"));
+        assert_eq!(policy_name("idp:bob"), (Namespace::Idp, "bob"));
+        // The name collision: an IAM user called secops@example.com is not the SSO user.
+        let admin = SubjectPattern::parse("secops@example.com").unwrap();
+        let sso = subject("arn:aws:sts::1:assumed-role/SSO/secops@example.com", Some("idp:secops@example.com"));
+        let iam = subject("arn:aws:iam::1:user/secops@example.com", Some("iam:secops@example.com"));
+        assert!(admin.matches(&sso));
+        assert!(!admin.matches(&iam));
+        assert!(SubjectPattern::parse("iam:secops@example.com").unwrap().matches(&iam));
+        assert!(is_bare_name("carol") && !is_bare_name("iam:carol") && !is_bare_name("idp:carol@example.com"));
+    }
+
+    #[test]
     fn user_entries_match_only_the_exact_policy_user() {
         let carol = SubjectPattern::parse("carol").unwrap();
         assert!(carol.matches(&subject("arn:aws:iam::1:user/carol", Some("carol"))));
+        assert!(carol.matches(&subject("arn:aws:iam::1:user/carol", Some("iam:carol"))));
+        assert!(!carol.matches(&subject("arn:aws:sts::1:assumed-role/SSO/carol", Some("idp:carol"))));
         assert!(!carol.matches(&subject("arn:aws:iam::1:user/Carol", Some("Carol"))));
         assert!(!carol.matches(&subject("arn:aws:iam::1:user/carol2", Some("carol2"))));
         // An assumed role whose session is named carol has no policy user.
@@ -155,6 +218,9 @@ mod tests {
         assert_eq!(SubjectPattern::parse(""), Err(PatternError::BadUserName));
         assert_eq!(SubjectPattern::parse("al ice"), Err(PatternError::BadUserName));
         assert_eq!(SubjectPattern::parse("alice:admin"), Err(PatternError::BadUserName));
+        assert_eq!(SubjectPattern::parse("iam:"), Err(PatternError::BadUserName));
+        assert_eq!(SubjectPattern::parse("sso:alice"), Err(PatternError::BadUserName));
+        assert!(SubjectPattern::parse("idp:dana@example.com").is_ok());
         assert_eq!(SubjectPattern::parse("arn:aws:iam::1:user/a b"), Err(PatternError::BadPrincipalPattern));
         assert_eq!(validate_user_name("arn:aws:iam::1:user/a"), Err(PatternError::ArnInUsers));
         assert_eq!(PrincipalPattern::parse("*"), Err(PatternError::BadPrincipalPattern));

@@ -2,8 +2,8 @@
 //! serde_dynamo mapping and the SDK's errors.
 //!
 //! Item: `pk` (S, stream key) and `sk` (N, seq) as keys, then `event_id`, `type`,
-//! `schema_version` (N), `occurred_at`, `actor`, `correlation_id`, `payload` (M), `prev_hash`,
-//! `hash`. Items are only ever put with `attribute_not_exists(pk)`; nothing updates or deletes.
+//! `schema_version` (N), `occurred_at`, `actor`, `person` (S, only on events that have one),
+//! `correlation_id`, `payload` (M), `prev_hash`, `hash`. Items are only ever put with `attribute_not_exists(pk)`; nothing updates or deletes.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
-use super::{parse_stream, Detail, EventStore, FailureKind, StoreError, StreamCheck};
+use super::{parse_stream, Detail, EventStore, FailureKind, KeyRecord, KeyState, StoreError, StreamCheck};
 use crate::ids::StreamKey;
 use crate::record::StoredEvent;
 
@@ -33,6 +33,7 @@ const ATTRIBUTE_TYPES: &[(&str, &str)] = &[
     ("schema_version", "N"),
     ("occurred_at", "S"),
     ("actor", "S"),
+    ("person", "S"),
     ("correlation_id", "S"),
     ("payload", "M"),
     ("prev_hash", "S"),
@@ -52,6 +53,8 @@ struct Item {
     schema_version: u32,
     occurred_at: String,
     actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    person: Option<String>,
     correlation_id: String,
     payload: serde_json::Value,
     prev_hash: String,
@@ -68,6 +71,7 @@ impl From<&StoredEvent> for Item {
             schema_version: e.schema_version,
             occurred_at: e.occurred_at.clone(),
             actor: e.actor.clone(),
+            person: e.person.clone(),
             correlation_id: e.correlation_id.clone(),
             payload: e.payload.clone(),
             prev_hash: e.prev_hash.clone(),
@@ -86,6 +90,7 @@ impl From<Item> for StoredEvent {
             schema_version: i.schema_version,
             occurred_at: i.occurred_at,
             actor: i.actor,
+            person: i.person,
             correlation_id: i.correlation_id,
             payload: i.payload,
             prev_hash: i.prev_hash,
@@ -128,18 +133,112 @@ pub fn from_item<I: Into<serde_dynamo::Item>>(item: I) -> Result<StoredEvent, St
         .map_err(|e| StoreError::Corrupt(format!("item {position}: {e}")))
 }
 
-/// The ledger table through the AWS SDK.
+/// The idempotency table's TTL attribute (epoch seconds).
+pub const KEY_EXPIRES_AT: &str = "expires_at";
+
+/// An idempotency record, attribute for attribute: `pk`, `request`, `state` (`running` |
+/// `answered`), `claim` (running), `status` (N) and `body` (the answer's JSON text, answered),
+/// `written_at`, and `expires_at` (N, epoch seconds: the table's TTL attribute).
+#[derive(Serialize, Deserialize)]
+struct KeyItem {
+    pk: String,
+    request: String,
+    state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    claim: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body: Option<String>,
+    written_at: String,
+    expires_at: i64,
+}
+
+impl KeyItem {
+    fn of(r: &KeyRecord) -> KeyItem {
+        let (state, claim, status, body) = match &r.state {
+            KeyState::Running { claim } => ("running", Some(claim.clone()), None, None),
+            KeyState::Answered { status, body } => ("answered", None, Some(*status), Some(body.to_string())),
+        };
+        KeyItem {
+            pk: r.key.clone(),
+            request: r.request.clone(),
+            state: state.to_owned(),
+            claim,
+            status,
+            body,
+            written_at: crate::record::format_time(r.written_at),
+            expires_at: r.expires_at.timestamp(),
+        }
+    }
+
+    fn into_record(self) -> Result<KeyRecord, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("idempotency record {}: {what}", self.pk));
+        let state = match (self.state.as_str(), &self.claim, self.status, &self.body) {
+            ("running", Some(claim), _, _) => KeyState::Running { claim: claim.clone() },
+            ("answered", _, Some(status), Some(body)) => KeyState::Answered {
+                status,
+                body: serde_json::from_str(body).map_err(|_| corrupt("the body is not JSON"))?,
+            },
+            _ => return Err(corrupt("neither running with a claim nor answered with a status and body")),
+        };
+        let written_at = chrono::DateTime::parse_from_rfc3339(&self.written_at)
+            .map_err(|_| corrupt("written_at is not RFC 3339"))?
+            .with_timezone(&chrono::Utc);
+        let expires_at = chrono::DateTime::from_timestamp(self.expires_at, 0)
+            .ok_or_else(|| corrupt("expires_at is out of range"))?;
+        Ok(KeyRecord { key: self.pk, request: self.request, state, written_at, expires_at })
+    }
+}
+
+/// The condition a key record is put on: no record, or one past its expiry (an expired record
+/// counts as absent even before DynamoDB's TTL deletes it).
+const KEY_FREE: &str = "attribute_not_exists(pk) OR expires_at < :now";
+
+/// The ledger table through the AWS SDK, and the idempotency table beside it.
 #[derive(Debug, Clone)]
 pub struct DynamoEventStore {
     client: Client,
     table: String,
+    key_table: Option<String>,
 }
 
 impl DynamoEventStore {
     /// A store on `table`. Build `client` with the SDK's standard retry mode: throttling and
     /// transient errors are retried with backoff there; conflicts are never retried.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoEventStore { client, table: table.into() }
+        DynamoEventStore { client, table: table.into(), key_table: None }
+    }
+
+    /// The same store, remembering `Idempotency-Key` answers in `table`.
+    pub fn with_key_table(mut self, table: impl Into<String>) -> Self {
+        self.key_table = Some(table.into());
+        self
+    }
+
+    fn key_table(&self) -> Result<&str, StoreError> {
+        self.key_table.as_deref().ok_or_else(|| {
+            StoreError::failed(FailureKind::Invalid, "idempotency", Detail("no idempotency table configured".into()))
+        })
+    }
+
+    /// The Put of a key record on [`KEY_FREE`] (or on being the running claim `replacing`).
+    fn key_put(&self, record: &KeyRecord, replacing: Option<&str>) -> Result<Put, StoreError> {
+        let item = serde_dynamo::to_item(KeyItem::of(record))
+            .map_err(|e| StoreError::Unencodable(format!("idempotency record: {e}")))?;
+        let mut put = Put::builder()
+            .table_name(self.key_table()?)
+            .set_item(Some(item))
+            .expression_attribute_values(":now", AttributeValue::N(record.written_at.timestamp().to_string()));
+        put = match replacing {
+            None => put.condition_expression(KEY_FREE),
+            Some(claim) => put
+                .condition_expression(format!("{KEY_FREE} OR (#state = :running AND claim = :claim)"))
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":running", AttributeValue::S("running".into()))
+                .expression_attribute_values(":claim", AttributeValue::S(claim.to_owned())),
+        };
+        put.build().map_err(|e| StoreError::failed(FailureKind::Invalid, "PutItem", e))
     }
 
     /// The table this store writes.
@@ -165,8 +264,14 @@ impl DynamoEventStore {
         }
     }
 
-    async fn transact(&self, items: &[StoredEvent], checks: &[StreamCheck], token: &str) -> Result<(), StoreError> {
-        let mut actions = Vec::with_capacity(items.len() + checks.len());
+    async fn transact(
+        &self,
+        items: &[StoredEvent],
+        checks: &[StreamCheck],
+        key: Option<&KeyRecord>,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        let mut actions = Vec::with_capacity(items.len() + checks.len() + 1);
         for item in items {
             let put = Put::builder()
                 .table_name(&self.table)
@@ -185,6 +290,9 @@ impl DynamoEventStore {
                 .build()
                 .map_err(|e| StoreError::failed(FailureKind::Invalid, "TransactWriteItems", e))?;
             actions.push(TransactWriteItem::builder().condition_check(condition).build());
+        }
+        if let Some(record) = key {
+            actions.push(TransactWriteItem::builder().put(self.key_put(record, None)?).build());
         }
         let mut attempt = 0;
         loop {
@@ -211,6 +319,7 @@ impl DynamoEventStore {
                     Some(item) => StoreError::Conflict { stream: parse_stream(&item.stream)?, expected: item.seq - 1 },
                     None => match checks.get(index - items.len()) {
                         Some(check) => StoreError::Conflict { stream: check.stream.clone(), expected: check.seq },
+                        None if key.is_some() && index == items.len() + checks.len() => StoreError::KeyTaken,
                         None => StoreError::failed(
                             FailureKind::Invalid,
                             "TransactWriteItems",
@@ -300,7 +409,72 @@ impl EventStore for DynamoEventStore {
     async fn write(&self, items: &[StoredEvent], checks: &[StreamCheck], token: &str) -> Result<(), StoreError> {
         match (items, checks) {
             ([one], []) => self.put_one(one).await,
-            _ => self.transact(items, checks, token).await,
+            _ => self.transact(items, checks, None, token).await,
+        }
+    }
+
+    async fn write_with_key(
+        &self,
+        items: &[StoredEvent],
+        checks: &[StreamCheck],
+        record: &KeyRecord,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        self.transact(items, checks, Some(record), token).await
+    }
+
+    async fn key_record(&self, key: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(self.key_table()?)
+            .key(PK, AttributeValue::S(key.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| failed("GetItem", e))?;
+        let Some(item) = got.item else { return Ok(None) };
+        let item: KeyItem =
+            serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(format!("idempotency record {key}: {e}")))?;
+        item.into_record().map(Some)
+    }
+
+    async fn put_key_record(&self, record: &KeyRecord, replacing: Option<&str>) -> Result<bool, StoreError> {
+        let put = self.key_put(record, replacing)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .set_condition_expression(put.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(put.expression_attribute_names().cloned())
+            .set_expression_attribute_values(put.expression_attribute_values().cloned())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(failed("PutItem", e)),
+        }
+    }
+
+    async fn release_key(&self, key: &str, claim: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(self.key_table()?)
+            .key(PK, AttributeValue::S(key.to_owned()))
+            .condition_expression("#state = :running AND claim = :claim")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":running", AttributeValue::S("running".into()))
+            .expression_attribute_values(":claim", AttributeValue::S(claim.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Another attempt's claim or an answer: not ours to delete.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(failed("DeleteItem", e)),
         }
     }
 
@@ -364,6 +538,41 @@ pub async fn create_ledger_table(client: &Client, table: &str) -> Result<(), Sto
         .send()
         .await
         .map_err(|e| failed("CreateTable", e))?;
+    Ok(())
+}
+
+/// Creates the idempotency table (on demand, key `pk`, TTL on `expires_at`), as Terraform does in
+/// AWS.
+pub async fn create_idempotency_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(PK)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build_error)?,
+        )
+        .key_schema(
+            KeySchemaElement::builder().attribute_name(PK).key_type(KeyType::Hash).build().map_err(build_error)?,
+        )
+        .send()
+        .await
+        .map_err(|e| failed("CreateTable", e))?;
+    let ttl = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+        .attribute_name(KEY_EXPIRES_AT)
+        .enabled(true)
+        .build()
+        .map_err(build_error)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| failed("UpdateTimeToLive", e))?;
     Ok(())
 }
 

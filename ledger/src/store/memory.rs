@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{parse_stream, EventStore, StoreError, StreamCheck};
+use super::{parse_stream, EventStore, KeyRecord, KeyState, StoreError, StreamCheck};
 use crate::ids::StreamKey;
 use crate::record::StoredEvent;
 
@@ -13,6 +13,8 @@ use crate::record::StoredEvent;
 #[derive(Debug, Default)]
 pub struct MemoryEventStore {
     streams: Mutex<BTreeMap<String, BTreeMap<u64, StoredEvent>>>,
+    /// The idempotency table.
+    keys: Mutex<BTreeMap<String, KeyRecord>>,
 }
 
 impl MemoryEventStore {
@@ -34,10 +36,12 @@ impl MemoryEventStore {
     }
 }
 
-#[async_trait]
-impl EventStore for MemoryEventStore {
-    async fn write(&self, items: &[StoredEvent], checks: &[StreamCheck], _token: &str) -> Result<(), StoreError> {
-        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+impl MemoryEventStore {
+    fn write_locked(
+        streams: &mut BTreeMap<String, BTreeMap<u64, StoredEvent>>,
+        items: &[StoredEvent],
+        checks: &[StreamCheck],
+    ) -> Result<(), StoreError> {
         for item in items {
             if streams.get(&item.stream).is_some_and(|s| s.contains_key(&item.seq)) {
                 return Err(StoreError::Conflict { stream: parse_stream(&item.stream)?, expected: item.seq - 1 });
@@ -50,6 +54,66 @@ impl EventStore for MemoryEventStore {
         }
         for item in items {
             streams.entry(item.stream.clone()).or_default().insert(item.seq, item.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Whether `record` may be put where `existing` is (see [`EventStore::put_key_record`]).
+fn may_put(existing: Option<&KeyRecord>, record: &KeyRecord, replacing: Option<&str>) -> bool {
+    match existing {
+        None => true,
+        Some(old) if !old.is_live(record.written_at) => true,
+        Some(KeyRecord { state: KeyState::Running { claim }, .. }) => replacing == Some(claim.as_str()),
+        Some(_) => false,
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryEventStore {
+    async fn write(&self, items: &[StoredEvent], checks: &[StreamCheck], _token: &str) -> Result<(), StoreError> {
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        Self::write_locked(&mut streams, items, checks)
+    }
+
+    async fn write_with_key(
+        &self,
+        items: &[StoredEvent],
+        checks: &[StreamCheck],
+        record: &KeyRecord,
+        _token: &str,
+    ) -> Result<(), StoreError> {
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        // As in one DynamoDB transaction: the events' conditions are checked first, then the
+        // key's; nothing is written unless all hold.
+        let mut trial = streams.clone();
+        Self::write_locked(&mut trial, items, checks)?;
+        if !may_put(keys.get(&record.key), record, None) {
+            return Err(StoreError::KeyTaken);
+        }
+        *streams = trial;
+        keys.insert(record.key.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn key_record(&self, key: &str) -> Result<Option<KeyRecord>, StoreError> {
+        Ok(self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned())
+    }
+
+    async fn put_key_record(&self, record: &KeyRecord, replacing: Option<&str>) -> Result<bool, StoreError> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if !may_put(keys.get(&record.key), record, replacing) {
+            return Ok(false);
+        }
+        keys.insert(record.key.clone(), record.clone());
+        Ok(true)
+    }
+
+    async fn release_key(&self, key: &str, claim: &str) -> Result<(), StoreError> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(keys.get(key), Some(KeyRecord { state: KeyState::Running { claim: c }, .. }) if c == claim) {
+            keys.remove(key);
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ pub mod dynamo;
 pub mod memory;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::decide::Aggregate;
 use crate::ids::StreamKey;
@@ -85,6 +86,40 @@ pub enum StoreError {
     /// A stored item is not a valid event.
     #[error("the ledger holds an invalid item: {0}")]
     Corrupt(String),
+    /// A live idempotency record already holds the key: nothing of the write was written.
+    #[error("an idempotency record already holds this key")]
+    KeyTaken,
+}
+
+/// What an `Idempotency-Key` is remembered as, beside the ledger (its own table with a TTL, never
+/// a ledger event, never exported).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// SHA-256 (hex) of the caller's person and the key: the record's key.
+    pub key: String,
+    /// SHA-256 (hex) of the request it answers: method, concrete path and canonical body.
+    pub request: String,
+    /// Running, or answered.
+    pub state: KeyState,
+    /// When it was written; a record past `expires_at` counts as absent.
+    pub written_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Where a key's request stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyState {
+    /// A request under the key is running; `claim` names that attempt.
+    Running { claim: String },
+    /// The first answer (a 2xx): status and JSON body.
+    Answered { status: u16, body: serde_json::Value },
+}
+
+impl KeyRecord {
+    /// Whether the record still counts at `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        now < self.expires_at
+    }
 }
 
 impl StoreError {
@@ -132,6 +167,7 @@ impl PartialEq for StoreError {
                 a == b && x == y && m.to_string() == n.to_string()
             }
             (Unencodable(a), Unencodable(b)) | (Corrupt(a), Corrupt(b)) => a == b,
+            (KeyTaken, KeyTaken) => true,
             _ => false,
         }
     }
@@ -161,6 +197,34 @@ pub trait EventStore: Send + Sync {
     /// Every event of `stream` with seq ≥ `from_seq`, in order (all pages).
     async fn read_stream(&self, stream: &StreamKey, from_seq: u64) -> Result<Vec<StoredEvent>, StoreError>;
 
+    /// Writes `items`, `checks` and `record` atomically, `record` only if no live record holds
+    /// its key ([`StoreError::KeyTaken`] otherwise). Stores without an idempotency table refuse.
+    async fn write_with_key(
+        &self,
+        _items: &[StoredEvent],
+        _checks: &[StreamCheck],
+        _record: &KeyRecord,
+        _token: &str,
+    ) -> Result<(), StoreError> {
+        Err(no_key_table())
+    }
+
+    /// The record of `key`, live or not (consistent read).
+    async fn key_record(&self, _key: &str) -> Result<Option<KeyRecord>, StoreError> {
+        Err(no_key_table())
+    }
+
+    /// Puts `record` if no live record holds its key, or (with `replacing`) if the record there
+    /// is the running claim `replacing`; `Ok(false)` when neither holds.
+    async fn put_key_record(&self, _record: &KeyRecord, _replacing: Option<&str>) -> Result<bool, StoreError> {
+        Err(no_key_table())
+    }
+
+    /// Deletes the running claim `claim` of `key` (a request that ended without a 2xx answer).
+    async fn release_key(&self, _key: &str, _claim: &str) -> Result<(), StoreError> {
+        Err(no_key_table())
+    }
+
     /// The events after `after_seq`: the tail a view has not folded in yet.
     async fn read_after(&self, stream: &StreamKey, after_seq: u64) -> Result<Vec<StoredEvent>, StoreError> {
         self.read_stream(stream, after_seq + 1).await
@@ -178,9 +242,26 @@ pub trait EventStore: Send + Sync {
         appends: &[StreamAppend],
         checks: &[StreamCheck],
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.append_all_with_key(appends, checks, None).await
+    }
+
+    /// [`EventStore::append_all`], with an idempotency record written in the same transaction.
+    async fn append_all_with_key(
+        &self,
+        appends: &[StreamAppend],
+        checks: &[StreamCheck],
+        record: Option<&KeyRecord>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let items = seal_all(appends, checks)?;
+        if record.is_some() && items.len() + checks.len() + 1 > MAX_ACTIONS {
+            return Err(StoreError::TooManyActions { actions: items.len() + checks.len() + 1 });
+        }
         let token = appends[0].events[0].event_id.to_string();
-        match self.write(&items, checks, &token).await {
+        let written = match record {
+            Some(record) => self.write_with_key(&items, checks, record, &token).await,
+            None => self.write(&items, checks, &token).await,
+        };
+        match written {
             Ok(()) => Ok(items),
             Err(StoreError::Conflict { stream, expected }) => match self.already_stored(&items).await? {
                 Some(stored) => Ok(stored),
@@ -208,6 +289,10 @@ pub trait EventStore: Send + Sync {
         }
         Ok(Some(stored))
     }
+}
+
+fn no_key_table() -> StoreError {
+    StoreError::failed(FailureKind::Invalid, "idempotency", Detail("this store has no idempotency table".into()))
 }
 
 /// Validates an append against DynamoDB's limits and seals every stream's events.
@@ -254,6 +339,6 @@ pub async fn load<A: Aggregate>(store: &dyn EventStore, stream: &StreamKey) -> R
     let stored = store.read_stream(stream, 1).await?;
     let head = stored.last().map_or_else(StreamHead::genesis, StoredEvent::head);
     let events = stored.iter().map(StoredEvent::decode).collect::<Result<Vec<_>, _>>()?;
-    let state = A::fold(events.iter().map(|e| &e.event));
+    let state = A::fold_recorded(&events);
     Ok(Loaded { state, head, events })
 }

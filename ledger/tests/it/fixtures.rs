@@ -36,6 +36,12 @@ const PUBLISHED: &[(&str, &str)] = &[
     ("SessionRevoked.v1.json", "daa930851d2ae86911216874d3643d0b768cc0da5553a662c552ac1d5c3fda4f"),
     ("approval-quorum-2.v1.json", "1425aac44fe7fa2da760bdc7a7c4e2170d2760ce53a165d50b5b8df6a569795c"),
     ("session-lifecycle.v1.json", "6fa8e96df731382491fa80d1b091a7fb1026d5623e9da1e10fba6b65f2b89f0a"),
+    ("ApprovalGranted.v2.json", "b85f2f3ddf40f107bc53101aebd6e3c75c7cb3f3b2443d3162793545e3b15a3a"),
+    ("ApprovalRevoked.v1.json", "33b14a2cc66778308bcfe8302fad55fcc64accb0bdff5c4f139befff725d5dea"),
+    ("BreakGlassClosed.v2.json", "691c4a0a73339fe20d15bbe93a168d40038df18db839715e9d1259e6132be6e1"),
+    ("ApprovalReserved.v1.json", "eba182e5e87e2c1e9aeffedbd4abfc0a34fe08780981ab7e9ba9765968bfaba7"),
+    ("GrantUsed.v1.json", "e9a6fb8ffdcad80464d36b2377bb838f9331b327f399903b4f4f4aa91beb62fa"),
+    ("breakglass-guard-by-person.v1.json", "d1bfbec517756e6a82ebae9780cb0c60658c2037f68df06d26fe5b6db6ba785d"),
 ];
 
 struct Fixture {
@@ -129,6 +135,7 @@ fn every_current_version_event_reseals_to_exactly_what_is_stored() {
                     event_id: recorded.event_id,
                     occurred_at: recorded.occurred_at,
                     actor: recorded.actor,
+                    person: recorded.person,
                     correlation_id: recorded.correlation_id,
                     event: recorded.event,
                 };
@@ -227,6 +234,30 @@ fn the_session_lifecycle_fixture_folds_to_a_revoked_session_after_one_refresh() 
 }
 
 #[test]
+fn events_with_a_person_carry_it_and_older_events_decode_with_none() {
+    let revoked = fixture("ApprovalRevoked.v1.json");
+    let decoded: Vec<_> = revoked.events.iter().map(|e| e.decode().unwrap()).collect();
+    let persons: Vec<String> = decoded.iter().map(|e| e.person.as_ref().unwrap().to_string()).collect();
+    assert_eq!(persons, ["idp:dana@example.com", "iam:111122223333:carol", "iam:111122223333:secops"]);
+    // The person is covered by the hash: dropping it breaks the chain at that event.
+    let mut tampered = revoked.events.clone();
+    tampered[1].person = None;
+    assert_eq!(verify_stream(revoked.stream(), &tampered).unwrap_err().seq, 2);
+    let state = ApprovalState::fold_recorded(&decoded);
+    let ApprovalState::Known(record) = &state else { panic!("a known approval: {state:?}") };
+    assert_eq!(record.requester_person.as_ref().map(ToString::to_string).as_deref(), Some("idp:dana@example.com"));
+    assert_eq!(state.status_at(decoded[2].occurred_at), Some(ApprovalStatus::Revoked));
+    let granted = fixture("ApprovalGranted.v2.json");
+    let granted: Vec<_> = granted.events.iter().map(|e| e.decode().unwrap()).collect();
+    let state = ApprovalState::fold_recorded(&granted);
+    let Some(Event::ApprovalGranted(g)) = granted.last().map(|e| &e.event) else { panic!("a grant") };
+    assert_eq!(state.usable_until(granted[1].occurred_at), g.usable_until, "usable from the grant for its duration");
+    for old in all_fixtures().iter().filter(|f| f.events.iter().all(|e| e.person.is_none())) {
+        assert!(old.events.iter().all(|e| e.decode().unwrap().person.is_none()), "{}", old.name);
+    }
+}
+
+#[test]
 fn the_quorum_fixture_folds_to_a_request_approved_by_two_distinct_approvers() {
     let f = fixture("approval-quorum-2.v1.json");
     let events: Vec<Event> = f.events.iter().map(|e| e.decode().unwrap().event).collect();
@@ -237,7 +268,7 @@ fn the_quorum_fixture_folds_to_a_request_approved_by_two_distinct_approvers() {
     let state = ApprovalState::fold(&events);
     let ApprovalState::Known(record) = &state else { panic!("expected a known approval, got {state:?}") };
     assert_eq!(record.approvers.len(), 2);
-    assert!(!record.approvers.contains(&request.requester));
+    assert!(!record.approvers.iter().any(|a| a.principal == request.requester));
     let last = f.events.last().unwrap().decode().unwrap();
     assert_eq!(state.status_at(last.occurred_at), Some(ApprovalStatus::Approved));
     // One grant short of the quorum, the same request is still pending.

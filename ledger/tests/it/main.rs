@@ -6,6 +6,7 @@
 mod canonical;
 mod dynamo_store;
 mod fixtures;
+mod key_records;
 mod roundtrip;
 mod state_machines;
 mod support;

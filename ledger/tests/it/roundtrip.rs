@@ -19,8 +19,8 @@ use ledger::event::*;
 use ledger::record::{format_time, ChainBreakKind, DecodeErrorKind};
 use ledger::store::dynamo::{from_item, to_item};
 use ledger::{
-    verify_stream, Actor, ApprovalId, BreakGlassId, EventId, NewEvent, PrincipalArn, Profile, RoleArn, SessionId,
-    StoreError, StoredEvent, StreamHead, StreamKey,
+    verify_stream, Actor, ApprovalId, BreakGlassId, EventId, NewEvent, PersonKey, PrincipalArn, Profile, RoleArn,
+    SessionId, StoreError, StoredEvent, StreamHead, StreamKey,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -234,15 +234,26 @@ fn event() -> impl Strategy<Value = Event> {
         Just(SessionExpired {}.into()).boxed(),
         approval_requested().prop_map(Event::from).boxed(),
         (principal_arn(), option::of(free_text()))
-            .prop_map(|(approver, comment)| ApprovalGranted { approver, comment }.into())
+            .prop_map(|(approver, comment)| ApprovalGranted { approver, comment, usable_until: None }.into())
             .boxed(),
         (principal_arn(), option::of(free_text()))
             .prop_map(|(approver, comment)| ApprovalDenied { approver, comment }.into())
             .boxed(),
         principal_arn().prop_map(|by| ApprovalCancelled { by }.into()).boxed(),
         Just(ApprovalExpired {}.into()).boxed(),
+        ulid().prop_map(|u| GrantUsed { session_id: SessionId::from_ulid(u) }.into()).boxed(),
+        (ulid(), instant_ms(), 1800u32..=86_400)
+            .prop_map(|(u, expires_at, duration_seconds)| {
+                ApprovalReserved { approval_id: ApprovalId::from_ulid(u), expires_at, duration_seconds }.into()
+            })
+            .boxed(),
         break_glass_invoked().prop_map(Event::from).boxed(),
-        (principal_arn(), free_text()).prop_map(|(by, reason)| BreakGlassClosed { by, reason }.into()).boxed(),
+        (principal_arn(), free_text())
+            .prop_map(|(by, reason)| BreakGlassClosed { by, reason, session_id: None }.into())
+            .boxed(),
+        (principal_arn(), free_text())
+            .prop_map(|(by, reason)| ApprovalRevoked { by, reason, session_id: Some(SessionId::generate()) }.into())
+            .boxed(),
         Just(BreakGlassExpired {}.into()).boxed(),
         policy_published().prop_map(Event::from).boxed(),
     ])
@@ -254,7 +265,10 @@ fn stream_key() -> impl Strategy<Value = StreamKey> {
         ulid().prop_map(|u| StreamKey::Approval(ApprovalId::from_ulid(u))),
         ulid().prop_map(|u| StreamKey::BreakGlass(BreakGlassId::from_ulid(u))),
         profile().prop_map(StreamKey::Policy),
-        (profile(), principal_arn()).prop_map(|(profile, principal)| StreamKey::BreakGlassGuard { profile, principal }),
+        (profile(), principal_arn())
+            .prop_map(|(profile, principal)| StreamKey::LegacyBreakGlassGuard { profile, principal }),
+        (profile(), person_key()).prop_map(|(profile, person)| StreamKey::BreakGlassGuard { profile, person }),
+        (profile(), person_key()).prop_map(|(profile, person)| StreamKey::ApprovalGuard { profile, person }),
     ]
 }
 
@@ -266,11 +280,24 @@ fn correlation_id() -> impl Strategy<Value = String> {
     prop_oneof!["[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", free_text()]
 }
 
+fn person_key() -> impl Strategy<Value = PersonKey> {
+    prop_oneof![
+        "[a-z][a-z0-9._-]{0,20}".prop_map(|user| PersonKey::iam("111122223333", &user).unwrap()),
+        "[a-z][a-z0-9.]{1,12}@example\\.com".prop_map(|session| PersonKey::idp(&session).unwrap()),
+        "AROA[A-Z0-9]{8,16}".prop_map(|role_id| PersonKey::role(&role_id).unwrap()),
+        Just(PersonKey::root("111122223333").unwrap()),
+    ]
+}
+
 fn new_event() -> impl Strategy<Value = NewEvent> {
-    (ulid(), instant_ms(), actor(), correlation_id(), event()).prop_map(
-        |(id, occurred_at, actor, correlation_id, event)| NewEvent {
+    (ulid(), instant_ms(), actor(), option::of(person_key()), correlation_id(), event()).prop_map(
+        |(id, occurred_at, actor, person, correlation_id, event)| NewEvent {
             event_id: EventId::from_ulid(id),
             occurred_at,
+            person: match actor {
+                Actor::System => None,
+                Actor::Principal(_) => person,
+            },
             actor,
             correlation_id,
             event,
@@ -518,6 +545,7 @@ fn sample_event() -> StoredEvent {
         event_id: "01KJQKA0QBK327BW7GCTMY5VVR".parse().unwrap(),
         occurred_at: "2026-03-02T15:40:12.907Z".parse().unwrap(),
         actor: "arn:aws:iam::111122223333:user/secops".parse().unwrap(),
+        person: Some("iam:111122223333:secops".parse().unwrap()),
         correlation_id: "0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b6a".into(),
         event: SessionRevoked { by: "arn:aws:iam::111122223333:user/secops".parse().unwrap(), reason: "left".into() }
             .into(),
@@ -546,7 +574,7 @@ fn detail_names(message: &str, attribute: &str) -> bool {
 fn a_sample_item_holds_exactly_the_documented_attributes() {
     let mut names: Vec<String> = sample_item().into_keys().collect();
     names.sort();
-    let mut expected: Vec<&str> = ENVELOPE.iter().copied().chain(["payload"]).collect();
+    let mut expected: Vec<&str> = ENVELOPE.iter().copied().chain(["payload", "person"]).collect();
     expected.sort();
     assert_eq!(names, expected);
     assert!(matches!(sample_item()["sk"], AttributeValue::N(_)), "sk is a number");
@@ -571,6 +599,7 @@ fn an_item_with_a_mistyped_attribute_is_corrupt_and_the_message_names_it() {
         ("hash", AttributeValue::N("1".into())),
         ("type", AttributeValue::N("7".into())),
         ("occurred_at", AttributeValue::Null(true)),
+        ("person", AttributeValue::N("1".into())),
     ];
     for (attribute, wrong) in cases {
         let mut item = sample_item();

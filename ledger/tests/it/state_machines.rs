@@ -318,11 +318,12 @@ fn approval_command(plan: &ApprovalPlan, now: DateTime<Utc>) -> ApprovalCommand 
             expires_at: now + Duration::minutes(window),
             required,
         }),
-        ApprovalPlan::Approve(who) => {
-            ApprovalCommand::Approve(ApprovalGranted { approver: person(who), comment: Some("ok".into()) })
-        }
-        ApprovalPlan::Deny(who) => ApprovalCommand::Deny(ApprovalDenied { approver: person(who), comment: None }),
-        ApprovalPlan::Cancel(who) => ApprovalCommand::Cancel(ApprovalCancelled { by: person(who) }),
+        ApprovalPlan::Approve(who) => ApprovalCommand::Approve(
+            ApprovalGranted { approver: person(who), comment: Some("ok".into()), usable_until: None },
+            None,
+        ),
+        ApprovalPlan::Deny(who) => ApprovalCommand::Deny(ApprovalDenied { approver: person(who), comment: None }, None),
+        ApprovalPlan::Cancel(who) => ApprovalCommand::Cancel(ApprovalCancelled { by: person(who) }, None),
         ApprovalPlan::Expire => ApprovalCommand::Expire,
     }
 }
@@ -339,11 +340,17 @@ fn recorded_status(state: &ApprovalState) -> Option<ApprovalStatus> {
 }
 
 fn is_terminal(status: Option<ApprovalStatus>) -> bool {
-    matches!(status, Some(ApprovalStatus::Denied | ApprovalStatus::Cancelled | ApprovalStatus::Expired))
+    matches!(
+        status,
+        Some(ApprovalStatus::Denied | ApprovalStatus::Cancelled | ApprovalStatus::Revoked | ApprovalStatus::Expired)
+    )
 }
 
 fn ends_approval(e: &Event) -> bool {
-    matches!(e, Event::ApprovalDenied(_) | Event::ApprovalCancelled(_) | Event::ApprovalExpired(_))
+    matches!(
+        e,
+        Event::ApprovalDenied(_) | Event::ApprovalCancelled(_) | Event::ApprovalRevoked(_) | Event::ApprovalExpired(_)
+    )
 }
 
 proptest! {
@@ -357,14 +364,17 @@ proptest! {
             }
             if before == Some(Approved) {
                 prop_assert!(
-                    step.produced().iter().all(|e| matches!(e, Event::ApprovalCancelled(_) | Event::ApprovalExpired(_))),
-                    "an approved request can only be cancelled or expire: {:#?}", step
+                    step.produced().iter().all(|e| matches!(
+                        e,
+                        Event::ApprovalCancelled(_) | Event::ApprovalRevoked(_) | Event::ApprovalExpired(_)
+                    )),
+                    "an approved request can only be cancelled, revoked or expire: {:#?}", step
                 );
             }
             let allowed = match before {
                 None => matches!(after, None | Some(Pending)),
                 Some(Pending) => true,
-                Some(Approved) => matches!(after, Some(Approved | Cancelled | Expired)),
+                Some(Approved) => matches!(after, Some(Approved | Cancelled | Revoked | Expired)),
                 terminal => after == terminal,
             };
             prop_assert!(allowed, "{:?} -> {:?}: {:#?}", before, after, step);
@@ -377,10 +387,10 @@ proptest! {
         for step in approval_run(&plans) {
             let ApprovalState::Known(record) = &step.after else { continue };
             let requester = &record.request.requester;
-            prop_assert!(!record.approvers.contains(requester), "{:#?}", step);
+            prop_assert!(!record.approvers.iter().any(|a| &a.principal == requester), "{:#?}", step);
             let by_requester = match &step.when {
-                ApprovalCommand::Approve(ApprovalGranted { approver, .. })
-                | ApprovalCommand::Deny(ApprovalDenied { approver, .. }) => approver == requester,
+                ApprovalCommand::Approve(ApprovalGranted { approver, .. }, _)
+                | ApprovalCommand::Deny(ApprovalDenied { approver, .. }, _) => approver == requester,
                 _ => false,
             };
             if by_requester && matches!(step.given, ApprovalState::Known(_)) {
@@ -413,7 +423,7 @@ proptest! {
                     }
                 }
             }
-            prop_assert_eq!(record.approvers.iter().collect::<Vec<_>>(), distinct.clone(), "{:#?}", step);
+            prop_assert_eq!(record.approvers.iter().map(|a| &a.principal).collect::<Vec<_>>(), distinct.clone(), "{:#?}", step);
             let enough = distinct.len() >= record.request.required as usize;
             if !step.recorded().any(ends_approval) {
                 prop_assert_eq!(record.status == ApprovalStatus::Approved, enough, "{:#?}", step);
@@ -427,12 +437,13 @@ proptest! {
     fn no_grant_or_denial_is_accepted_once_the_window_has_ended(plans in script(approval_request(), approval_plan())) {
         for step in approval_run(&plans) {
             let ApprovalState::Known(record) = &step.given else { continue };
-            if step.at >= record.request.expires_at {
+            if step.at >= record.ends_at() {
                 prop_assert!(
                     step.produced().iter().all(|e| matches!(e, Event::ApprovalExpired(_))),
                     "{:#?}", step
                 );
-                prop_assert!(!step.after.grants(&record.request.requester, &record.request.profile, step.at));
+                let requester = ledger::Who { principal: record.request.requester.clone(), person: None };
+                prop_assert!(!step.after.grants(&requester, &record.request.profile, step.at));
             }
         }
     }
@@ -490,7 +501,7 @@ fn break_glass_command(plan: &BreakGlassPlan, now: DateTime<Utc>) -> BreakGlassC
             expires_at: now + Duration::minutes(window),
         }),
         BreakGlassPlan::Close(who) => {
-            BreakGlassCommand::Close(BreakGlassClosed { by: person(who), reason: "resolved".into() })
+            BreakGlassCommand::Close(BreakGlassClosed { by: person(who), reason: "resolved".into(), session_id: None })
         }
         BreakGlassPlan::Expire => BreakGlassCommand::Expire,
     }
@@ -534,7 +545,7 @@ proptest! {
                 let t = step.at + Duration::minutes(later);
                 for (who, _) in PEOPLE.iter().enumerate() {
                     for profile in profiles() {
-                        let covered = step.after.covers(&person(who), &profile, t);
+                        let covered = step.after.covers(&ledger::Who { principal: person(who), person: None }, &profile, t);
                         let expected = !ended
                             && t < invoked.expires_at
                             && person(who) == invoked.invoker

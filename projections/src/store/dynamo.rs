@@ -2,10 +2,11 @@
 //! and the SDK's errors (see docs/projections.md).
 //!
 //! Projection rows: `pk` = stream key, `sk` = `VIEW`, `last_seq` (N), `last_hash`, `data` (M,
-//! the view), and the sparse index keys `gsi1pk`/`gsi1sk` (by principal), `gsi2pk`/`gsi2sk`
-//! (by profile), `gsi3pk`/`gsi3sk` (by status), and, on revoked sessions only,
-//! `gsi4pk`/`gsi4sk` (by role, then time of revocation). Audit rows: `pk` = `AUDIT#<day>`,
-//! `sk` = `<occurred_at>#<stream>#<seq>`, `data` (M), and `gsi1pk`/`gsi1sk` (by principal).
+//! the view), and the sparse index keys `gsi1pk`/`gsi1sk` (by owner: the person, or for views of
+//! streams begun before person keys the principal), `gsi2pk`/`gsi2sk` (by profile),
+//! `gsi3pk`/`gsi3sk` (by status), and, on revoked sessions only, `gsi4pk`/`gsi4sk` (by role,
+//! then time of revocation). Audit rows: `pk` = `AUDIT#<day>`, `sk` =
+//! `<occurred_at>#<stream>#<seq>`, `data` (M), and `gsi1pk`/`gsi1sk` (by principal).
 
 use std::collections::HashMap;
 
@@ -23,7 +24,7 @@ use ledger::decide::approval::ApprovalStatus;
 use ledger::decide::breakglass::BreakGlassStatus;
 use ledger::decide::session::SessionStatus;
 use ledger::record::format_time;
-use ledger::{RoleArn, StreamHead, StreamKey};
+use ledger::{RoleArn, StreamHead, StreamKey, Who};
 
 use super::{ApprovalIndex, AuditQuery, BreakGlassIndex, Saved, SessionIndex, ViewError, ViewStore};
 use crate::audit::AuditRecord;
@@ -38,7 +39,7 @@ const INDEXES: [(&str, &str, &str); 4] = [
     ("gsi3", "gsi3pk", "gsi3sk"),
     ("gsi4", "gsi4pk", "gsi4sk"),
 ];
-const BY_PRINCIPAL: usize = 0;
+const BY_OWNER: usize = 0;
 const BY_PROFILE: usize = 1;
 const BY_STATUS: usize = 2;
 /// Revoked sessions by role, then time of revocation (the enforcer's bounded read).
@@ -83,6 +84,25 @@ struct AuditRow {
 /// Index keys: (partition, sort) for each of the four indexes.
 type IndexKeys = [Option<(String, String)>; 4];
 
+/// The by-owner partition of a view: `<KIND>#PERSON#<person>`, or `<KIND>#PRINCIPAL#<arn>` for a
+/// view that knows no person (its stream began before person keys).
+fn owner_key(kind: &str, owner: &Who) -> String {
+    match &owner.person {
+        Some(person) => format!("{kind}#PERSON#{person}"),
+        None => format!("{kind}#PRINCIPAL#{}", owner.principal),
+    }
+}
+
+/// The by-owner partitions a query for `who` reads: the person's and, for views written before
+/// person keys, the principal's.
+fn owner_partitions(kind: &str, who: &Who, suffix: &str) -> Vec<String> {
+    let mut keys = vec![format!("{kind}#PRINCIPAL#{}{suffix}", who.principal)];
+    if let Some(person) = &who.person {
+        keys.insert(0, format!("{kind}#PERSON#{person}{suffix}"));
+    }
+    keys
+}
+
 fn index_keys(view: &View) -> IndexKeys {
     match view {
         View::Session(s) => match (s.status, s.issued_at) {
@@ -91,7 +111,7 @@ fn index_keys(view: &View) -> IndexKeys {
                 let status = session_status(status);
                 let tail = format!("{}#{}", format_time(at), s.session_id);
                 [
-                    Some((format!("SESSION#PRINCIPAL#{}", s.principal()), format!("{status}#{tail}"))),
+                    Some((owner_key("SESSION", &s.owner()), format!("{status}#{tail}"))),
                     Some((format!("SESSION#PROFILE#{}", s.profile()), format!("{status}#{tail}"))),
                     Some((format!("SESSION#STATUS#{status}"), tail)),
                     revoked,
@@ -103,7 +123,7 @@ fn index_keys(view: &View) -> IndexKeys {
             let status = a.status.as_str();
             let tail = format!("{}#{}", format_time(a.requested_at), a.approval_id);
             [
-                Some((format!("APPROVAL#PRINCIPAL#{}", a.request.requester), format!("{status}#{tail}"))),
+                Some((owner_key("APPROVAL", &a.requester()), format!("{status}#{tail}"))),
                 Some((format!("APPROVAL#PROFILE#{}", a.request.profile), format!("{status}#{tail}"))),
                 Some((format!("APPROVAL#STATUS#{status}"), tail)),
                 None,
@@ -114,7 +134,7 @@ fn index_keys(view: &View) -> IndexKeys {
             let tail = format!("{}#{}", format_time(b.invoked_at), b.breakglass_id);
             [
                 Some((
-                    format!("BREAKGLASS#PRINCIPAL#{}#{}", b.invoked.invoker, b.invoked.profile),
+                    format!("{}#{}", owner_key("BREAKGLASS", &b.invoker()), b.invoked.profile),
                     format!("{status}#{tail}"),
                 )),
                 Some((format!("BREAKGLASS#PROFILE#{}", b.invoked.profile), format!("{status}#{tail}"))),
@@ -309,6 +329,23 @@ impl DynamoViewStore {
         items.into_iter().map(|i| decode::<ProjectionRow>(i)?.into_projection()).collect()
     }
 
+    /// The views in any of the by-owner `partitions`, each once.
+    async fn views_by_owner(
+        &self,
+        partitions: Vec<String>,
+        status: Option<&str>,
+    ) -> Result<Vec<Projection>, ViewError> {
+        let mut found: Vec<Projection> = Vec::new();
+        for partition in partitions {
+            for projection in self.views_by(BY_OWNER, partition, status).await? {
+                if !found.iter().any(|p| p.stream == projection.stream) {
+                    found.push(projection);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn put(&self, item: Item, condition: Option<(&str, u64)>) -> Result<Saved, ViewError> {
         let mut request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         if let Some((expression, seq)) = condition {
@@ -369,7 +406,7 @@ impl ViewStore for DynamoViewStore {
     ) -> Result<Vec<SessionView>, ViewError> {
         let status = status.map(session_status);
         let found = match index {
-            SessionIndex::Principal(p) => self.views_by(BY_PRINCIPAL, format!("SESSION#PRINCIPAL#{p}"), status).await?,
+            SessionIndex::Owner(who) => self.views_by_owner(owner_partitions("SESSION", who, ""), status).await?,
             SessionIndex::Profile(p) => self.views_by(BY_PROFILE, format!("SESSION#PROFILE#{p}"), status).await?,
             SessionIndex::Status(s) => {
                 self.views_by(BY_STATUS, format!("SESSION#STATUS#{}", session_status(*s)), None).await?
@@ -395,9 +432,7 @@ impl ViewStore for DynamoViewStore {
     ) -> Result<Vec<ApprovalView>, ViewError> {
         let status = status.map(ApprovalStatus::as_str);
         let found = match index {
-            ApprovalIndex::Requester(p) => {
-                self.views_by(BY_PRINCIPAL, format!("APPROVAL#PRINCIPAL#{p}"), status).await?
-            }
+            ApprovalIndex::Requester(who) => self.views_by_owner(owner_partitions("APPROVAL", who, ""), status).await?,
             ApprovalIndex::Profile(p) => self.views_by(BY_PROFILE, format!("APPROVAL#PROFILE#{p}"), status).await?,
             ApprovalIndex::Status(s) => {
                 self.views_by(BY_STATUS, format!("APPROVAL#STATUS#{}", s.as_str()), None).await?
@@ -413,8 +448,8 @@ impl ViewStore for DynamoViewStore {
     ) -> Result<Vec<BreakGlassView>, ViewError> {
         let status = status.map(BreakGlassStatus::as_str);
         let found = match index {
-            BreakGlassIndex::InvokerProfile(i, p) => {
-                self.views_by(BY_PRINCIPAL, format!("BREAKGLASS#PRINCIPAL#{i}#{p}"), status).await?
+            BreakGlassIndex::InvokerProfile(who, p) => {
+                self.views_by_owner(owner_partitions("BREAKGLASS", who, &format!("#{p}")), status).await?
             }
             BreakGlassIndex::Profile(p) => self.views_by(BY_PROFILE, format!("BREAKGLASS#PROFILE#{p}"), status).await?,
             BreakGlassIndex::Status(s) => {
@@ -433,7 +468,7 @@ impl ViewStore for DynamoViewStore {
         let (low, high) = (format_time(query.since), format_time(query.until));
         let rows = match &query.principal {
             Some(p) => {
-                let (name, pk, sk) = INDEXES[BY_PRINCIPAL];
+                let (name, pk, sk) = INDEXES[BY_OWNER];
                 let sort = Some(SortCondition::Between(sk, low, high));
                 self.query(KeyQuery { index: Some(name), partition: (pk, format!("{AUDIT}PRINCIPAL#{p}")), sort })
                     .await?

@@ -78,7 +78,7 @@ impl ViewStore for MemoryViewStore {
                 .filter_map(|p| p.session())
                 .filter(|s| s.status.is_some())
                 .filter(|s| match index {
-                    SessionIndex::Principal(p) => s.principal() == p,
+                    SessionIndex::Owner(who) => s.owner().is(who),
                     SessionIndex::Profile(p) => s.profile() == p,
                     SessionIndex::Status(st) => s.status == Some(*st),
                 })
@@ -116,7 +116,7 @@ impl ViewStore for MemoryViewStore {
                 .values()
                 .filter_map(|p| p.approval())
                 .filter(|a| match index {
-                    ApprovalIndex::Requester(p) => &a.request.requester == p,
+                    ApprovalIndex::Requester(who) => a.requester().is(who),
                     ApprovalIndex::Profile(p) => &a.request.profile == p,
                     ApprovalIndex::Status(st) => a.status == *st,
                 })
@@ -139,7 +139,7 @@ impl ViewStore for MemoryViewStore {
                 .values()
                 .filter_map(|p| p.break_glass())
                 .filter(|b| match index {
-                    BreakGlassIndex::InvokerProfile(i, p) => &b.invoked.invoker == i && &b.invoked.profile == p,
+                    BreakGlassIndex::InvokerProfile(who, p) => b.invoker().is(who) && &b.invoked.profile == p,
                     BreakGlassIndex::Profile(p) => &b.invoked.profile == p,
                     BreakGlassIndex::Status(st) => b.status == *st,
                 })

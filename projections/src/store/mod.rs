@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use ledger::decide::approval::ApprovalStatus;
 use ledger::decide::breakglass::BreakGlassStatus;
 use ledger::decide::session::SessionStatus;
-use ledger::{PrincipalArn, Profile, RoleArn, StreamKey};
+use ledger::{PrincipalArn, Profile, RoleArn, StreamKey, Who};
 
 use crate::audit::AuditRecord;
 use crate::fold::Views;
@@ -45,8 +45,9 @@ pub enum Saved {
 /// Which sessions to list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionIndex {
-    /// A caller's sessions.
-    Principal(PrincipalArn),
+    /// A person's sessions, from any of their principals (and, for sessions opened before
+    /// person keys, those of the principal).
+    Owner(Who),
     /// A profile's sessions.
     Profile(Profile),
     /// Every session with this recorded status.
@@ -56,8 +57,8 @@ pub enum SessionIndex {
 /// Which approval requests to list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApprovalIndex {
-    /// A requester's requests.
-    Requester(PrincipalArn),
+    /// A requesting person's requests (before person keys: the principal's).
+    Requester(Who),
     /// A profile's requests.
     Profile(Profile),
     /// Every request with this recorded status.
@@ -67,8 +68,8 @@ pub enum ApprovalIndex {
 /// Which break-glass invocations to list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BreakGlassIndex {
-    /// One invoker's invocations on one profile.
-    InvokerProfile(PrincipalArn, Profile),
+    /// One invoking person's invocations on one profile (before person keys: the principal's).
+    InvokerProfile(Who, Profile),
     /// A profile's invocations.
     Profile(Profile),
     /// Every invocation with this recorded status.

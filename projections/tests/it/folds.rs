@@ -69,7 +69,7 @@ fn an_approval_view_counts_distinct_approvers_and_expires_by_time() {
     let pending = fold_ledger(b.events()).views.projections[&a.to_string()].approval().cloned().unwrap();
     assert_eq!(
         (pending.status, pending.approvers.clone(), pending.decided_at),
-        (ApprovalStatus::Pending, vec![arn("carol")], None)
+        (ApprovalStatus::Pending, vec![who("carol")], None)
     );
     b.append(&a, granted("dave"), actor("dave"));
     let approved = fold_ledger(b.events()).views.projections[&a.to_string()].approval().cloned().unwrap();

@@ -75,10 +75,9 @@ async fn every_query_is_answered_from_its_index_as_the_memory_store_answers_it()
     project_all(&b, &t.ledger, &memory).await;
     let stores: [&dyn ViewStore; 2] = [&t.views, &memory];
     for store in stores {
-        let alice = store.sessions(&SessionIndex::Principal(arn("alice")), None).await.unwrap();
+        let alice = store.sessions(&SessionIndex::Owner(who("alice")), None).await.unwrap();
         assert_eq!(alice.len(), 2);
-        let revoked =
-            store.sessions(&SessionIndex::Principal(arn("alice")), Some(SessionStatus::Revoked)).await.unwrap();
+        let revoked = store.sessions(&SessionIndex::Owner(who("alice")), Some(SessionStatus::Revoked)).await.unwrap();
         assert_eq!(revoked.len(), 1);
         assert_eq!(store.sessions(&SessionIndex::Profile(profile("prod")), None).await.unwrap().len(), 1);
         assert_eq!(store.sessions(&SessionIndex::Status(SessionStatus::Active), None).await.unwrap().len(), 2);
@@ -96,22 +95,22 @@ async fn every_query_is_answered_from_its_index_as_the_memory_store_answers_it()
         let pending =
             store.approvals(&ApprovalIndex::Profile(profile("prod")), Some(ApprovalStatus::Pending)).await.unwrap();
         assert_eq!(pending.len(), 1);
-        assert_eq!(pending[0].approvers, [arn("dave")]);
+        assert_eq!(pending[0].approvers, [who("dave")]);
         assert_eq!(
-            store.approvals(&ApprovalIndex::Requester(arn("bob")), None).await.unwrap()[0].status,
+            store.approvals(&ApprovalIndex::Requester(who("bob")), None).await.unwrap()[0].status,
             ApprovalStatus::Approved
         );
-        let for_carol = query::pending_for_approver(store, &arn("carol"), &[profile("prod")], at(30)).await.unwrap();
+        let for_carol = query::pending_for_approver(store, &who("carol"), &[profile("prod")], at(30)).await.unwrap();
         assert_eq!(for_carol.len(), 1);
-        assert!(query::pending_for_approver(store, &arn("dave"), &[profile("prod")], at(30)).await.unwrap().is_empty());
-        assert!(query::pending_for_approver(store, &arn("alice"), &[profile("prod")], at(30))
+        assert!(query::pending_for_approver(store, &who("dave"), &[profile("prod")], at(30)).await.unwrap().is_empty());
+        assert!(query::pending_for_approver(store, &who("alice"), &[profile("prod")], at(30))
             .await
             .unwrap()
             .is_empty());
 
-        let active = query::active_break_glass(store, &arn("oncall"), &profile("prod"), at(30)).await.unwrap();
+        let active = query::active_break_glass(store, &who("oncall"), &profile("prod"), at(30)).await.unwrap();
         assert_eq!(active.map(|b| b.invoked.expires_at), Some(at(120)));
-        assert!(query::active_break_glass(store, &arn("oncall"), &profile("prod"), at(120)).await.unwrap().is_none());
+        assert!(query::active_break_glass(store, &who("oncall"), &profile("prod"), at(120)).await.unwrap().is_none());
         let closed = store.break_glass(&BreakGlassIndex::Status(BreakGlassStatus::Closed), None).await.unwrap();
         assert_eq!(closed.len(), 1);
 

@@ -33,6 +33,9 @@ module "sentinel" {
   views_table_name  = module.ledger.views_table_name
   views_table_arn   = module.ledger.views_table_arn
 
+  idempotency_table_name = module.ledger.idempotency_table_name
+  idempotency_table_arn  = module.ledger.idempotency_table_arn
+
   lambda_zip_paths      = { for f in local.functions : f => "${var.lambda_artifacts_dir}/${f}/bootstrap.zip" }
   package_manifest_path = "${var.lambda_artifacts_dir}/manifest.json"
   architecture          = var.architecture

@@ -202,3 +202,36 @@ resource "aws_dynamodb_resource_policy" "views" {
   resource_arn = aws_dynamodb_table.views.arn
   policy       = data.aws_iam_policy_document.views_writers_only[0].json
 }
+
+# Idempotency-Key answers (DESIGN §4): one item per caller's person and key, written by the TVM in
+# the same transaction as a creation, or claimed and answered around a decision. Not ledger
+# events, never exported: a record past expires_at counts as absent in the code, and DynamoDB's
+# TTL deletes it some time later.
+resource "aws_dynamodb_table" "idempotency" {
+  name         = var.idempotency_table_name
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  deletion_protection_enabled = var.deletion_protection
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = merge(var.tags, { "sentinel:component" = "idempotency" })
+}

@@ -27,3 +27,13 @@ output "views_index_names" {
   description = "Names of the views table's global secondary indexes."
   value       = [for i in var.views_indexes : i.name]
 }
+
+output "idempotency_table_name" {
+  description = "Idempotency table name (SENTINEL_IDEMPOTENCY_TABLE)."
+  value       = aws_dynamodb_table.idempotency.name
+}
+
+output "idempotency_table_arn" {
+  description = "Idempotency table ARN."
+  value       = aws_dynamodb_table.idempotency.arn
+}

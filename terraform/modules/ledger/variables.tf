@@ -20,14 +20,25 @@ variable "views_table_name" {
   }
 }
 
+variable "idempotency_table_name" {
+  description = "Name of the table the TVM keeps Idempotency-Key answers in (TTL 24 h; never ledger events). The functions read it from SENTINEL_IDEMPOTENCY_TABLE."
+  type        = string
+  default     = "sentinel-idempotency"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{3,255}$", var.idempotency_table_name))
+    error_message = "A DynamoDB table name is 3-255 characters of [A-Za-z0-9_.-]."
+  }
+}
+
 variable "views_indexes" {
   description = <<-EOT
     Global secondary indexes of the views table. Every key attribute is a string (S). The names
     must be the ones the projections crate queries (projections/src/store/dynamo.rs: gsi1 by
-    principal, gsi2 by profile, gsi3 by status, gsi4 revoked sessions by role and time of
-    revocation, which bounds the enforcer's reads; the keys are sparse) and
-    terraform/contract.json; the drift tests compare them. Projection ALL keeps every read a
-    single Query.
+    owner (person, or principal for older rows), gsi2 by profile, gsi3 by status, gsi4 revoked
+    sessions by role and time of revocation, which bounds the enforcer's reads; the keys are
+    sparse) and terraform/contract.json; the drift tests compare them. Projection ALL keeps
+    every read a single Query.
   EOT
   type = list(object({
     name            = string

@@ -18,6 +18,7 @@ locals {
     "POST /requests/{id}/approve",
     "POST /requests/{id}/deny",
     "POST /requests/{id}/cancel",
+    "POST /requests/{id}/revoke",
     "POST /breakglass",
     "GET /breakglass",
     "GET /breakglass/{id}",

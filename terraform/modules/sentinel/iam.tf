@@ -125,21 +125,23 @@ data "aws_iam_policy_document" "tvm" {
     actions   = ["dynamodb:GetItem", "dynamodb:Query"]
     resources = [var.views_table_arn, local.views_index_arns]
   }
+
+  statement {
+    # Idempotency-Key answers: read the key's record, put it conditionally (alone, or inside a
+    # creation's TransactWriteItems, authorised as PutItem), delete a claim whose request failed.
+    sid       = "IdempotencyRecords"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    resources = [var.idempotency_table_arn]
+  }
 }
 
-# --- Authorizer: decides each /credentials call from the session view plus the ledger tail ------
+# --- Authorizer: decides each /credentials call from the session's own ledger stream -----------
 
 data "aws_iam_policy_document" "authorizer" {
   statement {
-    sid       = "ViewsRead"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
-    resources = [var.views_table_arn, local.views_index_arns]
-  }
-
-  statement {
-    # The tail after the view's last_seq, read consistently: a revocation counts the moment its
-    # event commits, whatever the projector's lag.
-    sid       = "LedgerTail"
+    # The session's stream, read consistently: a revocation counts the moment its event commits,
+    # whatever the projector's lag. No views: a views row never decides.
+    sid       = "SessionStream"
     actions   = ["dynamodb:Query"]
     resources = [var.ledger_table_arn]
   }

@@ -46,15 +46,16 @@ locals {
   # Every function gets the same configuration: the code reads one config struct, and none of
   # these values is secret.
   environment = merge(var.extra_environment, {
-    SENTINEL_LEDGER_TABLE     = var.ledger_table_name
-    SENTINEL_VIEWS_TABLE      = var.views_table_name
-    SENTINEL_EVENT_BUS        = aws_cloudwatch_event_bus.ledger.name
-    SENTINEL_POLICY_ROOT      = var.policy_root
-    SENTINEL_ADMINS_PARAMETER = var.admins_parameter
-    SENTINEL_IDENTITY_ROLES   = join(",", var.identity_role_arns)
+    SENTINEL_LEDGER_TABLE      = var.ledger_table_name
+    SENTINEL_VIEWS_TABLE       = var.views_table_name
+    SENTINEL_IDEMPOTENCY_TABLE = var.idempotency_table_name
+    SENTINEL_EVENT_BUS         = aws_cloudwatch_event_bus.ledger.name
+    SENTINEL_POLICY_ROOT       = var.policy_root
+    SENTINEL_ADMINS_PARAMETER  = var.admins_parameter
+    SENTINEL_IDENTITY_ROLES    = join(",", var.identity_role_arns)
     # Only the TVM's role may read or create this parameter.
     SENTINEL_PAGINATION_KEY_PARAMETER = var.pagination_key_parameter
-    # Per principal and Lambda instance; API Gateway's stage throttling bounds the total.
+    # Per person and Lambda instance; API Gateway's stage throttling bounds the total.
     SENTINEL_RATE_LIMIT_REQUESTS = tostring(var.rate_limit_requests)
     SENTINEL_RATE_LIMIT_WINDOW   = tostring(var.rate_limit_window_seconds)
     RUST_LOG                     = var.rust_log

@@ -40,6 +40,16 @@ variable "views_table_arn" {
   type        = string
 }
 
+variable "idempotency_table_name" {
+  description = "Idempotency table name (module ledger, output idempotency_table_name)."
+  type        = string
+}
+
+variable "idempotency_table_arn" {
+  description = "Idempotency table ARN (module ledger, output idempotency_table_arn)."
+  type        = string
+}
+
 # ---------------------------------------------------------------------------------------------
 # Lambda packages and runtime settings
 # ---------------------------------------------------------------------------------------------

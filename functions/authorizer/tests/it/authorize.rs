@@ -1,4 +1,4 @@
-//! The authorizer allows exactly live sessions with their own token, reading view + tail:
+//! The authorizer allows exactly live sessions with their own token, reading the session's ledger stream:
 //! every other request — malformed, unknown, expired, revoked, a store failure — is denied.
 
 use std::sync::{Arc, Mutex};
@@ -211,4 +211,91 @@ async fn a_store_failure_is_a_deny_not_an_error() {
     let response = handle(&deps, event).await;
     assert!(!response.is_authorized);
     assert_eq!(response.context, serde_json::json!({}));
+}
+
+/// A ledger that counts its reads.
+struct Counting {
+    inner: Arc<MemoryEventStore>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl EventStore for Counting {
+    async fn write(&self, items: &[StoredEvent], checks: &[StreamCheck], token: &str) -> Result<(), StoreError> {
+        self.inner.write(items, checks, token).await
+    }
+    async fn read_stream(&self, stream: &StreamKey, from: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.read_stream(stream, from).await
+    }
+}
+
+/// Views that fail every call: a decision that read them would be a deny.
+struct NoViews;
+
+#[async_trait::async_trait]
+impl projections::ViewStore for NoViews {
+    async fn projection(&self, _: &StreamKey) -> Result<Option<projections::Projection>, projections::ViewError> {
+        Err(projections::ViewError::Unavailable("views are not for decisions".into()))
+    }
+    async fn save(&self, _: &projections::Projection) -> Result<projections::Saved, projections::ViewError> {
+        Err(projections::ViewError::Unavailable("read only".into()))
+    }
+    async fn overwrite(&self, _: &projections::Projection) -> Result<(), projections::ViewError> {
+        Err(projections::ViewError::Unavailable("read only".into()))
+    }
+    async fn save_audit(&self, _: &[projections::AuditRecord]) -> Result<(), projections::ViewError> {
+        Err(projections::ViewError::Unavailable("read only".into()))
+    }
+    async fn sessions(
+        &self,
+        _: &projections::SessionIndex,
+        _: Option<SessionStatus>,
+    ) -> Result<Vec<projections::SessionView>, projections::ViewError> {
+        Err(projections::ViewError::Unavailable("views are not for decisions".into()))
+    }
+    async fn revoked_since(
+        &self,
+        _: &ledger::RoleArn,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<projections::SessionView>, projections::ViewError> {
+        Err(projections::ViewError::Unavailable("views are not for decisions".into()))
+    }
+    async fn approvals(
+        &self,
+        _: &projections::ApprovalIndex,
+        _: Option<ledger::decide::approval::ApprovalStatus>,
+    ) -> Result<Vec<projections::ApprovalView>, projections::ViewError> {
+        Err(projections::ViewError::Unavailable("views are not for decisions".into()))
+    }
+    async fn break_glass(
+        &self,
+        _: &projections::BreakGlassIndex,
+        _: Option<ledger::decide::breakglass::BreakGlassStatus>,
+    ) -> Result<Vec<projections::BreakGlassView>, projections::ViewError> {
+        Err(projections::ViewError::Unavailable("views are not for decisions".into()))
+    }
+    async fn audit(
+        &self,
+        _: &projections::AuditQuery,
+    ) -> Result<Vec<projections::AuditRecord>, projections::ViewError> {
+        Err(projections::ViewError::Unavailable("views are not for decisions".into()))
+    }
+    async fn dump(&self) -> Result<projections::Views, projections::ViewError> {
+        Err(projections::ViewError::Unavailable("views are not for decisions".into()))
+    }
+}
+
+#[tokio::test]
+async fn one_consistent_query_decides() {
+    let f = fixture();
+    let (session, token) = f.session().await;
+    let ledger = Arc::new(Counting { inner: f.ledger.clone(), reads: Default::default() });
+    let deps = Deps { views: Arc::new(NoViews), ledger: ledger.clone(), clock: f.deps.clock.clone() };
+    let context = authorize(&deps, &headers(&[("authorization", &token)])).await.unwrap();
+    assert_eq!(context["session_id"], session.to_string());
+    assert_eq!(ledger.reads.load(std::sync::atomic::Ordering::SeqCst), 1, "one read of the session's stream");
+    f.revoke(session).await;
+    assert!(authorize(&deps, &headers(&[("authorization", &token)])).await.is_err());
+    assert_eq!(ledger.reads.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

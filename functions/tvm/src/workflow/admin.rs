@@ -55,13 +55,14 @@ pub async fn record_publication(
     profile: &Profile,
     hash: &str,
     by: Actor,
+    person: Option<ledger::PersonKey>,
     correlation: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let published =
         PolicyPublished { profile: profile.clone(), version: "1".into(), hash: hash.to_owned(), by: by.clone() };
     let command = Publish { stream: StreamKey::Policy(profile.clone()), published };
-    let recording = Recording { actor: by, correlation_id: correlation.to_owned(), now };
+    let recording = Recording { actor: by, person, correlation_id: correlation.to_owned(), now };
     ledger::command::execute(deps.store.as_ref(), &command, &recording, ATTEMPTS).await.map_err(|e| match e {
         CommandError::Refused(refusal) => refusal,
         CommandError::Conflict { .. } => ApiError::Conflict("The policy was published concurrently; retry.".into()),
@@ -87,7 +88,7 @@ impl SeenPolicies {
         if self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(&hash) {
             return Ok(());
         }
-        record_publication(deps, &policy.profile, &hash, Actor::System, correlation, now).await?;
+        record_publication(deps, &policy.profile, &hash, Actor::System, None, correlation, now).await?;
         self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(hash);
         Ok(())
     }
@@ -107,8 +108,8 @@ pub async fn put_policy(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Resul
         ApiError::PolicyError
     })?;
     let hash = policy.hash();
-    record_publication(deps, &profile, &hash, Actor::Principal(ctx.caller.principal.clone()), &ctx.request_id, ctx.now)
-        .await?;
+    let by = Actor::Principal(ctx.caller.principal.clone());
+    record_publication(deps, &profile, &hash, by, Some(ctx.caller.person.clone()), &ctx.request_id, ctx.now).await?;
     let warnings: Vec<String> = policy.lint().iter().map(ToString::to_string).collect();
     tracing::warn!(request_id = %ctx.request_id, profile = %profile, hash = %hash, by = %ctx.caller.principal, "policy published");
     Ok(json_response(

@@ -1,21 +1,25 @@
 //! `POST /breakglass`, `GET /breakglass`, `GET /breakglass/{id}`, `POST /breakglass/{id}/close`.
 //!
-//! Invocations of one principal on one profile are serialised by the guard stream
-//! `GUARD#breakglass#<profile>#<principal>`: the invocation appends `BreakGlassReserved` there
+//! Invocations of one person on one profile are serialised by the guard stream
+//! `GUARD#breakglass#<profile>#<person>`: the invocation appends `BreakGlassReserved` there
 //! at the seq it read, in the same write as `BreakGlassInvoked`, so two concurrent invocations
-//! cannot both pass the stacking and cooldown rule (`ledger::decide::breakglass::invoke`).
+//! cannot both pass the stacking and cooldown rule (`ledger::decide::breakglass::invoke`), from
+//! whichever of the person's principals they come. The caller principal's guard from before
+//! person keys is read too, so an invocation made before the upgrade still counts.
 
 use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use ledger::command::{Command, Plan, Snapshot};
 use ledger::decide::breakglass::{self, BreakGlassCommand, BreakGlassState, BreakGlassStatus, Previous};
-use ledger::event::{BreakGlassClosed, BreakGlassInvoked};
-use ledger::{Aggregate, BreakGlassId, Profile, StreamKey};
+use ledger::event::{BreakGlassClosed, BreakGlassInvoked, SessionRevoked};
+use ledger::store::KeyRecord;
+use ledger::{Aggregate, BreakGlassId, Profile, SessionId, StreamKey};
 use projections::{query, reader, BreakGlassIndex, BreakGlassView};
 use serde::Deserialize;
 
-use super::idempotency::{decide_once, key_reads, Creation, Idempotency};
+use super::cascade;
+use super::idempotency::{create_once, decide_once, Idempotency, Once};
 use super::*;
 use crate::http::{json_response, query_param, Answer};
 use crate::vend::MIN_DURATION;
@@ -60,9 +64,11 @@ async fn current(deps: &Deps, id: BreakGlassId) -> Result<Option<BreakGlassView>
 /// last, lets the break-glass decider rule on stacking and cooldown, and appends the invocation
 /// and the guard's reservation together (with the key's answer), so two concurrent invocations
 /// cannot both pass.
-struct Invoke<'a> {
-    key: Option<&'a Idempotency>,
+struct Invoke {
+    remember: Option<KeyRecord>,
     guard: StreamKey,
+    /// The caller principal's guard as written before person keys (read, never written).
+    legacy_guard: StreamKey,
     id: BreakGlassId,
     invoked: BreakGlassInvoked,
     cooldown: Duration,
@@ -70,45 +76,46 @@ struct Invoke<'a> {
     now: DateTime<Utc>,
 }
 
-impl Command for Invoke<'_> {
-    type Outcome = Creation;
+impl Command for Invoke {
+    type Outcome = Answer;
     type Refusal = ApiError;
 
     fn reads(&self, read: &Snapshot) -> Vec<StreamKey> {
-        // The key is read after the guard: a twin that committed before the guard was read
-        // is seen in the key's stream, one that commits later makes this attempt conflict.
-        let mut streams = vec![self.guard.clone()];
-        streams.extend(key_reads(self.key));
-        if let Some(previous) = breakglass::latest_reserved(&read.stream(&self.guard).events) {
-            streams.push(StreamKey::BreakGlass(previous));
+        let mut streams = vec![self.guard.clone(), self.legacy_guard.clone()];
+        for guard in [&self.guard, &self.legacy_guard] {
+            if let Some(previous) = breakglass::latest_reserved(&read.stream(guard).events) {
+                streams.push(StreamKey::BreakGlass(previous));
+            }
         }
         streams
     }
 
-    fn decide(&self, read: &Snapshot) -> Result<Plan<Creation>, ApiError> {
-        // The invocation in the way may be this request's own twin (same key): answer as it did.
-        if let Some(answer) = self.key.map(|k| k.recorded(read)).transpose()?.flatten() {
-            return Ok(Plan::new(Creation::Replayed(answer)));
-        }
-        let previous = breakglass::latest_reserved(&read.stream(&self.guard).events).map(|id| Previous {
-            id,
-            ended_at: breakglass::ended_at(&read.stream(&StreamKey::BreakGlass(id)).events, self.now),
-        });
+    fn decide(&self, read: &Snapshot) -> Result<Plan<Answer>, ApiError> {
+        // The later-ending of the person's latest invocation and the one the old guard names
+        // (an active one counts as ending last).
+        let previous = [&self.guard, &self.legacy_guard]
+            .into_iter()
+            .filter_map(|guard| breakglass::latest_reserved(&read.stream(guard).events))
+            .map(|id| Previous {
+                id,
+                ended_at: breakglass::ended_at(&read.stream(&StreamKey::BreakGlass(id)).events, self.now),
+            })
+            .max_by_key(|p| p.ended_at.map_or((1, None), |at| (0, Some(at))));
         let invocation = breakglass::invoke(previous, self.id, self.invoked.clone(), self.cooldown, self.now)?;
-        let plan = Plan::new(Creation::Created(self.answer.clone()))
+        let plan = Plan::new(self.answer.clone())
             .append(StreamKey::BreakGlass(self.id), invocation.on_stream)
             .append(self.guard.clone(), invocation.on_guard);
-        match self.key {
-            Some(key) => key.remember_in(plan, &self.answer),
-            None => Ok(plan),
-        }
+        Ok(match &self.remember {
+            Some(record) => plan.remember(record.clone()),
+            None => plan,
+        })
     }
 }
 
 /// `POST /breakglass`.
 pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let ctx = Ctx::of(deps, request)?;
-    let key = Idempotency::of(&ctx, request, "POST /breakglass")?;
+    let key = Idempotency::of(&ctx, request)?;
     let body: InvokeBody = body(request)?;
     let profile: Profile = body.profile.parse().map_err(|_| ApiError::InvalidProfile)?;
     let justification = text_field("justification", &body.justification, 20, 1000)?;
@@ -142,44 +149,57 @@ pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
         breakglass_id: id,
         status: BreakGlassStatus::Active,
         invoked: invoked.clone(),
+        invoker_person: Some(ctx.caller.person.clone()),
         invoked_at: ctx.now,
         ended_at: None,
     };
     let answer = Answer::created(break_glass_json(&view, ctx.now));
-    let guard = StreamKey::BreakGlassGuard { profile: profile.clone(), principal: ctx.caller.principal.clone() };
-    let command = Invoke { key: key.as_ref(), guard, id, invoked, cooldown: config.cooldown, answer, now: ctx.now };
-    let done = execute(deps, &ctx, &command).await?;
-    if matches!(done.outcome, Creation::Created(_)) {
-        tracing::warn!(request_id = %ctx.request_id, breakglass_id = %id, principal = %ctx.caller.principal, profile = %profile, reason_code = %body.reason_code, "BREAK-GLASS INVOKED");
+    let guard = StreamKey::BreakGlassGuard { profile: profile.clone(), person: ctx.caller.person.clone() };
+    let legacy_guard =
+        StreamKey::LegacyBreakGlassGuard { profile: profile.clone(), principal: ctx.caller.principal.clone() };
+    let remember = key.as_ref().map(|k| k.answered(&answer, ctx.now)).transpose()?;
+    let command =
+        Invoke { remember, guard, legacy_guard, id, invoked, cooldown: config.cooldown, answer, now: ctx.now };
+    match create_once(deps, &ctx, key.as_ref(), &command).await? {
+        Once::Done(done) => {
+            tracing::warn!(request_id = %ctx.request_id, breakglass_id = %id, principal = %ctx.caller.principal, profile = %profile, reason_code = %body.reason_code, "BREAK-GLASS INVOKED");
+            Ok(done.outcome.into_response())
+        }
+        Once::Replayed(answer) => Ok(answer.replayed()),
     }
-    Ok(done.outcome.into_response())
 }
 
-/// Closes a break-glass on its stream.
+/// Closes a break-glass on its stream and revokes every live session resting on it, in one
+/// write.
 struct Close {
     stream: StreamKey,
     closed: BreakGlassClosed,
+    revoked: SessionRevoked,
     now: DateTime<Utc>,
 }
 
 impl Command for Close {
-    type Outcome = ();
+    type Outcome = Vec<SessionId>;
     type Refusal = ApiError;
 
-    fn reads(&self, _: &Snapshot) -> Vec<StreamKey> {
-        vec![self.stream.clone()]
+    fn reads(&self, read: &Snapshot) -> Vec<StreamKey> {
+        let mut streams = vec![self.stream.clone()];
+        streams.extend(cascade::resting_reads(read, &self.stream));
+        streams
     }
 
-    fn decide(&self, read: &Snapshot) -> Result<Plan<()>, ApiError> {
+    fn decide(&self, read: &Snapshot) -> Result<Plan<Vec<SessionId>>, ApiError> {
         let state: BreakGlassState = read.fold(&self.stream);
         let events = state.decide(&BreakGlassCommand::Close(self.closed.clone()), self.now)?;
-        Ok(Plan::new(()).append(self.stream.clone(), events))
+        let plan = Plan::new(()).append(self.stream.clone(), events);
+        let (plan, ended) = cascade::revoke_resting(plan, read, &self.stream, None, &self.revoked, self.now);
+        Ok(plan.map(|()| ended))
     }
 }
 
 /// Whether the caller may see or close a break-glass: its invoker, the profile's revokers, admins.
 async fn may_act(deps: &Deps, ctx: &Ctx, view: &BreakGlassView) -> Result<bool, ApiError> {
-    if view.invoked.invoker == ctx.caller.principal {
+    if view.invoker().is(&ctx.who) {
         return Ok(true);
     }
     is_revoker_or_admin(deps, &ctx.subject, &view.invoked.profile).await
@@ -198,7 +218,7 @@ pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
 
 /// `POST /breakglass/{id}/close`.
 pub async fn close(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    decide_once(deps, request, "POST /breakglass/{id}/close", || close_once(deps, request)).await
+    decide_once(deps, request, || close_once(deps, request)).await
 }
 
 async fn close_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Answer, ApiError> {
@@ -210,10 +230,15 @@ async fn close_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<An
     if !may_act(deps, &ctx, &view).await? {
         return Err(ApiError::NotFound);
     }
-    let closed = BreakGlassClosed { by: ctx.caller.principal.clone(), reason };
-    execute(deps, &ctx, &Close { stream: StreamKey::BreakGlass(id), closed, now: ctx.now }).await?;
+    let revoked =
+        SessionRevoked { by: ctx.caller.principal.clone(), reason: format!("break-glass {id} closed: {reason}") };
+    let closed = BreakGlassClosed { by: ctx.caller.principal.clone(), reason, session_id: None };
+    let command = Close { stream: StreamKey::BreakGlass(id), closed, revoked, now: ctx.now };
+    let ended = execute(deps, &ctx, &command).await?.outcome;
     let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
-    Ok(Answer::ok(break_glass_json(&view, ctx.now)))
+    let mut answer = break_glass_json(&view, ctx.now);
+    answer["revoked_sessions"] = ended.iter().map(ToString::to_string).collect();
+    Ok(Answer::ok(answer))
 }
 
 /// `GET /breakglass?status=&profile=`: your own by default; a profile's for its revokers and
@@ -230,7 +255,7 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
         Some(p) if is_revoker_or_admin(deps, &ctx.subject, p).await? => {
             indexes.push(BreakGlassIndex::Profile(p.clone()))
         }
-        Some(p) => indexes.push(BreakGlassIndex::InvokerProfile(ctx.caller.principal.clone(), p.clone())),
+        Some(p) => indexes.push(BreakGlassIndex::InvokerProfile(ctx.who.clone(), p.clone())),
         None if is_admin(deps, &ctx.subject).await? => {
             let statuses = match status {
                 Some(s) => vec![s],
@@ -241,7 +266,7 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
         None => {
             for entry in deps.policies.profiles().await.map_err(|_| ApiError::PolicyError)? {
                 let Ok(name) = entry.name.parse::<Profile>() else { continue };
-                indexes.push(BreakGlassIndex::InvokerProfile(ctx.caller.principal.clone(), name));
+                indexes.push(BreakGlassIndex::InvokerProfile(ctx.who.clone(), name));
             }
         }
     }

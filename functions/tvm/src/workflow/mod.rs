@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod approvals;
 pub mod breakglass;
+pub mod cascade;
 pub mod grants;
 pub mod idempotency;
 pub mod page;
@@ -31,6 +32,8 @@ use crate::{caller, Deps};
 
 /// Who is calling, and when.
 pub struct Ctx {
+    /// The caller's principal and person (`caller.who()`).
+    pub who: ledger::Who,
     pub caller: Caller,
     pub subject: Subject,
     pub now: DateTime<Utc>,
@@ -42,7 +45,7 @@ impl Ctx {
     pub fn of(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ctx, ApiError> {
         let caller = caller(deps, request)?;
         let subject = caller.subject();
-        Ok(Ctx { caller, subject, now: deps.clock.now(), request_id: request_id(request) })
+        Ok(Ctx { who: caller.who(), caller, subject, now: deps.clock.now(), request_id: request_id(request) })
     }
 
     /// The paging of this caller's list request on `route` ([`page`]).
@@ -54,6 +57,7 @@ impl Ctx {
     pub fn recording(&self) -> Recording {
         Recording {
             actor: Actor::Principal(self.caller.principal.clone()),
+            person: Some(self.caller.person.clone()),
             correlation_id: self.request_id.clone(),
             now: self.now,
         }
@@ -66,14 +70,21 @@ pub async fn execute<C>(deps: &Deps, ctx: &Ctx, command: &C) -> Result<Executed<
 where
     C: Command<Refusal = ApiError> + Sync,
 {
-    ledger::command::execute(deps.store.as_ref(), command, &ctx.recording(), ATTEMPTS).await.map_err(|e| match e {
+    ledger::command::execute(deps.store.as_ref(), command, &ctx.recording(), ATTEMPTS)
+        .await
+        .map_err(|e| command_error(ctx, e))
+}
+
+/// The API answer to a command that did not complete.
+pub fn command_error(ctx: &Ctx, e: CommandError<ApiError>) -> ApiError {
+    match e {
         CommandError::Refused(refusal) => refusal,
         CommandError::Conflict { stream, attempts } => {
             tracing::warn!(request_id = %ctx.request_id, %stream, attempts, "command lost every race");
             ApiError::Conflict("The object changed concurrently; retry.".into())
         }
         CommandError::Store(e) => store_error(e),
-    })
+    }
 }
 
 /// The request body as text (API Gateway may base64-encode it).

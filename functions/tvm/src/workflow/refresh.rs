@@ -1,7 +1,10 @@
 //! `GET /credentials`: refreshes an active session for SDKs using container credentials. The
 //! revocation authorizer has already checked the session token; the session comes from its
-//! context. Each refresh re-decides: policy again (time windows), the approval or break-glass
-//! again, capped at the session's end and the grant's expiry.
+//! context, and the refresh checks again, on its own, that the presented token hashes (compared
+//! in constant time) to the one in the session's `CredentialsIssued`: the decision rests on the
+//! session's ledger stream, never on a views row or on the context alone. Each refresh
+//! re-decides: policy again (time windows), the approval or break-glass again, capped at the
+//! session's end and the grant's expiry.
 
 use std::time::Duration;
 
@@ -28,9 +31,24 @@ fn session_from_context(request: &ApiGatewayV2httpRequest) -> Result<SessionId, 
         .ok_or_else(|| ApiError::NotAuthorized("This route needs the revocation authorizer's session.".into()))
 }
 
+/// The session token the client presented (`Authorization`, raw, or `X-Sentinel-Session-Token`).
+fn presented_token(request: &ApiGatewayV2httpRequest) -> Option<&str> {
+    let header = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok());
+    header("authorization").or_else(|| header("x-sentinel-session-token"))
+}
+
+/// Whether `token` is the session's own: its SHA-256 (hex) equals `expected`, compared in
+/// constant time.
+fn is_session_token(token: &str, expected: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(crate::vend::token_hash(token).as_bytes().ct_eq(expected.as_bytes()))
+}
+
 /// `GET /credentials`.
 pub async fn refresh(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let session = session_from_context(request)?;
+    let token = presented_token(request)
+        .ok_or_else(|| ApiError::NotAuthorized("This route needs the session token.".into()))?;
     let now = deps.clock.now();
     let stream = StreamKey::Session(session);
     let read = ledger::command::read(deps.store.as_ref(), std::slice::from_ref(&stream)).await?;
@@ -42,6 +60,10 @@ pub async fn refresh(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
         SessionState::Active(live) => live.clone(),
         _ => return Err(ApiError::NotAuthorized("Unknown session.".into())),
     };
+    if !is_session_token(token, &live.issued.token_hash) {
+        tracing::warn!(session_id = %session, "a refresh presented another token than the session's own");
+        return Err(ApiError::NotAuthorized("The token is not this session's.".into()));
+    }
     // A session already past its end has nothing left.
     let left = (live.issued.session_ends_at - now).to_std().unwrap_or(Duration::ZERO);
     if left < MIN_DURATION {
@@ -86,12 +108,19 @@ pub async fn refresh(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
     })?;
     let recording = Recording {
         actor: Actor::Principal(live.request.principal.clone()),
+        person: Some(caller.person.clone()),
         correlation_id: crate::http::request_id(request),
         now,
     };
     let mut plan = Plan::new(()).append(stream.clone(), events);
     if let Some(grant) = &grant {
-        plan = plan.hold_at(grant.stream.clone(), grant.seq);
+        // A grant already listing the session is held; one it newly rests on lists it, so
+        // ending that grant revokes this session too.
+        plan = if grant.sessions.contains(&session) {
+            plan.hold_at(grant.stream.clone(), grant.head.seq)
+        } else {
+            plan.append_after(grant.stream.clone(), grant.head.clone(), vec![ledger::decide::grant::used_by(session)])
+        };
     }
     // Once STS has minted, a lost race cannot be re-decided without minting again: answer it.
     match ledger::command::commit(deps.store.as_ref(), &read, plan, &recording).await {

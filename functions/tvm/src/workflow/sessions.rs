@@ -3,12 +3,14 @@
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::{DateTime, Utc};
 use ledger::command::{Command, Plan, Snapshot};
+use ledger::decide::grant;
 use ledger::decide::session::{SessionCommand, SessionState, SessionStatus};
 use ledger::event::SessionRevoked;
-use ledger::{Aggregate, PrincipalArn, Profile, SessionId, StreamKey};
+use ledger::{Aggregate, Basis, PrincipalArn, Profile, SessionId, StreamKey};
 use projections::{query, reader, SessionIndex, SessionView};
 use serde::Deserialize;
 
+use super::cascade;
 use super::idempotency::decide_once;
 use super::*;
 use crate::http::{json_response, query_param, Answer};
@@ -25,6 +27,7 @@ pub fn session_json(view: &SessionView, now: DateTime<Utc>) -> serde_json::Value
         "session_id": view.session_id.to_string(),
         "status": view.status_at(now),
         "principal": view.principal().as_str(),
+        "person": view.person.as_ref().map(ToString::to_string),
         "profile": view.profile().as_str(),
         "role_arn": view.role_arn().map(|r| r.as_str()),
         "source_identity": view.source_identity(),
@@ -47,9 +50,10 @@ async fn current(deps: &Deps, id: SessionId) -> Result<Option<SessionView>, ApiE
     Ok(view.filter(|v| v.issued.is_some()))
 }
 
-/// Owners act on their own sessions, a profile's revokers on its sessions, admins on all.
+/// Owners (the person, from any principal) act on their own sessions, a profile's revokers on
+/// its sessions, admins on all.
 async fn may_act(deps: &Deps, ctx: &Ctx, view: &SessionView) -> Result<bool, ApiError> {
-    if view.principal() == &ctx.caller.principal {
+    if view.owner().is(&ctx.who) {
         return Ok(true);
     }
     is_revoker_or_admin(deps, &ctx.subject, view.profile()).await
@@ -66,32 +70,75 @@ pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
     Ok(json_response(200, &session_json(&view, ctx.now)))
 }
 
-/// Revokes a session on its stream.
+/// What revoking a session ended besides it.
+#[derive(Debug, Clone, Default)]
+struct Ended {
+    /// The grant the session rested on, if revoking it ended that grant.
+    grant: Option<Basis>,
+    /// The other sessions resting on that grant, revoked with it.
+    sessions: Vec<SessionId>,
+}
+
+/// Revokes a session on its stream; when it rested on an approval or a break-glass, ends that
+/// grant (`ApprovalRevoked` or `BreakGlassClosed` naming the session) and revokes the other live
+/// sessions resting on it, all in one write.
 struct Revoke {
-    stream: StreamKey,
+    session: SessionId,
     revoked: SessionRevoked,
     now: DateTime<Utc>,
 }
 
-impl Command for Revoke {
-    type Outcome = ();
-    type Refusal = ApiError;
-
-    fn reads(&self, _: &Snapshot) -> Vec<StreamKey> {
-        vec![self.stream.clone()]
+impl Revoke {
+    fn stream(&self) -> StreamKey {
+        StreamKey::Session(self.session)
     }
 
-    fn decide(&self, read: &Snapshot) -> Result<Plan<()>, ApiError> {
-        let state: SessionState = read.fold(&self.stream);
+    /// The grant the session rests on, once its stream has been read.
+    fn grant(&self, read: &Snapshot) -> Option<(Basis, StreamKey)> {
+        let basis = grant::session_basis(&read.stream(&self.stream()).events)?;
+        grant::grant_stream(basis).map(|stream| (basis, stream))
+    }
+}
+
+impl Command for Revoke {
+    type Outcome = Ended;
+    type Refusal = ApiError;
+
+    fn reads(&self, read: &Snapshot) -> Vec<StreamKey> {
+        let mut streams = vec![self.stream()];
+        if let Some((_, grant)) = self.grant(read) {
+            streams.extend(cascade::resting_reads(read, &grant));
+            streams.push(grant);
+        }
+        streams
+    }
+
+    fn decide(&self, read: &Snapshot) -> Result<Plan<Ended>, ApiError> {
+        let state: SessionState = read.fold(&self.stream());
         let events = state.decide(&SessionCommand::Revoke(self.revoked.clone()), self.now)?;
-        Ok(Plan::new(()).append(self.stream.clone(), events))
+        let plan = Plan::new(()).append(self.stream(), events);
+        let Some((basis, grant)) = self.grant(read) else { return Ok(plan.map(|()| Ended::default())) };
+        let why = format!("session {} revoked: {}", self.session, self.revoked.reason);
+        let on_grant = grant::end_for_session(
+            &grant,
+            &read.stream(&grant).events,
+            self.session,
+            &self.revoked.by,
+            &why,
+            self.now,
+        )?;
+        let ended_grant = (!on_grant.is_empty()).then_some(basis);
+        let plan = plan.append(grant.clone(), on_grant);
+        let siblings = SessionRevoked { by: self.revoked.by.clone(), reason: why };
+        let (plan, sessions) = cascade::revoke_resting(plan, read, &grant, Some(self.session), &siblings, self.now);
+        Ok(plan.map(|()| Ended { grant: ended_grant, sessions }))
     }
 }
 
 /// `POST /sessions/{id}/revoke`: appends `SessionRevoked` once; the authorizer and refresh
 /// refuse the session from the moment it commits.
 pub async fn revoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    decide_once(deps, request, "POST /sessions/{id}/revoke", || revoke_once(deps, request)).await
+    decide_once(deps, request, || revoke_once(deps, request)).await
 }
 
 async fn revoke_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Answer, ApiError> {
@@ -104,10 +151,13 @@ async fn revoke_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
         return Err(ApiError::NotFound);
     }
     let revoked = SessionRevoked { by: ctx.caller.principal.clone(), reason };
-    execute(deps, &ctx, &Revoke { stream: StreamKey::Session(id), revoked, now: ctx.now }).await?;
-    tracing::warn!(request_id = %ctx.request_id, session_id = %id, by = %ctx.caller.principal, "session revoked");
+    let ended = execute(deps, &ctx, &Revoke { session: id, revoked, now: ctx.now }).await?.outcome;
+    tracing::warn!(request_id = %ctx.request_id, session_id = %id, by = %ctx.caller.principal, ended_grant = ?ended.grant, revoked_sessions = ended.sessions.len(), "session revoked");
     let view = current(deps, id).await?.ok_or(ApiError::LedgerUnavailable)?;
-    Ok(Answer::ok(session_json(&view, ctx.now)))
+    let mut answer = session_json(&view, ctx.now);
+    answer["ended_grant"] = ended.grant.map(|b| b.to_string()).into();
+    answer["revoked_sessions"] = ended.sessions.iter().map(ToString::to_string).collect();
+    Ok(Answer::ok(answer))
 }
 
 /// `GET /sessions?status=&profile=&principal=`: your own by default; a profile's for its
@@ -125,17 +175,30 @@ pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
         })
         .transpose()?;
     let admin = is_admin(deps, &ctx.subject).await?;
-    let index = match (&profile, &principal) {
-        (Some(p), _) if is_revoker_or_admin(deps, &ctx.subject, p).await? => SessionIndex::Profile(p.clone()),
-        (Some(_), _) => SessionIndex::Principal(ctx.caller.principal.clone()),
-        (None, Some(who)) if admin || who == &ctx.caller.principal => SessionIndex::Principal(who.clone()),
+    let indexes = match (&profile, &principal) {
+        (Some(p), _) if is_revoker_or_admin(deps, &ctx.subject, p).await? => vec![SessionIndex::Profile(p.clone())],
+        (Some(_), _) => vec![SessionIndex::Owner(ctx.who.clone())],
+        (None, Some(who)) if who == &ctx.caller.principal => vec![SessionIndex::Owner(ctx.who.clone())],
+        // Sessions are indexed by person: another principal's are found among all of them.
+        (None, Some(_)) if admin => match status {
+            Some(s) => vec![SessionIndex::Status(s)],
+            None => [SessionStatus::Active, SessionStatus::Revoked, SessionStatus::Expired]
+                .into_iter()
+                .map(SessionIndex::Status)
+                .collect(),
+        },
         (None, Some(_)) => {
             return Err(ApiError::NotAuthorized("Only admins may list another principal's sessions.".into()))
         }
-        (None, None) if admin && status.is_some() => SessionIndex::Status(status.unwrap_or(SessionStatus::Active)),
-        (None, None) => SessionIndex::Principal(ctx.caller.principal.clone()),
+        (None, None) if admin && status.is_some() => {
+            vec![SessionIndex::Status(status.unwrap_or(SessionStatus::Active))]
+        }
+        (None, None) => vec![SessionIndex::Owner(ctx.who.clone())],
     };
-    let rows = query::sessions_at(deps.views.as_ref(), &index, status, ctx.now).await.map_err(view_error)?;
+    let mut rows = Vec::new();
+    for index in &indexes {
+        rows.extend(query::sessions_at(deps.views.as_ref(), index, status, ctx.now).await.map_err(view_error)?);
+    }
     let items = rows
         .iter()
         .filter(|v| v.issued.is_some())

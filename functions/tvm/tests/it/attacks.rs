@@ -130,11 +130,12 @@ async fn an_approval_never_overrides_an_explicit_deny_or_a_no_match() {
     let grant = ActiveGrant {
         basis: ledger::Basis::Approval(id),
         stream: ledger::StreamKey::Approval(id),
-        seq: 2,
+        head: ledger::StreamHead { seq: 2, hash: ledger::record::GENESIS_HASH.into() },
+        sessions: Vec::new(),
         expires_at: chrono::Utc::now() + chrono::Duration::hours(4),
     };
     for who in ["alice", "mallory"] {
-        tvm.grants.set_approval(&arn_of(who), &"prod".parse().unwrap(), ApprovalLookup::Granted(grant.clone()));
+        tvm.grants.set_approval(&who_of(who), &"prod".parse().unwrap(), ApprovalLookup::Granted(grant.clone()));
     }
     refused(&tvm, "profile=prod", Some(iam_user("alice")), 403, "POLICY_DENY").await;
     refused(&tvm, "profile=prod", Some(iam_user("mallory")), 403, "POLICY_DENY").await;
@@ -147,10 +148,11 @@ async fn a_break_glass_of_an_unlisted_principal_is_ignored() {
     let grant = ActiveGrant {
         basis: ledger::Basis::BreakGlass(id),
         stream: ledger::StreamKey::BreakGlass(id),
-        seq: 1,
+        head: ledger::StreamHead { seq: 1, hash: ledger::record::GENESIS_HASH.into() },
+        sessions: Vec::new(),
         expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
     };
-    tvm.grants.set_break_glass(&arn_of("mallory"), &"prod".parse().unwrap(), grant);
+    tvm.grants.set_break_glass(&who_of("mallory"), &"prod".parse().unwrap(), grant);
     refused(&tvm, "profile=prod", Some(iam_user("mallory")), 403, "POLICY_DENY").await;
 }
 

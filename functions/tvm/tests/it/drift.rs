@@ -40,10 +40,12 @@ fn configuration_reads_only_contract_names_and_takes_their_defaults() {
         assert!(env.get(&name).is_some(), "the TVM reads {name}, which Terraform does not set");
     }
     use edge::config::{
-        ADMINS_PARAMETER, LEDGER_TABLE, PAGINATION_KEY_PARAMETER, POLICY_ROOT, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW,
-        VIEWS_TABLE,
+        ADMINS_PARAMETER, IDEMPOTENCY_TABLE, LEDGER_TABLE, PAGINATION_KEY_PARAMETER, POLICY_ROOT, RATE_LIMIT_REQUESTS,
+        RATE_LIMIT_WINDOW, VIEWS_TABLE,
     };
     assert_eq!(env[LEDGER_TABLE.name()]["default"], config.ledger_table);
+    assert_eq!(env[IDEMPOTENCY_TABLE.name()]["default"], config.idempotency_table);
+    assert_eq!(contract()["tables"]["idempotency"]["default_name"], config.idempotency_table);
     assert_eq!(env[VIEWS_TABLE.name()]["default"], config.views_table);
     assert_eq!(env[POLICY_ROOT.name()]["default"], config.policy_root);
     assert_eq!(env[ADMINS_PARAMETER.name()]["default"], config.admins_parameter);
@@ -67,6 +69,22 @@ fn iam_conventions_match_terraform() {
     let prefix = iam["source_identity_prefix"].as_str().unwrap();
     assert!(tvm::vend::session_name(ledger::SessionId::generate()).starts_with(prefix));
     assert_eq!(iam["max_session_duration_seconds"], tvm::vend::MAX_DURATION.as_secs());
+}
+
+#[tokio::test]
+async fn the_idempotency_table_the_code_creates_has_terraforms_key_and_ttl() {
+    let emulator = devstack::DynamoEmulator::start_ephemeral().await.unwrap();
+    let client = devstack::dynamodb_client(emulator.endpoint());
+    ledger::store::dynamo::create_idempotency_table(&client, "drift-keys").await.unwrap();
+    let table = client.describe_table().table_name("drift-keys").send().await.unwrap().table.unwrap();
+    let expected = &contract()["tables"]["idempotency"];
+    let keys: Vec<(String, String)> =
+        table.key_schema().iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect();
+    assert_eq!(keys, [(expected["hash_key"]["name"].as_str().unwrap().to_owned(), "HASH".to_owned())]);
+    assert_eq!(expected["ttl_attribute"], ledger::store::dynamo::KEY_EXPIRES_AT);
+    let ttl = client.describe_time_to_live().table_name("drift-keys").send().await.unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some(ledger::store::dynamo::KEY_EXPIRES_AT));
 }
 
 #[tokio::test]

@@ -58,7 +58,7 @@ async fn the_role_and_session_come_from_policy_never_from_the_request() {
     assert_eq!(call.source_identity, call.role_session_name);
     let tags: Vec<&str> = call.tags.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(tags, ["SentinelSessionId", "SentinelUser", "SentinelProfile"]);
-    assert_eq!(call.tags[1].1, "alice");
+    assert_eq!(call.tags[1].1, "iam:123456789012:alice", "the user tag is the person key");
 }
 
 #[tokio::test]
@@ -100,7 +100,7 @@ async fn require_approval_without_an_approval_issues_nothing() {
     assert_eq!(tvm.ledger_types(), ["CredentialsRequested", "AccessDecided"]);
 
     let pending = ApprovalId::generate();
-    tvm.grants.set_approval(&arn_of("alice"), &"prod".parse().unwrap(), ApprovalLookup::Pending(pending));
+    tvm.grants.set_approval(&who_of("alice"), &"prod".parse().unwrap(), ApprovalLookup::Pending(pending));
     let answer = tvm.call(request("GET /", "profile=prod", Some(iam_user("alice")))).await;
     answer.assert_error(403, "APPROVAL_REQUIRED");
     assert_eq!(answer.json()["request_id"], pending.to_string());
@@ -115,10 +115,11 @@ async fn a_granted_approval_satisfies_require_approval_and_is_recorded_as_the_ba
     let grant = ActiveGrant {
         basis: Basis::Approval(id),
         stream: StreamKey::Approval(id),
-        seq: 2,
+        head: ledger::StreamHead { seq: 2, hash: ledger::record::GENESIS_HASH.into() },
+        sessions: Vec::new(),
         expires_at: now + Duration::hours(4),
     };
-    tvm.grants.set_approval(&arn_of("alice"), &"prod".parse().unwrap(), ApprovalLookup::Granted(grant));
+    tvm.grants.set_approval(&who_of("alice"), &"prod".parse().unwrap(), ApprovalLookup::Granted(grant));
     let answer = tvm.call(request("GET /", "profile=prod", Some(iam_user("alice")))).await;
     assert_eq!(answer.status(), 200, "{}", answer.body_text());
     let decided = tvm.session_events().into_iter().find(|e| e.event_type == "AccessDecided").unwrap();
@@ -143,8 +144,14 @@ async fn a_grant_changed_during_the_vend_wins_and_nothing_is_issued() {
         .append(ledger::StreamAppend { stream: stream.clone(), head: ledger::StreamHead::genesis(), events })
         .await
         .unwrap();
-    let grant = ActiveGrant { basis: Basis::Approval(id), stream, seq: 2, expires_at: now + Duration::hours(4) };
-    tvm.grants.set_approval(&arn_of("alice"), &"prod".parse().unwrap(), ApprovalLookup::Granted(grant));
+    let grant = ActiveGrant {
+        basis: Basis::Approval(id),
+        stream,
+        head: ledger::StreamHead { seq: 2, hash: ledger::record::GENESIS_HASH.into() },
+        sessions: Vec::new(),
+        expires_at: now + Duration::hours(4),
+    };
+    tvm.grants.set_approval(&who_of("alice"), &"prod".parse().unwrap(), ApprovalLookup::Granted(grant));
     let answer = tvm.call(request("GET /", "profile=prod", Some(iam_user("alice")))).await;
     answer.assert_error(409, "CONFLICT");
     assert!(answer.json().get("Token").is_none());
@@ -159,23 +166,31 @@ async fn an_active_break_glass_overrides_and_is_capped_to_its_time_left() {
     let grant = |left| ActiveGrant {
         basis: Basis::BreakGlass(id),
         stream: StreamKey::BreakGlass(id),
-        seq: 1,
+        head: ledger::StreamHead { seq: 1, hash: ledger::record::GENESIS_HASH.into() },
+        sessions: Vec::new(),
         expires_at: now + left,
     };
     // Without a break-glass, oncall matches no rule on prod.
     tvm.call(request("GET /", "profile=prod", Some(iam_user("oncall")))).await.assert_error(403, "POLICY_DENY");
-    tvm.grants.set_break_glass(&arn_of("oncall"), &"prod".parse().unwrap(), grant(Duration::minutes(20)));
+    tvm.grants.set_break_glass(&who_of("oncall"), &"prod".parse().unwrap(), grant(Duration::minutes(20)));
     let answer = tvm.call(request("GET /", "profile=prod&duration=3600", Some(iam_user("oncall")))).await;
     assert_eq!(answer.status(), 200, "{}", answer.body_text());
     assert_eq!(tvm.issuer.calls()[0].duration.as_secs(), 1200);
     let decided: Vec<_> = tvm.session_events().into_iter().filter(|e| e.event_type == "AccessDecided").collect();
     assert!(decided.iter().any(|d| d.payload["basis"] == format!("break_glass:{id}")), "{decided:?}");
 
-    tvm.grants.set_break_glass(&arn_of("oncall"), &"prod".parse().unwrap(), grant(Duration::minutes(10)));
+    tvm.grants.set_break_glass(&who_of("oncall"), &"prod".parse().unwrap(), grant(Duration::minutes(10)));
     let answer = tvm.call(request("GET /", "profile=prod", Some(iam_user("oncall")))).await;
     answer.assert_error(409, "CONFLICT");
     assert!(answer.json()["Message"].as_str().unwrap().contains("900 s"));
     assert_eq!(tvm.issuer.calls().len(), 1);
+    // The refusal reached policy evaluation, so it is recorded, naming the grant too short.
+    let decided: Vec<_> = tvm.session_events().into_iter().filter(|e| e.event_type == "AccessDecided").collect();
+    let last = decided
+        .iter()
+        .find(|d| d.payload["effect"] == "deny" && d.payload["basis"] == format!("break_glass:{id}"))
+        .expect("the refused vend is recorded with the grant as its basis");
+    assert!(last.payload["reason"].as_str().unwrap().contains("900 s"), "{}", last.payload);
 }
 
 #[tokio::test]
@@ -216,8 +231,8 @@ async fn time_windows_are_evaluated_at_their_edges_in_the_rules_time_zone() {
     tvm.policies.put(
         "dev",
         &example_policy("dev").replace(
-            "users: [alice, bob, dana@example.com]",
-            "users: [alice, bob, dana@example.com]\n      time: {days: [mon, tue, wed, thu, fri], hours: {start: \"08:00\", end: \"18:00\"}, timezone: Europe/Berlin}",
+            "users: [iam:alice, iam:bob, idp:dana@example.com]",
+            "users: [iam:alice, iam:bob, idp:dana@example.com]\n      time: {days: [mon, tue, wed, thu, fri], hours: {start: \"08:00\", end: \"18:00\"}, timezone: Europe/Berlin}",
         ),
     );
     // Monday 2026-11-23: Berlin is UTC+1, so 08:00 local is 07:00Z.
@@ -249,12 +264,14 @@ async fn whoami_reports_the_caller_and_a_dry_run_without_vending() {
     let body = answer.json();
     assert_eq!(body["arn"], "arn:aws:iam::123456789012:user/alice");
     assert_eq!(body["account"], "123456789012");
-    assert_eq!(body["policy_user"], "alice");
+    assert_eq!(body["policy_user"], "iam:alice");
+    assert_eq!(body["person"], "iam:123456789012:alice");
     assert_eq!(body["decision"]["effect"], "allow");
     assert_eq!(body["decision"]["rule"], "developers");
     let answer =
         tvm.call(request("GET /whoami", "profile=prod", Some(assumed_role("Deploy", "AROADEPLOY", "alice")))).await;
     assert_eq!(answer.json()["policy_user"], serde_json::Value::Null);
+    assert_eq!(answer.json()["person"], "role:AROADEPLOY", "every session of an ordinary role is one actor");
     assert_eq!(answer.json()["decision"]["effect"], "deny");
     assert!(tvm.issuer.calls().is_empty() && tvm.session_events().is_empty());
 }

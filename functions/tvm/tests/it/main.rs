@@ -7,7 +7,12 @@
 mod attacks;
 mod drift;
 mod emulators;
+mod forged_views;
 mod handler;
+mod immediacy;
+mod keys;
 mod pages;
+mod people;
+mod revocation;
 mod support;
 mod workflow;

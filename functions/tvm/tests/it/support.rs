@@ -64,6 +64,11 @@ pub fn arn_of(name: &str) -> ledger::PrincipalArn {
     format!("arn:aws:iam::{ACCOUNT}:user/{name}").parse().unwrap()
 }
 
+/// IAM user `name` of the test account as someone who acts (principal and person).
+pub fn who_of(name: &str) -> ledger::Who {
+    ledger::Who::new(arn_of(name), format!("iam:{ACCOUNT}:{name}").parse().unwrap())
+}
+
 pub struct FixedClock(pub Mutex<DateTime<Utc>>);
 
 impl Clock for FixedClock {
@@ -195,4 +200,32 @@ pub fn call(
     req.raw_path = Some(path);
     req.body = body.map(|b| b.to_string());
     req
+}
+
+/// A ledger that counts what its callers ask of it.
+#[derive(Default)]
+pub struct CountingLedger {
+    pub inner: MemoryEventStore,
+    pub reads: std::sync::atomic::AtomicUsize,
+    pub writes: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingLedger {
+    /// (reads, writes) since the last call, and starts counting afresh.
+    pub fn take(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (self.reads.swap(0, SeqCst), self.writes.swap(0, SeqCst))
+    }
+}
+
+#[async_trait]
+impl EventStore for CountingLedger {
+    async fn write(&self, items: &[StoredEvent], checks: &[StreamCheck], token: &str) -> Result<(), StoreError> {
+        self.writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.write(items, checks, token).await
+    }
+    async fn read_stream(&self, stream: &ledger::StreamKey, from: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.read_stream(stream, from).await
+    }
 }

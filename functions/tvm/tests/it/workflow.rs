@@ -21,6 +21,8 @@ use crate::support::*;
 
 pub struct Stack {
     pub deps: Arc<Deps>,
+    /// The session token of every session vended through [`Stack::send`], by session id.
+    tokens: Mutex<std::collections::HashMap<String, String>>,
     pub ledger: DynamoEventStore,
     pub views: Arc<DynamoViewStore>,
     pub policies: Arc<MemoryPolicies>,
@@ -33,12 +35,19 @@ pub struct Stack {
 
 impl Stack {
     pub async fn new() -> Stack {
+        Self::with_identity_roles(&[]).await
+    }
+
+    /// A stack whose TVM treats the roles with these ids as identity roles.
+    pub async fn with_identity_roles(role_ids: &[&str]) -> Stack {
         let emulator = DynamoEmulator::start_ephemeral().await.unwrap();
         let client = devstack::dynamodb_client(emulator.endpoint());
         let (ledger_table, views_table) = (devstack::unique_table_name("ledger"), devstack::unique_table_name("views"));
         create_ledger_table(&client, &ledger_table).await.unwrap();
         create_views_table(&client, &views_table).await.unwrap();
-        let ledger = DynamoEventStore::new(client.clone(), &ledger_table);
+        let keys_table = devstack::unique_table_name("idempotency");
+        ledger::store::dynamo::create_idempotency_table(&client, &keys_table).await.unwrap();
+        let ledger = DynamoEventStore::new(client.clone(), &ledger_table).with_key_table(&keys_table);
         let views = Arc::new(DynamoViewStore::new(client.clone(), &views_table));
         let policies = Arc::new(MemoryPolicies::new());
         for profile in ["dev", "prod"] {
@@ -53,7 +62,10 @@ impl Stack {
         let issuer = Arc::new(MemoryIssuer::default());
         issuer.set_clock(clock.clone());
         let deps = Arc::new(Deps {
-            identity: IdentityConfig::default(),
+            identity: IdentityConfig {
+                identity_role_ids: role_ids.iter().map(|id| (*id).to_owned()).collect(),
+                ..IdentityConfig::default()
+            },
             policies: policies.clone(),
             issuer: issuer.clone(),
             store: Arc::new(ledger.clone()),
@@ -65,11 +77,33 @@ impl Stack {
             pages: tvm::workflow::page::PageKey::random().unwrap(),
             seen_policies: Default::default(),
         });
-        Stack { deps, ledger, views, policies, issuer, clock, client, ledger_table, _emulator: emulator }
+        Stack {
+            deps,
+            tokens: Mutex::default(),
+            ledger,
+            views,
+            policies,
+            issuer,
+            clock,
+            client,
+            ledger_table,
+            _emulator: emulator,
+        }
     }
 
     pub async fn send(&self, request: ApiGatewayV2httpRequest) -> Answer {
-        Answer(tvm::handle(&self.deps, request).await)
+        let answer = Answer(tvm::handle(&self.deps, request).await);
+        if let (Some(id), Some(token)) =
+            (answer.header("x-sentinel-session-id"), answer.header("x-sentinel-session-token"))
+        {
+            self.tokens.lock().unwrap().insert(id, token);
+        }
+        answer
+    }
+
+    /// The session token a vend through this stack handed out for `session`.
+    pub fn token(&self, session: &str) -> String {
+        self.tokens.lock().unwrap().get(session).cloned().unwrap_or_else(|| panic!("no vend of {session} seen"))
     }
 
     /// The projector catching up: every view rebuilt from the ledger.
@@ -80,6 +114,11 @@ impl Stack {
 
     pub fn advance(&self, by: Duration) {
         *self.clock.0.lock().unwrap() += by;
+    }
+
+    /// Every ledger event, in table order.
+    pub async fn ledger_events(&self) -> Vec<ledger::StoredEvent> {
+        projections::rebuild::scan_ledger(&self.client, &self.ledger_table).await.unwrap()
     }
 
     pub async fn stream_types(&self, stream: &StreamKey) -> Vec<String> {
@@ -115,9 +154,15 @@ impl Stack {
         self.send(call("POST /breakglass", &[], "", iam_user(who), Some(body))).await
     }
 
-    /// The TVM's refresh as the authorizer would pass it on.
+    /// The TVM's refresh as the authorizer would pass it on, with the session's own token.
     pub async fn refresh(&self, session: &str) -> Answer {
+        self.refresh_with(session, &self.token(session)).await
+    }
+
+    /// The TVM's refresh of `session` (as the authorizer's context says) presenting `token`.
+    pub async fn refresh_with(&self, session: &str, token: &str) -> Answer {
         let mut req = request("GET /credentials", "", None);
+        req.headers.insert("authorization", token.parse().unwrap());
         let mut authorizer = aws_lambda_events::apigw::ApiGatewayRequestAuthorizer::default();
         authorizer.fields.insert("session_id".into(), Value::String(session.to_owned()));
         req.request_context.authorizer = Some(authorizer);
@@ -125,7 +170,7 @@ impl Stack {
     }
 }
 
-fn approval_stream(id: &str) -> StreamKey {
+pub fn approval_stream(id: &str) -> StreamKey {
     StreamKey::Approval(id.parse().unwrap())
 }
 
@@ -191,7 +236,11 @@ async fn only_callers_policy_sends_to_approval_may_request_one() {
 #[tokio::test]
 async fn self_approval_is_refused() {
     let stack = Stack::new().await;
-    stack.policies.put("prod", &example_policy("prod").replace("approvers: [carol]", "approvers: [carol, alice]"));
+    stack.policies.put(
+        "prod",
+        &example_policy("prod")
+            .replace("approvers: [iam:carol, idp:dana@example.com]", "approvers: [iam:carol, iam:alice]"),
+    );
     let id = stack.request_prod("alice", 3600).await;
     stack.decide(&id, "approve", "alice").await.assert_error(403, "SELF_APPROVAL");
     stack.decide(&id, "deny", "alice").await.assert_error(403, "SELF_APPROVAL");
@@ -215,8 +264,10 @@ async fn a_quorum_of_two_needs_two_distinct_approvers() {
     let stack = Stack::new().await;
     stack.policies.put(
         "prod",
-        &example_policy("prod")
-            .replace("approvers: [carol]\n  required: 1", "approvers: [carol, secops]\n  required: 2"),
+        &example_policy("prod").replace(
+            "approvers: [iam:carol, idp:dana@example.com]\n  required: 1",
+            "approvers: [iam:carol, iam:secops]\n  required: 2",
+        ),
     );
     let id = stack.request_prod("alice", 3600).await;
     stack.sync_views().await;
@@ -248,22 +299,29 @@ async fn sixteen_concurrent_decisions_on_one_request_produce_exactly_one() {
     for t in tasks {
         statuses.push(t.await.unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 200 || *s == 409), "{statuses:?}");
+    // One decision wins the pending request; the requester's cancel may still give back an
+    // approval that won.
     let types = stack.stream_types(&approval_stream(&id)).await;
-    assert_eq!(types.len(), 2, "one decision event: {types:?}");
+    let won = statuses.iter().filter(|s| **s == 200).count();
+    assert_eq!(won, types.len() - 1, "{statuses:?} {types:?}");
+    assert!(
+        types.len() == 2 || types == ["ApprovalRequested", "ApprovalGranted", "ApprovalCancelled"],
+        "one decision event, or an approval given back: {types:?}"
+    );
 }
 
 #[tokio::test]
 async fn an_expired_approval_never_grants_and_cannot_be_approved() {
     let stack = Stack::new().await;
-    let id = stack.request_prod("alice", 900).await;
+    let id = stack.request_prod("alice", 1800).await;
     assert_eq!(stack.decide(&id, "approve", "carol").await.status(), 200);
-    stack.advance(Duration::seconds(901));
+    stack.advance(Duration::seconds(1801));
     stack.sync_views().await;
     stack.vend("alice", "profile=prod").await.assert_error(403, "APPROVAL_REQUIRED");
-    let late = stack.request_prod("alice", 900).await;
-    stack.advance(Duration::seconds(900));
+    let late = stack.request_prod("alice", 1800).await;
+    // A pending request lasts the policy's approval window (4 h for prod).
+    stack.advance(Duration::hours(4));
     stack.decide(&late, "approve", "carol").await.assert_error(409, "CONFLICT");
     assert_eq!(stack.stream_types(&approval_stream(&late)).await, ["ApprovalRequested", "ApprovalExpired"]);
 }
@@ -385,7 +443,8 @@ async fn a_refresh_after_the_break_glass_closes_or_the_approval_ends_is_refused(
             Some(json!({"reason": "done"})),
         ))
         .await;
-    stack.refresh(&session).await.assert_error(403, "POLICY_DENY");
+    // Closing the break-glass revoked the session resting on it.
+    stack.refresh(&session).await.assert_error(403, "SESSION_REVOKED");
 
     let id = stack.request_prod("alice", 1800).await;
     stack.sync_views().await;
@@ -505,7 +564,7 @@ async fn the_audit_is_for_admins_and_lists_every_event() {
         .assert_error(400, "INVALID_REQUEST");
 }
 
-fn with_key(mut request: ApiGatewayV2httpRequest, key: &str) -> ApiGatewayV2httpRequest {
+pub fn with_key(mut request: ApiGatewayV2httpRequest, key: &str) -> ApiGatewayV2httpRequest {
     request.headers.insert("idempotency-key", key.parse().unwrap());
     request
 }
@@ -537,11 +596,15 @@ async fn a_retried_post_with_the_same_idempotency_key_answers_the_first_result_a
         ids.insert(answer.json()["breakglass_id"].as_str().unwrap().to_owned());
     }
     assert_eq!(ids.len(), 1, "one break-glass for every twin");
-    // The same key on another route, or by another caller, is a different request.
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"), "a replay says so");
+    assert!(first.header("idempotent-replayed").is_none());
+    // The same key on another route is a different request: refused, and nothing changes.
     let id = first.json()["request_id"].as_str().unwrap().to_owned();
     let cancel =
         with_key(call("POST /requests/{id}/cancel", &[("id", &id)], "", iam_user("alice"), Some(json!({}))), "retry-1");
-    stack.send(cancel).await.assert_error(409, "CONFLICT");
+    stack.send(cancel).await.assert_error(422, "IDEMPOTENCY_KEY_REUSED");
+    assert_eq!(stack.stream_types(&approval_stream(&id)).await, ["ApprovalRequested"]);
+    // Another caller's key of the same name is another key.
     let bob = with_key(
         call(
             "POST /requests",
