@@ -14,4 +14,5 @@ mod load;
 mod people;
 mod revocation;
 mod support;
+mod trust;
 mod workflow;
