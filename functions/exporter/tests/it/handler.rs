@@ -145,6 +145,7 @@ async fn the_detail_is_the_stored_event_so_consumers_verify_it_and_it_carries_no
             "hash",
             "occurred_at",
             "payload",
+            "person",
             "prev_hash",
             "schema_version",
             "seq",
