@@ -188,6 +188,15 @@ impl Caller {
         })
     }
 
+    /// The same caller with the person `/sentinel/admins` joins their key into (its `people:`
+    /// groups make several keys one human); the policy name stays the principal's own.
+    pub fn joined(mut self, admins: Option<&crate::policy::AdminsDocument>) -> Caller {
+        if let Some(admins) = admins {
+            self.person = admins.person(&self.person);
+        }
+        self
+    }
+
     /// The caller as someone who acts: principal and person.
     pub fn who(&self) -> Who {
         Who::new(self.principal.clone(), self.person.clone())
@@ -446,6 +455,21 @@ mod tests {
         ]});
         assert_eq!(check_identity_role_trust(&harmless), Ok(()));
         assert_eq!(check_identity_role_trust(&serde_json::json!("nope")), Err(TrustProblem::NotADocument));
+    }
+
+    #[test]
+    fn the_admins_document_joins_several_keys_into_one_person() {
+        let admins = crate::policy::AdminsDocument::parse(
+            "version: \"1\"\npeople:\n  - [idp:secops@example.com, \"iam:111122223333:secops\"]\n",
+        )
+        .unwrap();
+        let iam = caller("arn:aws:iam::111122223333:user/secops", "AIDASECOPS0001").unwrap().joined(Some(&admins));
+        assert_eq!(iam.person.to_string(), "idp:secops@example.com");
+        assert_eq!(iam.policy_user.as_deref(), Some("iam:secops"), "the policy name stays the principal's");
+        let other = caller("arn:aws:iam::111122223333:user/alice", "AIDAALICE0001").unwrap().joined(Some(&admins));
+        assert_eq!(other.person.to_string(), "iam:111122223333:alice");
+        let e = crate::policy::AdminsDocument::parse("version: \"1\"\npeople:\n  - [alice, bob]\n").unwrap_err();
+        assert_eq!(e.field, "people[0][0]", "{e}");
     }
 
     #[test]

@@ -186,6 +186,8 @@ struct RawAdmins {
     users: Vec<String>,
     #[serde(default)]
     principals: Vec<String>,
+    #[serde(default)]
+    people: Vec<Vec<String>>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -315,7 +317,9 @@ fn build_admins(raw: RawAdmins, source: &str) -> Result<AdminsDocument, Invalid>
         validate_user_name(user).map_err(|e| bad_entry(format!("users[{j}]"), user, e))?;
     }
     let principals = principal_list(&raw.principals, "principals")?;
-    Ok(AdminsDocument { version, users: raw.users, principals, source: source.to_owned() })
+    let people = super::document::people_groups(&raw.people)
+        .map_err(|(field, value, source)| invalid(field, Problem::InvalidId { value, source }))?;
+    Ok(AdminsDocument { version, users: raw.users, principals, people, source: source.to_owned() })
 }
 
 fn check_version(version: &str) -> Result<FormatVersion, Invalid> {
