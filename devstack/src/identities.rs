@@ -351,9 +351,10 @@ struct IamPrincipal {
 /// Creates the dev users and roles in the emulated IAM (tolerating ones that already exist)
 /// and returns their keys with the principal and user id IAM reports for each.
 pub async fn seed(iam: &aws_sdk_iam::Client) -> Result<SeededIdentities, IdentityError> {
-    let identity_role = ensure_role(iam, IDENTITY_ROLE_NAME, IDENTITY_ROLE_PATH).await?;
-    let second_identity_role = ensure_role(iam, SECOND_IDENTITY_ROLE_NAME, IDENTITY_ROLE_PATH).await?;
-    let ordinary_role = ensure_role(iam, ORDINARY_ROLE_NAME, "/").await?;
+    let identity_role = ensure_role(iam, IDENTITY_ROLE_NAME, IDENTITY_ROLE_PATH, identity_trust_policy()).await?;
+    let second_identity_role =
+        ensure_role(iam, SECOND_IDENTITY_ROLE_NAME, IDENTITY_ROLE_PATH, identity_trust_policy()).await?;
+    let ordinary_role = ensure_role(iam, ORDINARY_ROLE_NAME, "/", trust_policy()).await?;
     let mut keys = Vec::new();
     for identity in dev_identities() {
         let DevKeys { access_key_id, secret_access_key, session_token } = derive_keys(&identity);
@@ -409,6 +410,22 @@ fn account_of(arn: &str) -> String {
     arn.split(':').nth(4).filter(|a| !a.is_empty()).unwrap_or(DEV_ACCOUNT_ID).to_owned()
 }
 
+/// The trust of the identity roles: an IAM Identity Center style SAML provider, so the session
+/// name (the person) is set by the identity provider, never by a caller (the TVM checks this at
+/// start).
+fn identity_trust_policy() -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": format!("arn:aws:iam::{DEV_ACCOUNT_ID}:saml-provider/AWSSSO_SentinelDev_DO_NOT_DELETE")},
+            "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
+            "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}
+        }]
+    })
+    .to_string()
+}
+
 fn trust_policy() -> String {
     // Who may assume the dev roles does not matter locally: nothing assumes them (their
     // sessions' keys are derived); the account root keeps the document valid.
@@ -423,12 +440,17 @@ fn trust_policy() -> String {
     .to_string()
 }
 
-async fn ensure_role(iam: &aws_sdk_iam::Client, name: &str, path: &str) -> Result<IamPrincipal, IdentityError> {
+async fn ensure_role(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    path: &str,
+    trust: String,
+) -> Result<IamPrincipal, IdentityError> {
     let created = iam
         .create_role()
         .role_name(name)
         .path(path)
-        .assume_role_policy_document(trust_policy())
+        .assume_role_policy_document(trust)
         .description("Sentinel local stack dev identity")
         .send()
         .await;

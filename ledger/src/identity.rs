@@ -188,6 +188,15 @@ impl Caller {
         })
     }
 
+    /// The same caller with the person `/sentinel/admins` joins their key into (its `people:`
+    /// groups make several keys one human); the policy name stays the principal's own.
+    pub fn joined(mut self, admins: Option<&crate::policy::AdminsDocument>) -> Caller {
+        if let Some(admins) = admins {
+            self.person = admins.person(&self.person);
+        }
+        self
+    }
+
     /// The caller as someone who acts: principal and person.
     pub fn who(&self) -> Who {
         Who::new(self.principal.clone(), self.person.clone())
@@ -203,6 +212,87 @@ impl Caller {
     pub fn rate_limit_key(&self) -> String {
         self.person.to_string()
     }
+}
+
+/// Why an identity role's trust policy would let a caller choose the session name, and so the
+/// person (`idp:<session name>`) Sentinel takes them for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrustProblem {
+    #[error("the trust policy is not a JSON policy document")]
+    NotADocument,
+    #[error(
+        "statement {index} lets {principal} assume the role without pinning sts:RoleSessionName to the signed-in user"
+    )]
+    ChosenSessionName { index: usize, principal: String },
+}
+
+/// Checks an identity role's trust policy (the decoded `AssumeRolePolicyDocument`): every
+/// statement that allows assuming the role must trust only SAML or OIDC providers (`Federated`
+/// principals: the identity provider sets the session name), or pin `sts:RoleSessionName` to a
+/// policy variable naming the signed-in user (`${aws:username}`, `${saml:sub}`, …) with
+/// `StringEquals` or `StringLike`. An account, role, user, service or `*` principal without that
+/// condition could pick any session name — any person.
+pub fn check_identity_role_trust(document: &serde_json::Value) -> Result<(), TrustProblem> {
+    use serde_json::Value;
+    let statements = match document.get("Statement") {
+        Some(Value::Array(list)) => list.iter().collect::<Vec<_>>(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => return Err(TrustProblem::NotADocument),
+    };
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    for (index, statement) in statements.into_iter().enumerate() {
+        if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        let assumes = strings(statement.get("Action")).iter().any(|a| {
+            let a = a.to_ascii_lowercase();
+            a == "*" || a == "sts:*" || a.starts_with("sts:assumerole")
+        }) || statement.get("NotAction").is_some();
+        if !assumes {
+            continue;
+        }
+        let choosers: Vec<String> = match statement.get("Principal") {
+            Some(Value::Object(by_kind)) => by_kind
+                .iter()
+                .filter(|(kind, _)| kind.as_str() != "Federated")
+                .flat_map(|(kind, v)| strings(Some(v)).into_iter().map(move |p| format!("{kind} principal {p}")))
+                .collect(),
+            Some(Value::String(any)) => vec![format!("principal {any}")],
+            _ => vec!["every principal (NotPrincipal)".to_owned()],
+        };
+        if choosers.is_empty() || pins_session_name(statement.get("Condition")) {
+            continue;
+        }
+        return Err(TrustProblem::ChosenSessionName { index, principal: choosers.join(", ") });
+    }
+    Ok(())
+}
+
+/// Whether a statement's conditions tie `sts:RoleSessionName` to policy variables only.
+fn pins_session_name(condition: Option<&serde_json::Value>) -> bool {
+    let Some(serde_json::Value::Object(operators)) = condition else { return false };
+    operators.iter().any(|(operator, keys)| {
+        let operator_ok = matches!(operator.as_str(), "StringEquals" | "StringLike");
+        let values: Vec<&str> = keys
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(key, _)| key.eq_ignore_ascii_case("sts:RoleSessionName"))
+            .flat_map(|(_, v)| match v {
+                serde_json::Value::String(s) => vec![s.as_str()],
+                serde_json::Value::Array(items) => items.iter().filter_map(|i| i.as_str()).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let is_variable = |v: &&str| v.starts_with("${") && v.ends_with('}') && v.matches("${").count() == 1;
+        operator_ok && !values.is_empty() && values.iter().all(is_variable)
+    })
 }
 
 fn required<'a>(value: &'a Option<String>, field: &'static str) -> Result<&'a str, IdentityError> {
@@ -322,6 +412,64 @@ mod tests {
 
     fn caller(arn: &str, user_id: &str) -> Result<Caller, IdentityError> {
         Caller::from_iam(&ctx(arn, user_id), &cfg())
+    }
+
+    #[test]
+    fn identity_roles_must_trust_only_identity_providers_or_pin_the_session_name() {
+        let doc = |statement: serde_json::Value| serde_json::json!({"Version": "2012-10-17", "Statement": [statement]});
+        let sso = doc(serde_json::json!({
+            "Effect": "Allow",
+            "Principal": {"Federated": "arn:aws:iam::111122223333:saml-provider/AWSSSO_0123_DO_NOT_DELETE"},
+            "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"],
+            "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}}
+        }));
+        assert_eq!(check_identity_role_trust(&sso), Ok(()));
+        let account = doc(serde_json::json!({
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole"
+        }));
+        assert!(matches!(
+            check_identity_role_trust(&account),
+            Err(TrustProblem::ChosenSessionName { index: 0, ref principal }) if principal.contains("111122223333:root")
+        ));
+        let pinned = doc(serde_json::json!({
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:RoleSessionName": "${aws:username}"}}
+        }));
+        assert_eq!(check_identity_role_trust(&pinned), Ok(()));
+        let wildcard = doc(serde_json::json!({
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringLike": {"sts:RoleSessionName": "*"}}
+        }));
+        assert!(check_identity_role_trust(&wildcard).is_err(), "a wildcard pins nothing");
+        let anyone = doc(serde_json::json!({"Effect": "Allow", "Principal": "*", "Action": "sts:*"}));
+        assert!(check_identity_role_trust(&anyone).is_err());
+        let service = doc(serde_json::json!({
+            "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"
+        }));
+        assert!(check_identity_role_trust(&service).is_err());
+        // A Deny, or an Allow of something else than assuming, is no way in.
+        let harmless = serde_json::json!({"Statement": [
+            sso["Statement"][0].clone(),
+            {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole"},
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:TagSession"}
+        ]});
+        assert_eq!(check_identity_role_trust(&harmless), Ok(()));
+        assert_eq!(check_identity_role_trust(&serde_json::json!("nope")), Err(TrustProblem::NotADocument));
+    }
+
+    #[test]
+    fn the_admins_document_joins_several_keys_into_one_person() {
+        let admins = crate::policy::AdminsDocument::parse(
+            "version: \"1\"\npeople:\n  - [idp:secops@example.com, \"iam:111122223333:secops\"]\n",
+        )
+        .unwrap();
+        let iam = caller("arn:aws:iam::111122223333:user/secops", "AIDASECOPS0001").unwrap().joined(Some(&admins));
+        assert_eq!(iam.person.to_string(), "idp:secops@example.com");
+        assert_eq!(iam.policy_user.as_deref(), Some("iam:secops"), "the policy name stays the principal's");
+        let other = caller("arn:aws:iam::111122223333:user/alice", "AIDAALICE0001").unwrap().joined(Some(&admins));
+        assert_eq!(other.person.to_string(), "iam:111122223333:alice");
+        let e = crate::policy::AdminsDocument::parse("version: \"1\"\npeople:\n  - [alice, bob]\n").unwrap_err();
+        assert_eq!(e.field, "people[0][0]", "{e}");
     }
 
     #[test]

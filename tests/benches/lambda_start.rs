@@ -58,7 +58,8 @@ async fn run() -> Result<Value> {
     devstack::ensure_ledger_table(&client, "sentinel-ledger").await?;
     devstack::ensure_views_table(&client, "sentinel-views").await?;
     let iam = aws_sdk_iam::Client::new(&devstack::local_sdk_config(moto.endpoint()));
-    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]});
+    // An identity role trusts only its identity provider (the TVM refuses to start otherwise).
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:saml-provider/AWSSSO_Bench_DO_NOT_DELETE"}, "Action": "sts:AssumeRoleWithSAML"}]});
     let role = iam
         .create_role()
         .role_name("AWSReservedSSO_Bench_0123456789abcdef")

@@ -217,7 +217,10 @@ impl Issuer for StsIssuer {
     }
 }
 
-/// Resolves identity-role ARNs to their role ids (`AROA…`) once, at cold start.
+/// Resolves identity-role ARNs to their role ids (`AROA…`) once, at cold start, and refuses to
+/// start unless each role's trust policy trusts only SAML/OIDC providers or pins
+/// `sts:RoleSessionName` to the signed-in user: otherwise a caller allowed to assume it could
+/// choose any session name, and so any person.
 pub async fn resolve_identity_roles(
     client: &aws_sdk_iam::Client,
     roles: &[RoleArn],
@@ -234,6 +237,15 @@ pub async fn resolve_identity_roles(
             .role
             .ok_or_else(|| anyhow::anyhow!("identity role {arn} does not exist"))?;
         anyhow::ensure!(role.arn == arn.as_str(), "identity role {arn} resolved to a different role ({})", role.arn);
+        let text = role.assume_role_policy_document.as_deref().unwrap_or("");
+        // IAM returns the document URL-encoded; emulators may not.
+        let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+        let document: serde_json::Value = serde_json::from_str(&decoded).unwrap_or(serde_json::Value::Null);
+        ledger::identity::check_identity_role_trust(&document).map_err(|problem| {
+            anyhow::anyhow!(
+                "identity role {arn} is not safe to take session names from: {problem}; it must trust only SAML or OIDC providers, or pin sts:RoleSessionName to the signed-in user"
+            )
+        })?;
         ids.insert(role.role_id);
     }
     Ok(ids)

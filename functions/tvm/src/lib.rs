@@ -56,8 +56,20 @@ pub async fn handle(deps: &Deps, request: ApiGatewayV2httpRequest) -> ApiGateway
     (route.handler)(deps, &request).await.unwrap_or_else(ApiError::into_response)
 }
 
-/// The caller, from `requestContext.authorizer.iam` only (never headers or body).
-pub fn caller(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Caller, ApiError> {
+/// The caller, from `requestContext.authorizer.iam` only (never headers or body), as the person
+/// `/sentinel/admins` may join their key into. An admins document that cannot be read refuses
+/// (500 `POLICY_ERROR`): without it, one human's keys could pass for several people.
+pub async fn caller(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Caller, ApiError> {
+    let caller = identify(deps, request)?;
+    let admins = deps.policies.admins().await.map_err(|e| {
+        tracing::error!(error = %e, "admins document unusable; refusing to identify callers");
+        ApiError::PolicyError
+    })?;
+    Ok(caller.joined(admins.as_deref()))
+}
+
+/// The caller from the IAM context alone (no `people:` join).
+fn identify(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Caller, ApiError> {
     let iam =
         request.request_context.authorizer.as_ref().and_then(|a| a.iam.as_ref()).ok_or(ApiError::IamAuthRequired)?;
     let context = IamContext {
@@ -89,7 +101,7 @@ async fn health(_: &Deps, _: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2htt
 
 /// `GET /profiles`.
 async fn profiles(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    caller(deps, request)?;
+    caller(deps, request).await?;
     let profiles = deps.policies.profiles().await.map_err(|e| {
         tracing::error!(error = %e, "cannot list profiles");
         ApiError::PolicyError
@@ -99,7 +111,7 @@ async fn profiles(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
 
 /// `GET /whoami?profile=`.
 async fn whoami(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let caller = caller(deps, request)?;
+    let caller = caller(deps, request).await?;
     let kind = match &caller.kind {
         CallerKind::IamUser { .. } => "iam_user",
         CallerKind::AssumedRole { identity_role: true, .. } => "identity_role_session",

@@ -283,7 +283,7 @@ pub fn assume_role_input(
 
 /// `GET /` and `POST /`: a short pipeline of named steps.
 pub async fn vend(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let caller = caller(deps, request)?;
+    let caller = caller(deps, request).await?;
     let input = VendInput::from_request(request)?;
     let correlation = request_id(request);
     admit(deps, &caller, &correlation)?;

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ids::{Profile, RoleArn};
+use crate::ids::{IdError, PersonKey, Profile, RoleArn};
 
 use super::subject::{any_matches, PrincipalPattern, Subject, SubjectPattern};
 
@@ -304,7 +304,24 @@ pub struct AdminsDocument {
     pub users: Vec<String>,
     /// Admin principal ARN patterns.
     pub principals: Vec<PrincipalPattern>,
+    /// Groups of person keys that are one human (`people: [[iam:…, idp:…], …]`): each group's
+    /// first key stands for all of them.
+    pub people: Vec<Vec<PersonKey>>,
     pub(crate) source: String,
+}
+
+/// Reads `people:` groups; a key that is not a person key is an error naming `people[i][j]`.
+pub(crate) fn people_groups(raw: &[Vec<String>]) -> Result<Vec<Vec<PersonKey>>, (String, String, IdError)> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, group)| {
+            group
+                .iter()
+                .enumerate()
+                .map(|(j, key)| key.parse().map_err(|e| (format!("people[{i}][{j}]"), key.clone(), e)))
+                .collect()
+        })
+        .collect()
 }
 
 impl AdminsDocument {
@@ -317,6 +334,11 @@ impl AdminsDocument {
     /// SHA-256 (lowercase hex) of the exact YAML text.
     pub fn hash(&self) -> String {
         hex::encode(Sha256::digest(self.source.as_bytes()))
+    }
+
+    /// The person `key` is: the first key of the first `people` group that lists it, else itself.
+    pub fn person(&self, key: &PersonKey) -> PersonKey {
+        self.people.iter().find(|group| group.contains(key)).and_then(|group| group.first()).unwrap_or(key).clone()
     }
 }
 

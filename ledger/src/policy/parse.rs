@@ -242,6 +242,8 @@ struct RawAdmins {
     users: Vec<Spanned<String>>,
     #[serde(default)]
     principals: Vec<Spanned<String>>,
+    #[serde(default)]
+    people: Vec<Vec<String>>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -497,7 +499,9 @@ fn build_admins(raw: Spanned<RawAdmins>, source: &str) -> Result<AdminsDocument,
     let version = check_version(&raw.version.take("", "version", mapping)?)?;
     let users = user_list(raw.users, "users")?;
     let principals = principal_list(&raw.principals, "principals")?;
-    Ok(AdminsDocument { version, users, principals, source: source.to_owned() })
+    let people = super::document::people_groups(&raw.people)
+        .map_err(|(field, value, source)| invalid(field, mapping, Problem::InvalidId { value, source }))?;
+    Ok(AdminsDocument { version, users, principals, people, source: source.to_owned() })
 }
 
 fn check_version(version: &Spanned<String>) -> Result<FormatVersion, Invalid> {

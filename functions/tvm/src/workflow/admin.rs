@@ -96,7 +96,7 @@ impl SeenPolicies {
 
 /// `PUT /policies/{profile}`: validate strictly, write the parameter, record the publication.
 pub async fn put_policy(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     require_admin(deps, &ctx).await?;
     let profile: Profile =
         request.path_parameters.get("profile").and_then(|p| p.parse().ok()).ok_or(ApiError::InvalidProfile)?;
@@ -120,7 +120,7 @@ pub async fn put_policy(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Resul
 
 /// `GET /audit?since=&until=&principal=`: audit rows, newest first (default: the last 24 h).
 pub async fn audit(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     require_admin(deps, &ctx).await?;
     let pager = ctx.pager(deps, request, "GET /audit")?;
     let instant = |name: &str, value: Option<String>| -> Result<Option<DateTime<Utc>>, ApiError> {

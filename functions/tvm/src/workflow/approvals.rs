@@ -102,7 +102,7 @@ impl Command for Create {
 
 /// `POST /requests`: only callers whom policy answers `require_approval` may ask.
 pub async fn create(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     let key = Idempotency::of(&ctx, request)?;
     let body: CreateBody = body(request)?;
     let profile: Profile = body.profile.parse().map_err(|_| ApiError::InvalidProfile)?;
@@ -173,7 +173,7 @@ async fn may_see(deps: &Deps, ctx: &Ctx, view: &ApprovalView) -> Result<bool, Ap
 
 /// `GET /requests/{id}`.
 pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     let id: ApprovalId = path_id(request, "id")?;
     let view = current(deps, id).await?.ok_or(ApiError::NotFound)?;
     if !may_see(deps, &ctx, &view).await? {
@@ -184,7 +184,7 @@ pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiG
 
 /// `GET /requests?status=&profile=&approver=me`.
 pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     let pager = ctx.pager(deps, request, "GET /requests")?;
     let status: Option<ApprovalStatus> =
         status_param(query_param(request, "status")?, "pending, approved, denied, cancelled, revoked, expired")?;
@@ -347,7 +347,7 @@ async fn may_decide(deps: &Deps, ctx: &Ctx, decision: Decision, profile: &Profil
 
 /// Approve, deny, cancel or revoke: exactly one concurrent decision wins.
 async fn decide(deps: &Deps, request: &ApiGatewayV2httpRequest, decision: Decision) -> Result<Answer, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     let id: ApprovalId = path_id(request, "id")?;
     let (comment, reason) = match decision {
         Decision::Revoke => {

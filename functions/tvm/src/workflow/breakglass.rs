@@ -114,7 +114,7 @@ impl Command for Invoke {
 
 /// `POST /breakglass`.
 pub async fn invoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     let key = Idempotency::of(&ctx, request)?;
     let body: InvokeBody = body(request)?;
     let profile: Profile = body.profile.parse().map_err(|_| ApiError::InvalidProfile)?;
@@ -207,7 +207,7 @@ async fn may_act(deps: &Deps, ctx: &Ctx, view: &BreakGlassView) -> Result<bool, 
 
 /// `GET /breakglass/{id}`.
 pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     let id: BreakGlassId = path_id(request, "id")?;
     let view = current(deps, id).await?.ok_or(ApiError::NotFound)?;
     if !may_act(deps, &ctx, &view).await? {
@@ -222,7 +222,7 @@ pub async fn close(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Api
 }
 
 async fn close_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Answer, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     let id: BreakGlassId = path_id(request, "id")?;
     let body: CloseBody = body(request)?;
     let reason = text_field("reason", &body.reason, 1, 500)?;
@@ -244,7 +244,7 @@ async fn close_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<An
 /// `GET /breakglass?status=&profile=`: your own by default; a profile's for its revokers and
 /// admins; everything for admins.
 pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     let pager = ctx.pager(deps, request, "GET /breakglass")?;
     let status: Option<BreakGlassStatus> = status_param(query_param(request, "status")?, "active, closed, expired")?;
     let profile = query_param(request, "profile")?

@@ -184,7 +184,7 @@ where
     if !request.headers.contains_key("idempotency-key") {
         return Ok(run().await?.into_response());
     }
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     let Some(key) = Idempotency::of(&ctx, request)? else { return Ok(run().await?.into_response()) };
     if let Some(answer) = key.current(deps, ctx.now).await? {
         return Ok(answer.replayed());

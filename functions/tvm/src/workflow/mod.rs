@@ -42,8 +42,8 @@ pub struct Ctx {
 
 impl Ctx {
     /// Identifies the caller of an AWS_IAM route.
-    pub fn of(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ctx, ApiError> {
-        let caller = caller(deps, request)?;
+    pub async fn of(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ctx, ApiError> {
+        let caller = caller(deps, request).await?;
         let subject = caller.subject();
         Ok(Ctx { who: caller.who(), caller, subject, now: deps.clock.now(), request_id: request_id(request) })
     }

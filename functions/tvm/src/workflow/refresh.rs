@@ -77,8 +77,13 @@ pub async fn refresh(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
         user_id: live.request.user_id.clone(),
         ..IamContext::default()
     };
+    let admins = deps.policies.admins().await.map_err(|e| {
+        tracing::error!(session_id = %session, error = %e, "admins document unusable; refusing to refresh");
+        ApiError::PolicyError
+    })?;
     let caller = Caller::from_iam(&context, &deps.identity)
-        .map_err(|_| ApiError::NotAuthorized("This session's caller can no longer be identified.".into()))?;
+        .map_err(|_| ApiError::NotAuthorized("This session's caller can no longer be identified.".into()))?
+        .joined(admins.as_deref());
     let policy = deps.policies.policy(&live.request.profile).await.map_err(|e| {
         tracing::error!(session_id = %session, error = %e, "policy unusable; refusing to refresh");
         ApiError::PolicyError

@@ -61,7 +61,7 @@ async fn may_act(deps: &Deps, ctx: &Ctx, view: &SessionView) -> Result<bool, Api
 
 /// `GET /sessions/{id}`.
 pub async fn show(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     let id: SessionId = path_id(request, "id")?;
     let view = current(deps, id).await?.ok_or(ApiError::NotFound)?;
     if !may_act(deps, &ctx, &view).await? {
@@ -142,7 +142,7 @@ pub async fn revoke(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Ap
 }
 
 async fn revoke_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<Answer, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     let id: SessionId = path_id(request, "id")?;
     let body: RevokeBody = body(request)?;
     let reason = text_field("reason", &body.reason, 1, 500)?;
@@ -163,7 +163,7 @@ async fn revoke_once(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<A
 /// `GET /sessions?status=&profile=&principal=`: your own by default; a profile's for its
 /// revokers and admins; another principal's or every session for admins.
 pub async fn list(deps: &Deps, request: &ApiGatewayV2httpRequest) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let ctx = Ctx::of(deps, request)?;
+    let ctx = Ctx::of(deps, request).await?;
     let pager = ctx.pager(deps, request, "GET /sessions")?;
     let status: Option<SessionStatus> = status_param(query_param(request, "status")?, "active, revoked, expired")?;
     let profile = query_param(request, "profile")?

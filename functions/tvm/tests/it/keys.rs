@@ -70,7 +70,7 @@ async fn a_duplicate_of_a_request_still_running_gets_409_and_an_expired_record_c
     let session = stack.vend("alice", "profile=dev").await.header("x-sentinel-session-id").unwrap();
     stack.sync_views().await;
     let request = revoke(&session, "alice", "done for today");
-    let ctx = Ctx::of(&stack.deps, &request).unwrap();
+    let ctx = Ctx::of(&stack.deps, &request).await.unwrap();
     let key = Idempotency::of(&ctx, &request).unwrap().unwrap();
     let now = stack.clock.0.lock().unwrap().to_owned();
     let running = KeyRecord {

@@ -15,4 +15,5 @@ mod pages;
 mod people;
 mod revocation;
 mod support;
+mod trust;
 mod workflow;

@@ -179,3 +179,29 @@ async fn federated_users_are_refused() {
     answer.assert_error(403, "NOT_AUTHORIZED");
     assert!(stack.issuer.calls().is_empty());
 }
+
+#[tokio::test]
+async fn keys_joined_in_the_admins_document_are_one_person() {
+    let stack = stack().await;
+    // dana also has an IAM user; the admins document says both are her.
+    let admins =
+        format!("version: \"1\"\nusers: [iam:secops]\npeople:\n  - [idp:dana@example.com, \"iam:{ACCOUNT}:dana\"]\n");
+    stack.policies.put_admins(&admins).unwrap();
+    stack.policies.put(
+        "prod",
+        &example_policy("prod").replace(
+            "approvers: [iam:carol, idp:dana@example.com]",
+            "approvers: [iam:carol, idp:dana@example.com, iam:dana]",
+        ),
+    );
+    let created = request_as(&stack, dana_dev(), 3600).await;
+    let id = created.json()["request_id"].as_str().unwrap().to_owned();
+    stack.sync_views().await;
+    stack.decide(&id, "approve", "dana").await.assert_error(403, "SELF_APPROVAL");
+    let whoami = stack.send(request("GET /whoami", "", Some(iam_user("dana")))).await;
+    assert_eq!(whoami.json()["person"], "idp:dana@example.com");
+    assert_eq!(whoami.json()["policy_user"], "iam:dana", "the policy name stays the principal's");
+    // An admins document that cannot be read identifies nobody.
+    stack.policies.set_unavailable(true);
+    stack.send(request("GET /", "profile=dev", Some(iam_user("alice")))).await.assert_error(500, "POLICY_ERROR");
+}
